@@ -1,0 +1,5 @@
+//! The `switchboard` binary.
+
+fn main() {
+    println!("switchboard: the server is not built yet");
+}

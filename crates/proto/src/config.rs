@@ -1,0 +1,99 @@
+//! Behaviour settings (as opposed to the safety bounds in [`Limits`](crate::Limits)).
+
+use std::time::Duration;
+
+/// How received data messages are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Reassemble fragments and deliver whole messages
+    /// ([`Event::Message`](crate::Event::Message)). Bounded by
+    /// `Limits::max_message_size`.
+    #[default]
+    Messages,
+    /// Deliver each frame's payload as it arrives
+    /// ([`Event::Fragment`](crate::Event::Fragment)), for applications that
+    /// handle huge messages chunk by chunk. Only `Limits::max_frame_size`
+    /// bounds memory; `max_message_size` still bounds the total.
+    Fragments,
+}
+
+/// Behaviour of a [`Connection`](crate::Connection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Send a ping when nothing has been received for this long. `None`
+    /// disables keepalive.
+    ///
+    /// Default 20 s: well under the 60 s idle timeout of nginx
+    /// (`proxy_read_timeout`), AWS ALB and HAProxy setups in the wild, and
+    /// Cloudflare's 100 s, so an idle connection behind any of them stays
+    /// open. python-websockets uses the same value.
+    pub ping_interval: Option<Duration>,
+    /// How long to wait for any frame after a keepalive ping before failing
+    /// with [`Error::KeepaliveTimeout`](crate::Error::KeepaliveTimeout).
+    /// Default 20 s.
+    pub pong_timeout: Duration,
+    /// Fail with [`Error::IdleTimeout`](crate::Error::IdleTimeout) when nothing
+    /// at all has been received for this long. Default `None`: keepalive
+    /// already detects dead peers.
+    pub idle_timeout: Option<Duration>,
+    /// How long to wait for the peer's close frame (and, for a client, the end
+    /// of TCP) after sending ours. Default 10 s, like python-websockets.
+    pub close_timeout: Duration,
+    /// Split outgoing data messages into frames of at most this many bytes.
+    /// `None` (default) sends each message as one frame.
+    pub max_outgoing_frame_size: Option<usize>,
+    /// Whole messages or streaming fragments. Default: whole messages.
+    pub delivery: Delivery,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ping_interval: Some(Duration::from_secs(20)),
+            pong_timeout: Duration::from_secs(20),
+            idle_timeout: None,
+            close_timeout: Duration::from_secs(10),
+            max_outgoing_frame_size: None,
+            delivery: Delivery::Messages,
+        }
+    }
+}
+
+impl Config {
+    /// Sets [`Config::ping_interval`].
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// Sets [`Config::pong_timeout`].
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.pong_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Config::idle_timeout`].
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Config::close_timeout`].
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Config::max_outgoing_frame_size`].
+    pub fn max_outgoing_frame_size(mut self, size: Option<usize>) -> Self {
+        self.max_outgoing_frame_size = size;
+        self
+    }
+
+    /// Sets [`Config::delivery`].
+    pub fn delivery(mut self, delivery: Delivery) -> Self {
+        self.delivery = delivery;
+        self
+    }
+}

@@ -1,0 +1,1 @@
+//! Frame header codec (RFC 6455 §5.2).

@@ -1,0 +1,1 @@
+//! Incremental, fail-fast UTF-8 validation across fragments (RFC 6455 §8.1).
