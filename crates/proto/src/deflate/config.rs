@@ -44,6 +44,7 @@ pub struct DeflateConfig {
     pub(crate) peer_max_window_bits: u8,
     pub(crate) level: u32,
     pub(crate) threshold: usize,
+    pub(crate) fallback_offers: bool,
 }
 
 impl Default for DeflateConfig {
@@ -57,6 +58,7 @@ impl Default for DeflateConfig {
             peer_max_window_bits: MAX_WINDOW_BITS,
             level: 6,
             threshold: DEFAULT_THRESHOLD,
+            fallback_offers: true,
         }
     }
 }
@@ -148,6 +150,20 @@ impl DeflateConfig {
     pub fn threshold(mut self, bytes: usize) -> Self {
         self.threshold = bytes;
         self
+    }
+
+    /// Whether a client also offers less demanding fallbacks after its
+    /// preferred offer (default `true`). With `false`, the server must honour
+    /// our requests (`server_no_context_takeover`, `server_max_window_bits`)
+    /// or decline compression, so the configured memory bound holds.
+    pub fn fallback_offers(mut self, enabled: bool) -> Self {
+        self.fallback_offers = enabled;
+        self
+    }
+
+    /// See [`DeflateConfig::fallback_offers`].
+    pub fn get_fallback_offers(&self) -> bool {
+        self.fallback_offers
     }
 
     /// See [`DeflateConfig::no_context_takeover`].

@@ -34,6 +34,11 @@ pub enum DeflateNegotiationError {
     /// include it (RFC 7692 §7.1.2.2: the response MUST NOT include it then).
     #[error("the server sent client_max_window_bits although no offer included it; RFC 7692 §7.1.2.2 forbids that, fix the server")]
     NotOffered(&'static str),
+    /// The response does not answer a request of the offer it accepts
+    /// (RFC 7692 §7.1.1.1, §7.1.2.1: the server accepts a request by
+    /// including the parameter).
+    #[error("the server's response omits `{0}` that the offer required; the server cannot honour it, offer fallbacks (DeflateConfig::fallback_offers) or fix the server")]
+    RequestIgnored(&'static str),
     /// A window-bits value larger than the one offered (RFC 7692 §7.1.2:
     /// the server answers with the same or a smaller value).
     #[error("the server answered `{name}={answered}` but the offer allowed at most {offered}; the server must answer the same or a smaller value")]

@@ -150,6 +150,51 @@ impl Params {
     }
 }
 
+/// Whether `answer` is a valid acceptance of `offer` (RFC 7692 §7.1).
+fn check_answer(offer: &Params, answer: &Params) -> Result<(), DeflateNegotiationError> {
+    // RFC 7692 §7.1.1.1 and §7.1.2.1: the server accepts a request for its
+    // own behaviour by including the parameter in the response.
+    if offer.server_no_context_takeover && !answer.server_no_context_takeover {
+        return Err(DeflateNegotiationError::RequestIgnored(
+            SERVER_NO_CONTEXT_TAKEOVER,
+        ));
+    }
+    match (offer.server_max_window_bits, answer.server_max_window_bits) {
+        (Some(_), None) => {
+            return Err(DeflateNegotiationError::RequestIgnored(
+                SERVER_MAX_WINDOW_BITS,
+            ))
+        }
+        // The same or a smaller value than offered.
+        (Some(offered), Some(answered)) if answered > offered => {
+            return Err(DeflateNegotiationError::WindowTooLarge {
+                name: SERVER_MAX_WINDOW_BITS,
+                offered,
+                answered,
+            })
+        }
+        // A server may limit its window unasked.
+        _ => {}
+    }
+    // RFC 7692 §7.1.2.2: the response MUST NOT include
+    // client_max_window_bits unless the offer did, and answers the offered
+    // value or a smaller one.
+    if let Some(Some(answered)) = answer.client_max_window_bits {
+        let offered = offer
+            .client_max_window_bits
+            .ok_or(DeflateNegotiationError::NotOffered(CLIENT_MAX_WINDOW_BITS))?
+            .unwrap_or(MAX_WINDOW_BITS);
+        if answered > offered {
+            return Err(DeflateNegotiationError::WindowTooLarge {
+                name: CLIENT_MAX_WINDOW_BITS,
+                offered,
+                answered,
+            });
+        }
+    }
+    Ok(())
+}
+
 impl DeflateConfig {
     /// The parameters of each offer, most preferred first.
     fn client_offer_params(&self) -> Vec<Params> {
@@ -171,6 +216,9 @@ impl DeflateConfig {
             ..hints.clone()
         };
         let mut offers = vec![preferred];
+        if !self.fallback_offers {
+            return offers;
+        }
         for fallback in [hints, Params::default()] {
             if !offers.contains(&fallback) {
                 offers.push(fallback);
@@ -183,7 +231,8 @@ impl DeflateConfig {
     /// first: our requests for the server plus promises about our own
     /// compressor, then the promises alone, then a bare
     /// `permessage-deflate` that every server supports. Duplicates are
-    /// left out.
+    /// left out; without [`DeflateConfig::fallback_offers`] only the first
+    /// is sent.
     pub fn client_offers(&self) -> Vec<ExtensionOffer> {
         self.client_offer_params()
             .into_iter()
@@ -198,9 +247,14 @@ impl DeflateConfig {
     /// those). `Ok(None)`: the server declined compression. An error means
     /// the client must fail the connection (RFC 7692 §5).
     ///
-    /// A `server_max_window_bits` the client did not ask for is accepted:
-    /// RFC 7692 §7.1.2.1 lets a server shrink its own window unasked, and a
-    /// larger decompression window always decodes a smaller one.
+    /// The response must be a valid acceptance of one of the offers: it
+    /// answers every request of that offer and never a larger window than
+    /// offered. A `server_max_window_bits` the client did not ask for is
+    /// accepted: RFC 7692 §7.1.2.1 lets a server shrink its own window
+    /// unasked, and a larger decompression window decodes a smaller one.
+    /// With fallback offers, a server may therefore ignore our requests by
+    /// accepting a fallback; turn [`DeflateConfig::fallback_offers`] off to
+    /// make them binding.
     pub fn client_accept(
         &self,
         response: &[ExtensionOffer],
@@ -214,41 +268,25 @@ impl DeflateConfig {
             return Err(DeflateNegotiationError::MultipleResponses);
         }
         let answer = parse_params(&element.params, Sender::Server)?;
-        let offers = self.client_offer_params();
-
-        if let Some(Some(answered)) = answer.client_max_window_bits {
-            // RFC 7692 §7.1.2.2: the response MUST NOT include
-            // client_max_window_bits unless the offer did, and answers the
-            // offered value or a smaller one.
-            let offered = offers
-                .iter()
-                .filter_map(|offer| offer.client_max_window_bits)
-                .map(|bits| bits.unwrap_or(MAX_WINDOW_BITS))
-                .max()
-                .ok_or(DeflateNegotiationError::NotOffered(CLIENT_MAX_WINDOW_BITS))?;
-            if answered > offered {
-                return Err(DeflateNegotiationError::WindowTooLarge {
-                    name: CLIENT_MAX_WINDOW_BITS,
-                    offered,
-                    answered,
-                });
+        // The answer must accept one of our offers. If none matches, report
+        // a window or parameter violation over an ignored request: the
+        // server most likely meant to accept a fallback offer.
+        let mut mismatches = Vec::new();
+        for offer in self.client_offer_params() {
+            match check_answer(&offer, &answer) {
+                Ok(()) => {
+                    mismatches.clear();
+                    break;
+                }
+                Err(mismatch) => mismatches.push(mismatch),
             }
         }
-        if let Some(answered) = answer.server_max_window_bits {
-            // RFC 7692 §7.1.2.1: the same or a smaller value than offered;
-            // any value when an accepted offer did not ask.
-            let offered = offers
+        if let Some(first) = mismatches.first() {
+            let worst = mismatches
                 .iter()
-                .map(|offer| offer.server_max_window_bits.unwrap_or(MAX_WINDOW_BITS))
-                .max()
-                .unwrap_or(MAX_WINDOW_BITS);
-            if answered > offered {
-                return Err(DeflateNegotiationError::WindowTooLarge {
-                    name: SERVER_MAX_WINDOW_BITS,
-                    offered,
-                    answered,
-                });
-            }
+                .find(|m| !matches!(m, DeflateNegotiationError::RequestIgnored(_)))
+                .unwrap_or(first);
+            return Err(worst.clone());
         }
 
         let params = DeflateParams {
