@@ -37,7 +37,10 @@ fn dir(no_context_takeover: bool, max_window_bits: u8) -> DirectionParams {
 fn default_client_offers_announce_window_support_then_plain() {
     assert_eq!(
         texts(&DeflateConfig::default().client_offers()),
-        ["permessage-deflate; client_max_window_bits", "permessage-deflate"]
+        [
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate"
+        ]
     );
 }
 
@@ -391,7 +394,9 @@ fn client_accepts_unrequested_server_limits() {
 }
 
 fn roundtrip(sender: &mut PerMessageDeflate, receiver: &mut PerMessageDeflate, message: &[u8]) {
-    let encoded = sender.encode(DataKind::Binary, message, true, true).unwrap();
+    let encoded = sender
+        .encode(DataKind::Binary, message, true, true)
+        .unwrap();
     let mut out = BytesMut::new();
     match encoded {
         Encoded::PassThrough => out.extend_from_slice(message),

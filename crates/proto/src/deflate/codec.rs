@@ -186,6 +186,14 @@ fn compress_piece(compressor: &mut Compress, input: &[u8], fin: bool) -> Result<
             return Err("permessage-deflate compressor made no progress".into());
         }
     }
+    if output.is_empty() {
+        // zlib emits nothing for a flush without new input right after
+        // another flush (Z_BUF_ERROR). The stream is byte-aligned after that
+        // flush, so an empty stored block written here is what zlib would
+        // have written; the receiver needs it to see a valid payload.
+        output.push(0x00);
+        output.extend_from_slice(&SYNC_FLUSH_TAIL);
+    }
     if fin {
         // A sync flush always ends with the empty stored block.
         if !output.ends_with(&SYNC_FLUSH_TAIL) {
@@ -244,7 +252,10 @@ fn reserve_bounded(out: &mut BytesMut, additional: usize, limit: usize) {
     if out.capacity() >= needed {
         return;
     }
-    let capacity = out.capacity().saturating_mul(2).clamp(needed, limit.max(needed));
+    let capacity = out
+        .capacity()
+        .saturating_mul(2)
+        .clamp(needed, limit.max(needed));
     let mut grown = BytesMut::with_capacity(capacity);
     grown.extend_from_slice(out);
     *out = grown;

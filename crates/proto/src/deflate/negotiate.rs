@@ -100,11 +100,17 @@ fn parse_params(
             CLIENT_NO_CONTEXT_TAKEOVER => 1,
             SERVER_MAX_WINDOW_BITS => 2,
             CLIENT_MAX_WINDOW_BITS => 3,
-            _ => return Err(DeflateNegotiationError::UnknownParameter(param.name.clone())),
+            _ => {
+                return Err(DeflateNegotiationError::UnknownParameter(
+                    param.name.clone(),
+                ))
+            }
         };
         // RFC 7692 §7: an element with duplicate parameters is invalid.
         if std::mem::replace(&mut seen[slot], true) {
-            return Err(DeflateNegotiationError::DuplicateParameter(param.name.clone()));
+            return Err(DeflateNegotiationError::DuplicateParameter(
+                param.name.clone(),
+            ));
         }
         let value = param.value.as_deref();
         match slot {
@@ -114,7 +120,9 @@ fn parse_params(
             1 => parsed.client_no_context_takeover = true,
             // RFC 7692 §7.1.2.1: server_max_window_bits always has a value.
             2 => {
-                let bits = value.and_then(parse_window_bits).ok_or_else(|| invalid(param))?;
+                let bits = value
+                    .and_then(parse_window_bits)
+                    .ok_or_else(|| invalid(param))?;
                 parsed.server_max_window_bits = Some(bits);
             }
             // RFC 7692 §7.1.2.2: optional in an offer, required in a response.
