@@ -412,13 +412,14 @@ fn roundtrip(sender: &mut PerMessageDeflate, receiver: &mut PerMessageDeflate, m
 /// carries data both ways.
 #[test]
 fn negotiation_matrix_both_roles() {
-    let configs = || {
+    // `fallback_offers` only matters to clients.
+    let configs = |fallbacks: &[bool]| {
         let mut configs = Vec::new();
         for ours in [false, true] {
             for peer in [false, true] {
                 for bits in [8, 10, 15] {
                     for peer_bits in [8, 12, 15] {
-                        for fallback in [true, false] {
+                        for &fallback in fallbacks {
                             configs.push(
                                 DeflateConfig::default()
                                     .no_context_takeover(ours)
@@ -443,14 +444,14 @@ fn negotiation_matrix_both_roles() {
         })
         .collect();
     let mut combinations = 0;
-    for client in configs() {
-        for server in configs() {
+    for client in configs(&[true, false]) {
+        for server in configs(&[true]) {
             let offers = client.client_offers();
             let (response, mut server_ext) = server
                 .server_negotiate(&offers)
                 .expect("our own offers are always acceptable");
             let mut client_ext = client
-                .client_accept(&[response.clone()])
+                .client_accept(std::slice::from_ref(&response))
                 .unwrap_or_else(|e| panic!("{response} rejected: {e}"))
                 .unwrap();
             let (c, s) = (*client_ext.params(), *server_ext.params());
@@ -483,5 +484,5 @@ fn negotiation_matrix_both_roles() {
             combinations += 1;
         }
     }
-    assert_eq!(combinations, 72 * 72);
+    assert_eq!(combinations, 72 * 36);
 }
