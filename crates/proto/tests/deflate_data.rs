@@ -147,7 +147,7 @@ fn rfc7692_7_2_3_3_stored_block() {
 
 #[test]
 fn rfc7692_7_2_3_4_bfinal_block_then_more_messages() {
-    let (mut client, mut server) = symmetric_pair(15, false);
+    let (_, mut server) = symmetric_pair(15, false);
     let payload = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
     assert_eq!(decode(&mut server, &payload), b"Hello");
     assert_eq!(decode(&mut server, &payload), b"Hello");
@@ -159,7 +159,15 @@ fn rfc7692_7_2_3_4_bfinal_block_then_more_messages() {
         panic!("expected compression")
     };
     assert_eq!(decode(&mut server, &payload), b"Hello there");
-    let _ = &mut client;
+}
+
+#[test]
+fn rfc7692_7_2_3_5_two_deflate_blocks_in_one_message() {
+    let (_, mut server) = symmetric_pair(15, false);
+    let payload = [
+        0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+    ];
+    assert_eq!(decode(&mut server, &payload), b"Hello");
 }
 
 #[test]
