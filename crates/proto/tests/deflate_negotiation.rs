@@ -486,3 +486,86 @@ fn negotiation_matrix_both_roles() {
     }
     assert_eq!(combinations, 72 * 36);
 }
+
+#[test]
+#[should_panic(expected = "outside 8..=15")]
+fn window_bits_below_8_are_a_programming_error() {
+    let _ = DeflateConfig::default().max_window_bits(7);
+}
+
+#[test]
+#[should_panic(expected = "outside 8..=15")]
+fn peer_window_bits_above_15_are_a_programming_error() {
+    let _ = DeflateConfig::default().peer_max_window_bits(16);
+}
+
+#[test]
+#[should_panic(expected = "outside 0..=9")]
+fn level_above_9_is_a_programming_error() {
+    let _ = DeflateConfig::default().level(10);
+}
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn param() -> impl Strategy<Value = (String, Option<String>)> {
+        (
+            prop_oneof![
+                Just("server_no_context_takeover".to_string()),
+                Just("client_no_context_takeover".to_string()),
+                Just("server_max_window_bits".to_string()),
+                Just("client_max_window_bits".to_string()),
+                "[a-z_]{0,12}",
+            ],
+            proptest::option::of(prop_oneof![
+                (0u32..20).prop_map(|n| n.to_string()),
+                "[0-9a-z\"]{0,4}",
+            ]),
+        )
+    }
+
+    fn element() -> impl Strategy<Value = ExtensionOffer> {
+        (
+            prop_oneof![Just("permessage-deflate".to_string()), "[a-z-]{1,8}"],
+            proptest::collection::vec(param(), 0..5),
+        )
+            .prop_map(|(name, params)| {
+                params
+                    .into_iter()
+                    .fold(ExtensionOffer::new(name), |offer, (name, value)| {
+                        offer.with_param(name, value)
+                    })
+            })
+    }
+
+    proptest! {
+        /// Arbitrary offers and responses never panic either role, and
+        /// whatever is accepted stays within RFC 7692's ranges and our own
+        /// limits.
+        #[test]
+        fn arbitrary_offers_and_responses_never_panic(
+            offers in proptest::collection::vec(element(), 0..4),
+            response in proptest::collection::vec(element(), 0..3),
+            low_memory in any::<bool>(),
+        ) {
+            let config = if low_memory { DeflateConfig::low_memory() } else { DeflateConfig::default() };
+            if let Some((answer, ext)) = config.server_negotiate(&offers) {
+                prop_assert_eq!(answer.name.as_str(), "permessage-deflate");
+                let bits = ext.params().outgoing.max_window_bits;
+                prop_assert!((8..=15).contains(&bits));
+            }
+            match config.client_accept(&response) {
+                Ok(Some(ext)) => {
+                    let params = *ext.params();
+                    prop_assert!((8..=15).contains(&params.incoming.max_window_bits));
+                    prop_assert!(params.outgoing.max_window_bits <= config.get_max_window_bits());
+                }
+                Ok(None) => prop_assert!(!response
+                    .iter()
+                    .any(|e| e.name.eq_ignore_ascii_case("permessage-deflate"))),
+                Err(err) => prop_assert!(!err.to_string().is_empty()),
+            }
+        }
+    }
+}
