@@ -19,8 +19,10 @@ pub const DEFAULT_THRESHOLD: usize = 64;
 ///
 /// "Our" settings bind how this endpoint compresses (the `server_*`
 /// parameters when we are the server, `client_*` when we are the client);
-/// "peer" settings are what we ask the other side to do, which bounds the
-/// memory our decompressor needs. The peer may refuse a request; see
+/// "peer" settings are what we ask the other side to do. Peer context
+/// takeover decides whether our decompressor lives between messages; a
+/// peer window limit shrinks the peer's compressor (zlib-rs always gives
+/// our inflater a 32 KiB window). The peer may refuse a request; see
 /// [`DeflateConfig::client_offers`] and
 /// [`DeflateConfig::server_negotiate`] for what is guaranteed.
 ///
@@ -72,8 +74,9 @@ impl DeflateConfig {
 
     /// A middle ground, like python-websockets' defaults: 4 KiB windows
     /// (12 bits) both ways with context takeover, so repeated JSON keys
-    /// across messages still compress while each connection holds far less
-    /// than with 32 KiB windows.
+    /// across messages still compress while each connection holds about a
+    /// quarter less than with 32 KiB windows (see the module docs' table:
+    /// zlib-rs' hash tables do not shrink with the window).
     pub fn balanced() -> Self {
         Self::default().max_window_bits(12).peer_max_window_bits(12)
     }
@@ -119,8 +122,9 @@ impl DeflateConfig {
         self
     }
 
-    /// The largest LZ77 window we ask the peer to use (8–15); it bounds the
-    /// window our decompressor allocates when the peer agrees.
+    /// The largest LZ77 window we ask the peer to use (8–15), which bounds
+    /// the peer's compressor memory when it agrees. Our decompressor is
+    /// built for the agreed size (zlib-rs rounds its window up to 32 KiB).
     ///
     /// # Panics
     ///
