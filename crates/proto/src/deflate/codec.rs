@@ -120,7 +120,8 @@ impl Extension for PerMessageDeflate {
         first: bool,
         fin: bool,
     ) -> Result<Encoded, String> {
-        // RFC 7692 §6.1: an endpoint may send any message uncompressed.
+        // RFC 7692 §6: a message sent with RSV1 clear is uncompressed, and an
+        // endpoint may send any message that way.
         // Streamed messages (first && !fin) have no known size yet and are
         // always compressed.
         if first && fin && payload.len() < self.threshold {
@@ -133,7 +134,7 @@ impl Extension for PerMessageDeflate {
         if result.is_err() || (fin && self.params.outgoing.no_context_takeover) {
             self.compressor = None;
         }
-        // RFC 7692 §6.1: RSV1 is set on the first frame of a compressed
+        // RFC 7692 §6: RSV1 is set on the first frame of a compressed
         // message only; the connection ignores `rsv` for later pieces.
         Ok(Encoded::Transformed {
             rsv: RSV1,
@@ -204,8 +205,8 @@ fn compress_piece(compressor: &mut Compress, input: &[u8], fin: bool) -> Result<
     Ok(output.into())
 }
 
-/// Corrupt compressed data fails the connection (RFC 7692 §8.2.2 via
-/// §7.2.2). RFC 7692 names no close code; 1007 ("data within a message
+/// Compressed data that does not inflate fails the connection. RFC 7692
+/// names no close code for it; 1007 ("data within a message
 /// that was not consistent with the type of the message", RFC 6455
 /// §7.4.1) fits a payload that does not inflate, and is what Node's `ws`
 /// and the Autobahn suite expect.

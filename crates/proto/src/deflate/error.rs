@@ -1,7 +1,7 @@
 //! Why a permessage-deflate negotiation failed.
 
 /// A `Sec-WebSocket-Extensions` response that a client must not accept
-/// (RFC 7692 §5: the client _Fails the WebSocket Connection_).
+/// (RFC 7692 §7: the client _Fails the WebSocket Connection_).
 ///
 /// Returned by [`DeflateConfig::client_accept`](super::DeflateConfig::client_accept).
 /// Every variant means the server (or a proxy rewriting headers) broke the
@@ -11,7 +11,7 @@
 #[non_exhaustive]
 pub enum DeflateNegotiationError {
     /// The response holds more than one `permessage-deflate` element
-    /// (RFC 7692 §5: a server accepts at most one offer).
+    /// (a server accepts at most one of the offers, RFC 7692 §5).
     #[error("the server answered permessage-deflate more than once; a server accepts at most one offer, fix the server's extension handling")]
     MultipleResponses,
     /// A parameter RFC 7692 §7.1 does not define.

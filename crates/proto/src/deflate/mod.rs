@@ -43,7 +43,7 @@
 //!   only the promises about its own compressor, then a bare
 //!   `permessage-deflate` ([`DeflateConfig::fallback_offers`] turns the
 //!   fallbacks off). The server accepts the first offer whose parameters
-//!   are all known, unique and well-formed (RFC 7692 §5.1, §7) and never
+//!   are all known, unique and well-formed (RFC 7692 §7) and never
 //!   answers a parameter the client did not allow (`client_max_window_bits`
 //!   only when offered, window sizes no larger than offered). The client
 //!   fails the handshake ([`DeflateNegotiationError`]) on a response that
@@ -67,7 +67,7 @@
 //!   what follows.
 //! * **Threshold.** Whole messages shorter than
 //!   [`DEFAULT_THRESHOLD`] (64 bytes) are sent uncompressed (RSV1 clear),
-//!   which RFC 7692 §6.1 allows at any time; streamed messages are always
+//!   which RFC 7692 §6 allows at any time; streamed messages are always
 //!   compressed because their size is unknown when the first frame leaves.
 //! * **Context takeover.** With context takeover the compressor and
 //!   decompressor live as long as the connection. Without it (negotiated

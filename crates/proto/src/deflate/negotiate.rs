@@ -253,7 +253,7 @@ impl DeflateConfig {
     ///
     /// Elements for other extensions are ignored (the handshake checks
     /// those). `Ok(None)`: the server declined compression. An error means
-    /// the client must fail the connection (RFC 7692 §5).
+    /// the client must fail the connection (RFC 7692 §7).
     ///
     /// The response must be a valid acceptance of one of the offers: it
     /// answers every request of that offer and never a larger window than
@@ -318,7 +318,7 @@ impl DeflateConfig {
     /// response element for `Sec-WebSocket-Extensions` with the extension.
     ///
     /// Offers with unknown, duplicated or malformed parameters are declined
-    /// and the next one is tried (RFC 7692 §5.1); `None` means no offer was
+    /// and the next one is tried (RFC 7692 §7); `None` means no offer was
     /// acceptable and the server answers without permessage-deflate. Every
     /// valid offer can be honoured, including window bits of 8 (see the
     /// module docs).
