@@ -218,3 +218,44 @@ fn streaming_delivery_inflates_frame_by_frame() {
     }
     assert_eq!(received, pieces.concat().into_bytes());
 }
+
+mod chunking {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Compressed traffic gives the same messages however the byte
+        /// stream is cut into reads.
+        #[test]
+        fn compressed_messages_survive_any_chunking(
+            lens in proptest::collection::vec(0usize..6_000, 1..5),
+            cuts in proptest::collection::vec(1usize..700, 1..40),
+            low_memory in any::<bool>(),
+        ) {
+            let config = if low_memory { DeflateConfig::low_memory() } else { DeflateConfig::default() };
+            let (mut client, mut server) =
+                connected(&config, &config, Limits::default(), Delivery::Messages);
+            let texts: Vec<String> = lens.iter().map(|&len| json(len)).collect();
+            for text in &texts {
+                client.send(Message::text(text.clone())).unwrap();
+            }
+            let wire = take_wire(&mut client);
+            let mut received = Vec::new();
+            let mut offset = 0;
+            let mut cut = cuts.iter().cycle();
+            while offset < wire.len() {
+                let end = (offset + cut.next().unwrap()).min(wire.len());
+                server.receive(&wire[offset..end]);
+                offset = end;
+                received.extend(events(&mut server).unwrap());
+            }
+            let expected: Vec<Event> = texts
+                .iter()
+                .map(|text| Event::Message(Message::text(text.clone())))
+                .collect();
+            prop_assert_eq!(received, expected);
+        }
+    }
+}
