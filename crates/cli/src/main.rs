@@ -1,5 +1,92 @@
-//! The `switchboard` binary.
+//! The `switchboard` binary: argument parsing, logging and the runtime;
+//! the work happens in the `switchboard_cli` library.
 
-fn main() {
-    println!("switchboard: the server is not built yet");
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use switchboard_cli::config::LogFormat;
+use switchboard_cli::connect::{self, ConnectArgs, Outcome};
+use switchboard_cli::serve::{self, ServeArgs, ServeSettings};
+use tracing_subscriber::EnvFilter;
+
+/// A WebSocket server and client.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the echo and chat server (plain HTTP and WebSocket on one port).
+    Serve(ServeArgs),
+    /// Connect to a WebSocket server: send standard-input lines, print what arrives.
+    Connect(ConnectArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve_main(&args),
+        Command::Connect(args) => connect_main(args),
+    }
+}
+
+fn serve_main(args: &ServeArgs) -> ExitCode {
+    let settings = match ServeSettings::resolve(args) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(settings.log_format, "info");
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve::run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn connect_main(args: ConnectArgs) -> ExitCode {
+    // Quiet by default: standard error carries the session's own lines.
+    init_logging(LogFormat::Text, "warn");
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(Outcome::LocalError.exit_code());
+        }
+    };
+    let outcome = runtime.block_on(connect::run(args));
+    // Standard input is read on a blocking thread that cannot be
+    // interrupted; do not wait for it (it would wait for the next line).
+    runtime.shutdown_background();
+    ExitCode::from(outcome.exit_code())
+}
+
+/// Logs to standard error, filtered by `RUST_LOG` (else `default_level`).
+fn init_logging(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }

@@ -1,0 +1,175 @@
+//! `switchboard connect URL`: an interactive WebSocket client.
+//!
+//! Standard-input lines go out as text messages (`--binary`: binary);
+//! what arrives is printed (see [`display`] for the formats). When standard
+//! input or output is not a terminal, or with `--pipe`, nothing but data is
+//! written to standard output and every input line is data; at a terminal,
+//! received lines are marked `< ` and lines starting with `/` are commands
+//! ([`input::COMMANDS_HELP`]). Pongs and the close code go to standard
+//! error. When standard input ends, a close frame (1000) is sent and the
+//! program waits for the server's answer. The exit code says how it ended
+//! ([`outcome::EXIT_CODES_HELP`]).
+
+pub mod display;
+pub mod input;
+pub mod outcome;
+mod session;
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use switchboard::{ClientBuilder, Error, Limits};
+
+use crate::config::{parse_positive_duration, parse_size};
+pub use outcome::{Outcome, EXIT_CODES_HELP};
+
+/// `switchboard connect URL`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub struct ConnectArgs {
+    /// The server, e.g. ws://127.0.0.1:8080/echo.
+    pub url: String,
+
+    /// Send input lines as binary messages instead of text.
+    #[arg(long)]
+    pub binary: bool,
+
+    /// Script mode: print only received data (one message per line, binary
+    /// as hex), treat every input line as data. The default when standard
+    /// input or output is not a terminal.
+    #[arg(long)]
+    pub pipe: bool,
+
+    /// Extra request header (repeatable), e.g. -H 'Authorization: Bearer x'.
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+    pub headers: Vec<Header>,
+
+    /// Offer this subprotocol (repeatable, in order of preference).
+    #[arg(long = "subprotocol", value_name = "NAME")]
+    pub subprotocols: Vec<String>,
+
+    /// Send this Origin header, as a browser page from that origin would.
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+
+    /// Send a ping every DURATION (`5s`, `500ms`); pongs are shown on
+    /// standard error. At a terminal, `/ping [payload]` sends one at once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub ping: Option<Duration>,
+
+    /// Largest message accepted from the server (`64MiB`, `1MB`); larger
+    /// ones close the connection with 1009. [default: 64MiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_message_size: Option<usize>,
+
+    /// Give up if the TCP connection and the opening handshake take longer.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
+    pub connect_timeout: Duration,
+}
+
+/// One `-H 'Name: value'` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The header name.
+    pub name: HeaderName,
+    /// The header value.
+    pub value: HeaderValue,
+}
+
+/// Parses `Name: value` (spaces around the value are trimmed).
+pub fn parse_header(text: &str) -> Result<Header, String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?} is not a header; write it as 'Name: value'"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("{:?} is not a valid header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("the value of {name} contains characters a header cannot carry"))?;
+    Ok(Header { name, value })
+}
+
+/// Connects, runs the session, and says how it ended. Messages for the
+/// user go to standard error.
+pub async fn run(args: ConnectArgs) -> Outcome {
+    let interactive = !args.pipe && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let mut builder = ClientBuilder::new(args.url.clone())
+        .connect_timeout(args.connect_timeout)
+        .handshake_timeout(args.connect_timeout);
+    for header in &args.headers {
+        builder = builder.header(header.name.clone(), header.value.clone());
+    }
+    for protocol in &args.subprotocols {
+        builder = builder.subprotocol(protocol.clone());
+    }
+    if let Some(origin) = &args.origin {
+        builder = builder.origin(origin.clone());
+    }
+    if let Some(size) = args.max_message_size {
+        builder = builder.limits(
+            Limits::default()
+                .max_message_size(size)
+                .max_frame_size(size.min(Limits::default().max_frame_size)),
+        );
+    }
+    let (ws, response) = match builder.connect().await {
+        Ok(connected) => connected,
+        Err(error) => return handshake_failed(&error),
+    };
+    if interactive {
+        let protocol = response
+            .headers()
+            .get(http::header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|value| value.to_str().ok());
+        match protocol {
+            Some(protocol) => eprintln!("connected to {} (subprotocol {protocol})", args.url),
+            None => eprintln!("connected to {}", args.url),
+        }
+        eprintln!("{}", input::COMMANDS_HELP);
+    }
+    let style = if interactive {
+        display::Style::Interactive
+    } else {
+        display::Style::Pipe
+    };
+    session::run(ws, &args, style).await
+}
+
+/// Reports a failed connect and picks the exit code.
+fn handshake_failed(error: &Error) -> Outcome {
+    match error {
+        Error::InvalidUrl { .. } => {
+            eprintln!("error: {error}");
+            Outcome::Usage
+        }
+        Error::Http(response) => {
+            let body = String::from_utf8_lossy(response.body());
+            let reason = response.status().canonical_reason().unwrap_or("");
+            eprintln!(
+                "handshake failed: HTTP {} {reason}: {}",
+                response.status().as_u16(),
+                body.trim()
+            );
+            Outcome::HandshakeFailed
+        }
+        _ => {
+            eprintln!("handshake failed: {error}");
+            Outcome::HandshakeFailed
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_parse_and_bad_ones_explain() {
+        let header = parse_header("Authorization:  Bearer x ").unwrap();
+        assert_eq!(header.name, "authorization");
+        assert_eq!(header.value, "Bearer x");
+        assert!(parse_header("no colon").unwrap_err().contains("Name: value"));
+        assert!(parse_header("bad name: x").is_err());
+        assert!(parse_header("x: a\u{7f}b").is_err());
+    }
+}

@@ -1,0 +1,306 @@
+//! `serve`'s settings: the flags, the TOML config file, and how they merge
+//! (a flag overrides the file, the file overrides the default).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::config::{parse_interval, parse_size, LogFormat};
+
+/// Default listen address: loopback only, so a first run exposes nothing.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default keepalive ping interval: 20 s stays under the 60 s idle timeout
+/// of nginx, AWS ALB and common HAProxy setups (the driver's default).
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// Default largest message: 64 MiB, what the Autobahn test server allows.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
+/// Default largest frame: 16 MiB, what the Autobahn test server allows.
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 << 20;
+/// Default bound on open WebSocket sessions. At a few KiB per idle
+/// connection this is tens of MiB, safe on any machine.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// `switchboard serve`: an echo endpoint, a chat room, a health check and a
+/// test page on one port.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(after_help = SERVE_AFTER_HELP)]
+pub struct ServeArgs {
+    /// Read settings from this TOML file; flags given on the command line
+    /// override it. Keys are the flag names: listen, origin, ping-interval,
+    /// max-message-size, max-connections, log-format.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on. Port 0 picks a free port; the bound address is
+    /// logged as `listening on ADDR`. [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Allow WebSocket upgrades from this browser Origin (repeatable, e.g.
+    /// `--origin https://example.com`). A request carrying another Origin
+    /// gets 403; requests without an Origin (non-browser clients) are
+    /// allowed. Without any --origin every Origin is allowed.
+    #[arg(long = "origin", value_name = "ORIGIN")]
+    pub origins: Vec<String>,
+
+    /// Send a keepalive ping after this long without traffic (`25s`, `1m`,
+    /// `off`); a peer that does not answer within the same time again is
+    /// dropped. [default: 20s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub ping_interval: Option<Option<Duration>>,
+
+    /// Largest message accepted (`64MiB`, `1MB`, `65536`); larger ones close
+    /// the connection with 1009. Frames are capped at the smaller of this and
+    /// 16 MiB. The chat room caps messages at 64 KiB regardless.
+    /// [default: 64MiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_message_size: Option<usize>,
+
+    /// Most WebSocket sessions open at once; further upgrade requests are
+    /// refused with HTTP 503 and `Retry-After`. [default: 10000]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+
+    /// Log line format on standard error; filter with RUST_LOG (e.g.
+    /// `RUST_LOG=debug`). [default: text]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+const SERVE_AFTER_HELP: &str = "\
+Endpoints:
+  /         a page to try the chat room in a browser
+  /echo     WebSocket echo of text and binary messages
+  /chat     WebSocket chat room; subprotocol `chat` (plain text) or
+            `superchat` (JSON events with member ids); a client offering
+            neither is refused with 400
+  /healthz  plain HTTP 200 `ok` (keep-alive)
+  other     404
+
+Ctrl-C or SIGTERM closes every WebSocket with 1001 (going away) and exits 0.";
+
+/// The same settings as read from a TOML file; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeFile {
+    /// See [`ServeArgs::listen`].
+    pub listen: Option<String>,
+    /// See [`ServeArgs::origins`]; a list of origins.
+    #[serde(alias = "origins")]
+    pub origin: Option<Vec<String>>,
+    /// See [`ServeArgs::ping_interval`]; a duration string or `off`.
+    pub ping_interval: Option<String>,
+    /// See [`ServeArgs::max_message_size`]; a size string or a number of bytes.
+    pub max_message_size: Option<SizeValue>,
+    /// See [`ServeArgs::max_connections`].
+    pub max_connections: Option<u32>,
+    /// See [`ServeArgs::log_format`]: `text` or `json`.
+    pub log_format: Option<LogFormat>,
+}
+
+/// A size in the config file: `65536` or `"64KiB"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SizeValue {
+    /// A number of bytes.
+    Bytes(u64),
+    /// A size with a unit, parsed like the flag.
+    Text(String),
+}
+
+impl ServeFile {
+    /// Reads and parses `path`.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a valid serve config (TOML with keys listen, origin, \
+                 ping-interval, max-message-size, max-connections, log-format)",
+                path.display()
+            )
+        })
+    }
+}
+
+/// The settings `serve` runs with, after merging flags, file and defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeSettings {
+    /// Address to bind.
+    pub listen: String,
+    /// Allowed browser origins, normalised (lowercase, no trailing `/`);
+    /// empty means any.
+    pub origins: Vec<String>,
+    /// Keepalive ping interval; `None` disables keepalive.
+    pub ping_interval: Option<Duration>,
+    /// Largest message accepted.
+    pub max_message_size: usize,
+    /// Largest frame accepted.
+    pub max_frame_size: usize,
+    /// Most WebSocket sessions at once.
+    pub max_connections: usize,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        ServeSettings {
+            listen: DEFAULT_LISTEN.to_owned(),
+            origins: Vec::new(),
+            ping_interval: Some(DEFAULT_PING_INTERVAL),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl ServeSettings {
+    /// Merges `args` over the file they name (if any) over the defaults.
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => ServeFile::load(path)?,
+            None => ServeFile::default(),
+        };
+        Self::merge(args, file)
+    }
+
+    /// Merges `args` over `file` over the defaults.
+    pub fn merge(args: &ServeArgs, file: ServeFile) -> anyhow::Result<Self> {
+        let defaults = ServeSettings::default();
+        let file_interval = match &file.ping_interval {
+            Some(text) => Some(
+                parse_interval(text)
+                    .map_err(anyhow::Error::msg)
+                    .context("config file key ping-interval")?,
+            ),
+            None => None,
+        };
+        let file_size = match file.max_message_size {
+            Some(SizeValue::Bytes(bytes)) => Some(
+                usize::try_from(bytes).context("config file key max-message-size is too large")?,
+            ),
+            Some(SizeValue::Text(text)) => Some(
+                parse_size(&text)
+                    .map_err(anyhow::Error::msg)
+                    .context("config file key max-message-size")?,
+            ),
+            None => None,
+        };
+        let origins = if args.origins.is_empty() {
+            file.origin.unwrap_or_default()
+        } else {
+            args.origins.clone()
+        };
+        let max_message_size = args
+            .max_message_size
+            .or(file_size)
+            .unwrap_or(defaults.max_message_size);
+        if max_message_size == 0 {
+            anyhow::bail!("max-message-size must be at least 1 byte");
+        }
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .map_or(defaults.max_connections, |n| n as usize);
+        if max_connections == 0 {
+            anyhow::bail!("max-connections must be at least 1");
+        }
+        Ok(ServeSettings {
+            listen: args.listen.clone().or(file.listen).unwrap_or(defaults.listen),
+            origins: origins.iter().map(|o| normalize_origin(o)).collect(),
+            ping_interval: args
+                .ping_interval
+                .or(file_interval)
+                .unwrap_or(defaults.ping_interval),
+            max_message_size,
+            max_frame_size: max_message_size.min(DEFAULT_MAX_FRAME_SIZE),
+            max_connections,
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(defaults.log_format),
+        })
+    }
+}
+
+/// An origin as compared: ASCII-lowercased (scheme and host are
+/// case-insensitive, RFC 6454 §4) and without a trailing `/`, which people
+/// often paste along from a URL.
+pub fn normalize_origin(origin: &str) -> String {
+    origin.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> ServeFile {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn defaults_without_flags_or_file() {
+        let settings = ServeSettings::merge(&ServeArgs::default(), ServeFile::default()).unwrap();
+        assert_eq!(settings, ServeSettings::default());
+        assert_eq!(settings.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn file_values_apply_and_flags_override_them() {
+        let from_file = file(
+            r#"
+            listen = "0.0.0.0:9000"
+            origin = ["https://Example.com/"]
+            ping-interval = "off"
+            max-message-size = "1MiB"
+            max-connections = 5
+            log-format = "json"
+            "#,
+        );
+        let settings = ServeSettings::merge(&ServeArgs::default(), from_file).unwrap();
+        assert_eq!(settings.listen, "0.0.0.0:9000");
+        assert_eq!(settings.origins, ["https://example.com"]);
+        assert_eq!(settings.ping_interval, None);
+        assert_eq!(settings.max_message_size, 1 << 20);
+        assert_eq!(settings.max_frame_size, 1 << 20);
+        assert_eq!(settings.max_connections, 5);
+        assert_eq!(settings.log_format, LogFormat::Json);
+
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:0".into()),
+            origins: vec!["http://a.test".into()],
+            ping_interval: Some(Some(Duration::from_secs(3))),
+            max_message_size: Some(100),
+            max_connections: Some(7),
+            log_format: Some(LogFormat::Text),
+            ..ServeArgs::default()
+        };
+        let from_file = file("listen = \"0.0.0.0:9000\"\nmax-message-size = 4096");
+        let settings = ServeSettings::merge(&args, from_file).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:0");
+        assert_eq!(settings.origins, ["http://a.test"]);
+        assert_eq!(settings.ping_interval, Some(Duration::from_secs(3)));
+        assert_eq!(settings.max_message_size, 100);
+        assert_eq!(settings.max_connections, 7);
+        assert_eq!(settings.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn file_errors_name_the_key() {
+        assert!(toml::from_str::<ServeFile>("listn = \"x\"").is_err());
+        let error =
+            ServeSettings::merge(&ServeArgs::default(), file("ping-interval = \"soon\"")).unwrap_err();
+        assert!(format!("{error:#}").contains("ping-interval"), "{error:#}");
+        let error = ServeSettings::merge(&ServeArgs::default(), file("max-message-size = \"big\""))
+            .unwrap_err();
+        assert!(format!("{error:#}").contains("max-message-size"), "{error:#}");
+        let error =
+            ServeSettings::merge(&ServeArgs::default(), file("max-connections = 0")).unwrap_err();
+        assert!(format!("{error:#}").contains("max-connections"), "{error:#}");
+    }
+}
