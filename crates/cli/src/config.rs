@@ -66,10 +66,7 @@ mod tests {
     #[test]
     fn intervals_accept_durations_and_off() {
         assert_eq!(parse_interval("25s"), Ok(Some(Duration::from_secs(25))));
-        assert_eq!(
-            parse_interval("1m 30s"),
-            Ok(Some(Duration::from_secs(90)))
-        );
+        assert_eq!(parse_interval("1m 30s"), Ok(Some(Duration::from_secs(90))));
         assert_eq!(parse_interval("off"), Ok(None));
         assert_eq!(parse_interval("0s"), Ok(None));
         assert!(parse_interval("soon").is_err());

@@ -53,9 +53,7 @@ pub fn parse(line: Vec<u8>, commands: bool) -> Input {
         "ping" => Input::Ping(Some(rest.as_bytes().to_vec())),
         "close" => parse_close(rest),
         "help" => Input::Help,
-        other => Input::Invalid(format!(
-            "unknown command /{other}; {COMMANDS_HELP}"
-        )),
+        other => Input::Invalid(format!("unknown command /{other}; {COMMANDS_HELP}")),
     }
 }
 
@@ -79,15 +77,27 @@ mod tests {
 
     #[test]
     fn pipe_mode_sends_every_line() {
-        assert_eq!(parse(b"/ping".to_vec(), false), Input::Data(b"/ping".to_vec()));
+        assert_eq!(
+            parse(b"/ping".to_vec(), false),
+            Input::Data(b"/ping".to_vec())
+        );
     }
 
     #[test]
     fn interactive_commands() {
-        assert_eq!(parse(b"hello".to_vec(), true), Input::Data(b"hello".to_vec()));
-        assert_eq!(parse(b"//ping".to_vec(), true), Input::Data(b"/ping".to_vec()));
+        assert_eq!(
+            parse(b"hello".to_vec(), true),
+            Input::Data(b"hello".to_vec())
+        );
+        assert_eq!(
+            parse(b"//ping".to_vec(), true),
+            Input::Data(b"/ping".to_vec())
+        );
         assert_eq!(parse(b"/ping".to_vec(), true), Input::Ping(None));
-        assert_eq!(parse(b"/ping abc".to_vec(), true), Input::Ping(Some(b"abc".to_vec())));
+        assert_eq!(
+            parse(b"/ping abc".to_vec(), true),
+            Input::Ping(Some(b"abc".to_vec()))
+        );
         assert_eq!(
             parse(b"/close".to_vec(), true),
             Input::Close(CloseCode::NORMAL, String::new())
@@ -96,7 +106,10 @@ mod tests {
             parse(b"/close 4000 done now".to_vec(), true),
             Input::Close(CloseCode(4000), "done now".into())
         );
-        assert!(matches!(parse(b"/close 1006".to_vec(), true), Input::Invalid(_)));
+        assert!(matches!(
+            parse(b"/close 1006".to_vec(), true),
+            Input::Invalid(_)
+        ));
         assert!(matches!(parse(b"/nope".to_vec(), true), Input::Invalid(_)));
         assert_eq!(parse(b"/help".to_vec(), true), Input::Help);
     }

@@ -6,9 +6,11 @@
 //! written to standard output and every input line is data; at a terminal,
 //! received lines are marked `< ` and lines starting with `/` are commands
 //! ([`input::COMMANDS_HELP`]). Pongs and the close code go to standard
-//! error. When standard input ends, a close frame (1000) is sent and the
-//! program waits for the server's answer. The exit code says how it ended
-//! ([`outcome::EXIT_CODES_HELP`]).
+//! error. When standard input ends, a ping goes out first and the close
+//! frame (1000) follows its pong (or 2 s), so that the replies of a server
+//! that answers in order (like `/echo`) to the last lines are printed
+//! rather than cut off; then the program waits for the server's close. The
+//! exit code says how it ended ([`outcome::EXIT_CODES_HELP`]).
 
 pub mod display;
 pub mod input;
@@ -92,7 +94,8 @@ pub fn parse_header(text: &str) -> Result<Header, String> {
 /// Connects, runs the session, and says how it ended. Messages for the
 /// user go to standard error.
 pub async fn run(args: ConnectArgs) -> Outcome {
-    let interactive = !args.pipe && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let interactive =
+        !args.pipe && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mut builder = ClientBuilder::new(args.url.clone())
         .connect_timeout(args.connect_timeout)
         .handshake_timeout(args.connect_timeout);
@@ -168,7 +171,9 @@ mod tests {
         let header = parse_header("Authorization:  Bearer x ").unwrap();
         assert_eq!(header.name, "authorization");
         assert_eq!(header.value, "Bearer x");
-        assert!(parse_header("no colon").unwrap_err().contains("Name: value"));
+        assert!(parse_header("no colon")
+            .unwrap_err()
+            .contains("Name: value"));
         assert!(parse_header("bad name: x").is_err());
         assert!(parse_header("x: a\u{7f}b").is_err());
     }

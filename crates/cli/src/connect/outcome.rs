@@ -70,10 +70,9 @@ impl Outcome {
             Error::Protocol(_) | Error::LimitExceeded(_) | Error::Extension(_) => {
                 Outcome::ProtocolError
             }
-            Error::AbnormalClosure
-            | Error::Io(_)
-            | Error::Timeout(_)
-            | Error::ConnectionClosed => Outcome::Abnormal,
+            Error::AbnormalClosure | Error::Io(_) | Error::Timeout(_) | Error::ConnectionClosed => {
+                Outcome::Abnormal
+            }
             _ => Outcome::LocalError,
         }
     }
@@ -105,11 +104,29 @@ mod tests {
     #[test]
     fn peer_close_codes_map_to_outcomes() {
         assert_eq!(Outcome::for_peer_close(None), Outcome::Clean);
-        assert_eq!(Outcome::for_peer_close(Some(CloseCode(1000))), Outcome::Clean);
-        assert_eq!(Outcome::for_peer_close(Some(CloseCode(1002))), Outcome::ProtocolError);
-        assert_eq!(Outcome::for_peer_close(Some(CloseCode(1007))), Outcome::ProtocolError);
-        assert_eq!(Outcome::for_peer_close(Some(CloseCode(1001))), Outcome::ClosedWithError);
-        assert_eq!(Outcome::for_peer_close(Some(CloseCode(4000))), Outcome::ClosedWithError);
-        assert_eq!(Outcome::for_error(&Error::AbnormalClosure), Outcome::Abnormal);
+        assert_eq!(
+            Outcome::for_peer_close(Some(CloseCode(1000))),
+            Outcome::Clean
+        );
+        assert_eq!(
+            Outcome::for_peer_close(Some(CloseCode(1002))),
+            Outcome::ProtocolError
+        );
+        assert_eq!(
+            Outcome::for_peer_close(Some(CloseCode(1007))),
+            Outcome::ProtocolError
+        );
+        assert_eq!(
+            Outcome::for_peer_close(Some(CloseCode(1001))),
+            Outcome::ClosedWithError
+        );
+        assert_eq!(
+            Outcome::for_peer_close(Some(CloseCode(4000))),
+            Outcome::ClosedWithError
+        );
+        assert_eq!(
+            Outcome::for_error(&Error::AbnormalClosure),
+            Outcome::Abnormal
+        );
     }
 }

@@ -12,10 +12,20 @@ use super::display::{self, Style};
 use super::input::{self, Input};
 use super::{ConnectArgs, Outcome};
 
-/// Who started the close handshake.
+/// Payload of the ping sent when standard input ends.
+const DRAIN_PING: &[u8] = b"switchboard: end of input";
+/// How long to wait for the answer to [`DRAIN_PING`] before closing anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where the session stands on closing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Closing {
     Open,
+    /// Standard input ended; a ping went out and the close follows its
+    /// pong (or the deadline). A server that answers in order has sent
+    /// every reply to earlier lines by then, and a close frame sent earlier
+    /// would make this side discard replies still in flight.
+    Draining(Instant),
     /// This side sent a close frame.
     ByUs,
 }
@@ -46,10 +56,11 @@ where
                     }
                 };
                 let Some(request) = request else {
-                    // End of input: close politely and wait for the answer.
+                    // End of input: let the replies to earlier lines arrive,
+                    // then close politely.
                     stdin_open = false;
-                    closing = Closing::ByUs;
-                    if let Err(error) = ws.send(Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, "")))).await {
+                    closing = Closing::Draining(Instant::now() + DRAIN_TIMEOUT);
+                    if let Err(error) = ws.send(Message::Ping(Bytes::from_static(DRAIN_PING))).await {
                         return report(&error);
                     }
                     continue;
@@ -85,9 +96,21 @@ where
                     return report(&error);
                 }
             }
+            _ = drain_deadline(closing) => {
+                closing = Closing::ByUs;
+                if let Err(error) = send_close(&mut ws).await {
+                    return report(&error);
+                }
+            }
             message = ws.recv() => match message {
                 Some(Ok(Message::Text(text))) => print_line(&display::text_line(style, &text)),
                 Some(Ok(Message::Binary(data))) => print_line(&display::binary_line(style, &data)),
+                Some(Ok(Message::Pong(payload))) if matches!(closing, Closing::Draining(_)) && payload == DRAIN_PING => {
+                    closing = Closing::ByUs;
+                    if let Err(error) = send_close(&mut ws).await {
+                        return report(&error);
+                    }
+                }
                 // Keepalive pongs carry no payload; ours always do.
                 Some(Ok(Message::Pong(payload))) if !payload.is_empty() => eprintln!("{}", display::pong_line(&payload)),
                 Some(Ok(Message::Close(frame))) => {
@@ -121,7 +144,26 @@ where
     }
     match closing {
         Closing::ByUs => Outcome::Clean,
-        Closing::Open => Outcome::for_peer_close(frame.map(|frame| frame.code)),
+        Closing::Open | Closing::Draining(_) => {
+            Outcome::for_peer_close(frame.map(|frame| frame.code))
+        }
+    }
+}
+
+/// Starts the close handshake with 1000.
+async fn send_close<S>(ws: &mut WebSocket<S>) -> Result<(), switchboard::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    ws.send(Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, ""))))
+        .await
+}
+
+/// Resolves at the drain deadline; never while not draining.
+async fn drain_deadline(closing: Closing) {
+    match closing {
+        Closing::Draining(deadline) => tokio::time::sleep_until(deadline).await,
+        _ => std::future::pending().await,
     }
 }
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use switchboard::{CloseCode, Message, Utf8Bytes, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tracing::Instrument;
 
 use super::close_with;
@@ -173,10 +173,22 @@ async fn relay<S>(
     }
     let leave = loop {
         tokio::select! {
-            biased;
             _ = shutdown.wait() => break Leave::Close(CloseCode::GOING_AWAY, "server shutting down"),
+            post = feed.recv() => {
+                if let Some(leave) = forward(ws, protocol, post).await {
+                    break leave;
+                }
+            }
             message = ws.recv() => match message {
-                Some(Ok(Message::Text(text))) => room.say(member, text),
+                Some(Ok(Message::Text(text))) => {
+                    room.say(member, text);
+                    // The member's own message (and whatever came before
+                    // it) goes back before anything it sends later is
+                    // answered, pongs included.
+                    if let Some(leave) = forward_pending(ws, protocol, &mut feed).await {
+                        break leave;
+                    }
+                }
                 // RFC 6455 §7.4.1: 1003 is for data of a type the endpoint
                 // cannot accept, such as binary for a text-only endpoint.
                 Some(Ok(Message::Binary(_))) => {
@@ -189,33 +201,72 @@ async fn relay<S>(
                 }
                 None => break Leave::Gone,
             },
-            post = feed.recv() => match post {
-                Ok(post) => {
-                    let Some(text) = post.for_protocol(protocol) else { continue };
-                    match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text))).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(error)) => {
-                            tracing::debug!(%error, "chat: sending failed");
-                            break Leave::Gone;
-                        }
-                        Err(_) => {
-                            tracing::warn!("chat: member's socket accepts nothing, dropping it");
-                            break Leave::Gone;
-                        }
-                    }
-                }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "chat: member fell behind the room, disconnecting it");
-                    break Leave::Close(CloseCode::POLICY_VIOLATION, "too slow: fell behind the room");
-                }
-                Err(RecvError::Closed) => break Leave::Gone,
-            },
         }
     };
     drop(feed);
     room.leave(member);
     if let Leave::Close(code, reason) = leave {
         close_with(ws, code, reason).await;
+    }
+}
+
+/// Sends every post already waiting in `feed`.
+async fn forward_pending<S>(
+    ws: &mut WebSocket<S>,
+    protocol: ChatProtocol,
+    feed: &mut broadcast::Receiver<Post>,
+) -> Option<Leave>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        let post = match feed.try_recv() {
+            Ok(post) => Ok(post),
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+        };
+        if let Some(leave) = forward(ws, protocol, post).await {
+            return Some(leave);
+        }
+    }
+}
+
+/// Sends one post to the member, or says why the member must go.
+async fn forward<S>(
+    ws: &mut WebSocket<S>,
+    protocol: ChatProtocol,
+    post: Result<Post, RecvError>,
+) -> Option<Leave>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match post {
+        Ok(post) => {
+            let text = post.for_protocol(protocol)?;
+            match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text))).await {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, "chat: sending failed");
+                    Some(Leave::Gone)
+                }
+                Err(_) => {
+                    tracing::warn!("chat: member's socket accepts nothing, dropping it");
+                    Some(Leave::Gone)
+                }
+            }
+        }
+        Err(RecvError::Lagged(missed)) => {
+            tracing::warn!(
+                missed,
+                "chat: member fell behind the room, disconnecting it"
+            );
+            Some(Leave::Close(
+                CloseCode::POLICY_VIOLATION,
+                "too slow: fell behind the room",
+            ))
+        }
+        Err(RecvError::Closed) => Some(Leave::Gone),
     }
 }
 
@@ -267,7 +318,10 @@ mod tests {
 
         room.say(member, "say \"hi\"".into());
         let post = feed.try_recv().unwrap();
-        assert_eq!(post.for_protocol(ChatProtocol::Chat).unwrap().as_str(), "say \"hi\"");
+        assert_eq!(
+            post.for_protocol(ChatProtocol::Chat).unwrap().as_str(),
+            "say \"hi\""
+        );
         let value: serde_json::Value =
             serde_json::from_str(&post.for_protocol(ChatProtocol::Superchat).unwrap()).unwrap();
         assert_eq!(

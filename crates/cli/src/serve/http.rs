@@ -151,14 +151,20 @@ where
     let mut response = Response::new(());
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("text/plain")));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("text/plain")),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if status == StatusCode::METHOD_NOT_ALLOWED {
         headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     }
     if status == StatusCode::UPGRADE_REQUIRED {
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        headers.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        headers.insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
     }
     if head_only {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
@@ -233,7 +239,8 @@ pub(crate) async fn write_response<S: AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     let headers = response.headers_mut();
     // RFC 9110 §6.6.1: an origin server with a clock sends Date.
-    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(std::time::SystemTime::now())) {
+    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(std::time::SystemTime::now()))
+    {
         headers.insert(header::DATE, date);
     }
     headers.insert(header::SERVER, HeaderValue::from_static("switchboard"));
@@ -273,9 +280,15 @@ mod tests {
     #[test]
     fn keep_alive_follows_the_version_default_and_connection_tokens() {
         assert!(wants_keep_alive(&request(Version::HTTP_11, &[])));
-        assert!(!wants_keep_alive(&request(Version::HTTP_11, &[("connection", "Close")])));
+        assert!(!wants_keep_alive(&request(
+            Version::HTTP_11,
+            &[("connection", "Close")]
+        )));
         assert!(!wants_keep_alive(&request(Version::HTTP_10, &[])));
-        assert!(wants_keep_alive(&request(Version::HTTP_10, &[("connection", "keep-alive")])));
+        assert!(wants_keep_alive(&request(
+            Version::HTTP_10,
+            &[("connection", "keep-alive")]
+        )));
         assert!(!wants_keep_alive(&request(
             Version::HTTP_11,
             &[("connection", "upgrade, close")]
@@ -285,8 +298,14 @@ mod tests {
     #[test]
     fn body_length_refuses_to_guess() {
         assert_eq!(body_length(&request(Version::HTTP_11, &[])), Some(0));
-        assert_eq!(body_length(&request(Version::HTTP_11, &[("content-length", "12")])), Some(12));
-        assert_eq!(body_length(&request(Version::HTTP_11, &[("content-length", "x")])), None);
+        assert_eq!(
+            body_length(&request(Version::HTTP_11, &[("content-length", "12")])),
+            Some(12)
+        );
+        assert_eq!(
+            body_length(&request(Version::HTTP_11, &[("content-length", "x")])),
+            None
+        );
         assert_eq!(
             body_length(&request(
                 Version::HTTP_11,

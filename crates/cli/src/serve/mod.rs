@@ -113,9 +113,12 @@ impl App {
 pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let mut signals =
         shutdown::Signals::install().context("cannot install the Ctrl-C/SIGTERM handlers")?;
-    let listener = TcpListener::bind(&settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}; is the address free and valid?", settings.listen))?;
+    let listener = TcpListener::bind(&settings.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}; is the address free and valid?",
+            settings.listen
+        )
+    })?;
     let local = listener.local_addr()?;
     let (trigger, shutdown) = shutdown::channel();
     let app = Arc::new(App::new(&settings, shutdown));

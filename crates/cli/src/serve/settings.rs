@@ -211,7 +211,11 @@ impl ServeSettings {
             anyhow::bail!("max-connections must be at least 1");
         }
         Ok(ServeSettings {
-            listen: args.listen.clone().or(file.listen).unwrap_or(defaults.listen),
+            listen: args
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or(defaults.listen),
             origins: origins.iter().map(|o| normalize_origin(o)).collect(),
             ping_interval: args
                 .ping_interval
@@ -293,14 +297,20 @@ mod tests {
     #[test]
     fn file_errors_name_the_key() {
         assert!(toml::from_str::<ServeFile>("listn = \"x\"").is_err());
-        let error =
-            ServeSettings::merge(&ServeArgs::default(), file("ping-interval = \"soon\"")).unwrap_err();
+        let error = ServeSettings::merge(&ServeArgs::default(), file("ping-interval = \"soon\""))
+            .unwrap_err();
         assert!(format!("{error:#}").contains("ping-interval"), "{error:#}");
         let error = ServeSettings::merge(&ServeArgs::default(), file("max-message-size = \"big\""))
             .unwrap_err();
-        assert!(format!("{error:#}").contains("max-message-size"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("max-message-size"),
+            "{error:#}"
+        );
         let error =
             ServeSettings::merge(&ServeArgs::default(), file("max-connections = 0")).unwrap_err();
-        assert!(format!("{error:#}").contains("max-connections"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("max-connections"),
+            "{error:#}"
+        );
     }
 }

@@ -70,7 +70,11 @@ where
     // Held until the session ends: it is what --max-connections counts.
     let _permit = permit;
     let protocol = chat_protocol.map(ChatProtocol::name);
-    tracing::info!(route = route.name(), subprotocol = protocol, "websocket session opened");
+    tracing::info!(
+        route = route.name(),
+        subprotocol = protocol,
+        "websocket session opened"
+    );
     match (route, chat_protocol) {
         (Route::Chat, Some(protocol)) => {
             chat::run_member(ws, protocol, &app.room, app.shutdown.clone()).await

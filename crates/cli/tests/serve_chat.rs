@@ -1,0 +1,145 @@
+//! `/chat` on the real binary: subprotocol negotiation and broadcast.
+
+mod common;
+
+use common::{run_async, Server};
+use switchboard::{ClientBuilder, CloseCode, Error, Message, WebSocket};
+use tokio::net::TcpStream;
+
+async fn join(
+    server: &Server,
+    offers: &[&str],
+) -> Result<(WebSocket<TcpStream>, Option<String>), Error> {
+    let mut builder = ClientBuilder::new(server.ws_url("/chat"));
+    for offer in offers {
+        builder = builder.subprotocol(*offer);
+    }
+    let (ws, response) = builder.connect().await?;
+    let protocol = response
+        .headers()
+        .get("sec-websocket-protocol")
+        .map(|v| v.to_str().unwrap().to_owned());
+    Ok((ws, protocol))
+}
+
+async fn next_text(ws: &mut WebSocket<TcpStream>) -> String {
+    loop {
+        match ws.recv().await.expect("open").expect("no error") {
+            Message::Text(text) => return text.as_str().to_owned(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{text:?} is not JSON: {e}"))
+}
+
+#[test]
+fn broadcasts_between_members_in_each_members_subprotocol() {
+    let server = Server::start(&[]);
+    run_async(async {
+        // The server picks the first offer it supports, in the client's order.
+        let (mut rich, protocol) = join(&server, &["superchat", "chat"]).await.unwrap();
+        assert_eq!(protocol.as_deref(), Some("superchat"));
+        let welcome = json(&next_text(&mut rich).await);
+        assert_eq!(welcome["type"], "welcome");
+        let me = welcome["member"].as_u64().unwrap();
+        assert_eq!(
+            json(&next_text(&mut rich).await),
+            serde_json::json!({"type": "join", "member": me})
+        );
+
+        let (mut plain, protocol) = join(&server, &["x-unknown", "chat", "superchat"])
+            .await
+            .unwrap();
+        assert_eq!(protocol.as_deref(), Some("chat"));
+        let joined = json(&next_text(&mut rich).await);
+        assert_eq!(joined["type"], "join");
+        let other = joined["member"].as_u64().unwrap();
+        assert_ne!(other, me);
+
+        plain.send(Message::text("hello from plain")).await.unwrap();
+        // Everyone gets it, the sender included, each in its format.
+        assert_eq!(next_text(&mut plain).await, "hello from plain");
+        assert_eq!(
+            json(&next_text(&mut rich).await),
+            serde_json::json!({"type": "message", "from": other, "text": "hello from plain"})
+        );
+
+        rich.send(Message::text("hi \"plain\"")).await.unwrap();
+        assert_eq!(next_text(&mut plain).await, "hi \"plain\"");
+        assert_eq!(
+            json(&next_text(&mut rich).await),
+            serde_json::json!({"type": "message", "from": me, "text": "hi \"plain\""})
+        );
+
+        plain.close(CloseCode::NORMAL, "bye").await.unwrap();
+        assert_eq!(
+            json(&next_text(&mut rich).await),
+            serde_json::json!({"type": "leave", "member": other})
+        );
+        rich.close(CloseCode::NORMAL, "").await.unwrap();
+    });
+}
+
+#[test]
+fn a_client_offering_no_chat_subprotocol_is_refused_with_400() {
+    let server = Server::start(&[]);
+    run_async(async {
+        for offers in [&[][..], &["mqtt"][..]] {
+            match join(&server, offers).await {
+                Err(Error::Http(response)) => {
+                    assert_eq!(response.status(), 400);
+                    let body = String::from_utf8_lossy(response.body()).into_owned();
+                    assert!(body.contains("superchat"), "{body}");
+                }
+                Err(other) => panic!("expected HTTP 400, got {other}"),
+                Ok(_) => panic!("{offers:?} was accepted"),
+            }
+        }
+    });
+}
+
+#[test]
+fn binary_messages_close_the_member_with_1003() {
+    let server = Server::start(&[]);
+    run_async(async {
+        let (mut ws, _) = join(&server, &["chat"]).await.unwrap();
+        ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+        loop {
+            match ws.recv().await.unwrap().unwrap() {
+                Message::Close(Some(frame)) => {
+                    assert_eq!(frame.code, CloseCode::UNSUPPORTED_DATA);
+                    break;
+                }
+                Message::Close(None) => panic!("close without a code"),
+                _ => {}
+            }
+        }
+    });
+}
+
+#[test]
+fn chat_messages_are_capped_at_16_kib() {
+    let server = Server::start(&[]);
+    run_async(async {
+        let (mut ws, _) = join(&server, &["chat"]).await.unwrap();
+        ws.send(Message::text("x".repeat(16 * 1024 + 1)))
+            .await
+            .unwrap();
+        loop {
+            match ws.recv().await.unwrap().unwrap() {
+                Message::Close(Some(frame)) => {
+                    assert_eq!(frame.code, CloseCode::MESSAGE_TOO_BIG);
+                    break;
+                }
+                Message::Text(text) => {
+                    panic!("an oversized message was relayed ({} bytes)", text.len())
+                }
+                _ => {}
+            }
+        }
+    });
+}
