@@ -156,9 +156,9 @@ async def echo_and_obey(ws, state: dict) -> None:
 
 # ---------------------------------------------------------------------- server
 
-def server_extensions(args) -> list:
+def server_extensions(args) -> list | None:
     if not args.deflate:
-        return []
+        return None
     return [
         ServerPerMessageDeflateFactory(
             server_no_context_takeover=args.server_no_context_takeover,
@@ -214,9 +214,10 @@ async def run_server(args) -> int:
 
 # ---------------------------------------------------------------------- client
 
-def client_extensions(args) -> list:
+def client_extensions(args) -> list | None:
+    # None, not []: websockets sends an empty Sec-WebSocket-Extensions header for [].
     if not args.deflate:
-        return []
+        return None
     cmwb = args.client_max_window_bits
     return [
         ClientPerMessageDeflateFactory(
