@@ -149,7 +149,7 @@ impl Connection {
 
         if header.opcode.is_control() {
             if !complete {
-                self.reserve_read(header_len + len);
+                self.reserve_read(header_len.saturating_add(len));
                 return Ok(Step::NeedMore);
             }
             self.timers.frame_received();
@@ -180,7 +180,7 @@ impl Connection {
             return self.step_partial();
         }
         if !complete {
-            self.reserve_read(header_len + len);
+            self.reserve_read(header_len.saturating_add(len));
             return Ok(Step::NeedMore);
         }
         self.timers.frame_received();
@@ -248,7 +248,7 @@ impl Connection {
         // Extension-decoded messages are bounded by the decoder (after
         // decoding); plain ones by their wire size.
         if rsv == 0 {
-            let size = wire_len + header.payload_len;
+            let size = wire_len.saturating_add(header.payload_len);
             if size > self.limits.max_message_size as u64 {
                 return Err(LimitError::MessageTooLarge {
                     size,
@@ -271,7 +271,7 @@ impl Connection {
             self.incoming.message = Some(IncomingMessage::new(kind, header.rsv));
         }
         if let Some(message) = self.incoming.message.as_mut() {
-            message.wire_len += header.payload_len;
+            message.wire_len = message.wire_len.saturating_add(header.payload_len);
         }
     }
 
