@@ -94,3 +94,82 @@ fn init_logging(format: LogFormat, default_level: &str) {
         LogFormat::Json => builder.json().init(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_serve_flag_parses() {
+        let cli = Cli::try_parse_from([
+            "switchboard",
+            "serve",
+            "--config",
+            "serve.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "https://a.example",
+            "--origin",
+            "https://b.example",
+            "--ping-interval",
+            "off",
+            "--max-message-size",
+            "1MiB",
+            "--max-connections",
+            "3",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.origins.len(), 2);
+        assert_eq!(args.ping_interval, Some(serve::PingInterval(None)));
+        assert_eq!(args.max_message_size, Some(1 << 20));
+        assert_eq!(args.max_connections, Some(3));
+        assert_eq!(args.log_format, Some(LogFormat::Json));
+        assert!(Cli::try_parse_from(["switchboard", "serve", "--max-connections", "0"]).is_err());
+    }
+
+    #[test]
+    fn every_connect_flag_parses() {
+        let cli = Cli::try_parse_from([
+            "switchboard",
+            "connect",
+            "--binary",
+            "--pipe",
+            "-H",
+            "A: b",
+            "--header",
+            "C: d",
+            "--subprotocol",
+            "chat",
+            "--origin",
+            "https://a.example",
+            "--ping",
+            "5s",
+            "--max-message-size",
+            "64KiB",
+            "--connect-timeout",
+            "2s",
+            "ws://127.0.0.1:1/",
+        ])
+        .unwrap();
+        let Command::Connect(args) = cli.command else {
+            panic!("not connect")
+        };
+        assert!(args.binary && args.pipe);
+        assert_eq!(args.headers.len(), 2);
+        assert_eq!(args.ping, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(args.max_message_size, Some(64 * 1024));
+        assert_eq!(args.url, "ws://127.0.0.1:1/");
+    }
+}

@@ -40,7 +40,7 @@ use tracing::Instrument;
 pub use chat::{ChatProtocol, BACKLOG, MAX_CHAT_MESSAGE, SEND_TIMEOUT};
 pub use rewind::Rewind;
 pub use settings::{
-    normalize_origin, ServeArgs, ServeFile, ServeSettings, SizeValue, DEFAULT_LISTEN,
+    normalize_origin, PingInterval, ServeArgs, ServeFile, ServeSettings, SizeValue, DEFAULT_LISTEN,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_PING_INTERVAL,
 };

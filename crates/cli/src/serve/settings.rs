@@ -48,8 +48,8 @@ pub struct ServeArgs {
     /// Send a keepalive ping after this long without traffic (`25s`, `1m`,
     /// `off`); a peer that does not answer within the same time again is
     /// dropped. [default: 20s]
-    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
-    pub ping_interval: Option<Option<Duration>>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_ping_interval)]
+    pub ping_interval: Option<PingInterval>,
 
     /// Largest message accepted (`64MiB`, `1MB`, `65536`); larger ones close
     /// the connection with 1009. Frames are capped at the smaller of this and
@@ -67,6 +67,14 @@ pub struct ServeArgs {
     /// `RUST_LOG=debug`). [default: text]
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+}
+
+/// A keepalive interval as given: a duration, or `None` for `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PingInterval(pub Option<Duration>);
+
+fn parse_ping_interval(text: &str) -> Result<PingInterval, String> {
+    parse_interval(text).map(PingInterval)
 }
 
 const SERVE_AFTER_HELP: &str = "\
@@ -219,6 +227,7 @@ impl ServeSettings {
             origins: origins.iter().map(|o| normalize_origin(o)).collect(),
             ping_interval: args
                 .ping_interval
+                .map(|interval| interval.0)
                 .or(file_interval)
                 .unwrap_or(defaults.ping_interval),
             max_message_size,
@@ -278,7 +287,7 @@ mod tests {
         let args = ServeArgs {
             listen: Some("127.0.0.1:0".into()),
             origins: vec!["http://a.test".into()],
-            ping_interval: Some(Some(Duration::from_secs(3))),
+            ping_interval: Some(PingInterval(Some(Duration::from_secs(3)))),
             max_message_size: Some(100),
             max_connections: Some(7),
             log_format: Some(LogFormat::Text),

@@ -113,11 +113,11 @@ impl Drop for Server {
 /// Parses `... listening on 127.0.0.1:PORT ...`.
 pub fn listening_addr(line: &str) -> Option<SocketAddr> {
     let rest = line.split("listening on ").nth(1)?;
-    rest.split_whitespace()
-        .next()?
-        .trim_matches('"')
-        .parse()
-        .ok()
+    // The address ends where text, JSON or ANSI decoration starts.
+    let end = rest
+        .find(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']')))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 /// A raw TCP connection for hand-written HTTP.
