@@ -143,3 +143,46 @@ fn chat_messages_are_capped_at_16_kib() {
         }
     });
 }
+
+#[test]
+fn a_member_that_stops_reading_is_disconnected_with_1008_without_stalling_the_room() {
+    let server = Server::start(&[]);
+    run_async(async {
+        // A member with a tiny receive buffer that does not read.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(server.addr).await.unwrap();
+        let (mut slow, _) = ClientBuilder::new(server.ws_url("/chat"))
+            .subprotocol("chat")
+            .connect_on(tcp)
+            .await
+            .unwrap();
+        let (mut fast, _) = join(&server, &["chat"]).await.unwrap();
+        // Far more than the room's backlog plus every buffer on the way.
+        let posts = 1500;
+        let text = "x".repeat(16 * 1024 - 16);
+        for n in 0..posts {
+            fast.send(Message::text(format!("{n:>8} {text}")))
+                .await
+                .unwrap();
+            // The room keeps serving the fast member meanwhile.
+            let echoed = next_text(&mut fast).await;
+            assert!(echoed.starts_with(&format!("{n:>8} ")), "post {n}");
+        }
+        // Now the slow member reads: some posts, then a 1008 close.
+        let mut received = 0;
+        let frame = loop {
+            match slow.recv().await.unwrap().unwrap() {
+                Message::Text(_) => received += 1,
+                Message::Close(frame) => break frame,
+                _ => {}
+            }
+        };
+        assert_eq!(frame.unwrap().code, CloseCode::POLICY_VIOLATION);
+        assert!(
+            received < posts,
+            "all {received} posts arrived; nothing was too slow"
+        );
+        fast.close(CloseCode::NORMAL, "").await.unwrap();
+    });
+}

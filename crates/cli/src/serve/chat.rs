@@ -28,8 +28,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tracing::Instrument;
 
-use super::close_with;
 use super::shutdown::Shutdown;
+use super::{close_with, linger};
 
 /// Posts kept for members that have not sent them yet.
 pub const BACKLOG: usize = 128;
@@ -129,6 +129,9 @@ impl Room {
 enum Leave {
     /// The client went away or the connection failed: nothing to send.
     Gone,
+    /// The driver reported an error and sent its close frame: let it
+    /// finish (see [`super::linger`]).
+    Failed,
     /// Close with this code and reason.
     Close(CloseCode, &'static str),
 }
@@ -197,7 +200,7 @@ async fn relay<S>(
                 Some(Ok(_)) => {}
                 Some(Err(error)) => {
                     tracing::info!(%error, "chat: connection failed");
-                    break Leave::Gone;
+                    break Leave::Failed;
                 }
                 None => break Leave::Gone,
             },
@@ -205,8 +208,10 @@ async fn relay<S>(
     };
     drop(feed);
     room.leave(member);
-    if let Leave::Close(code, reason) = leave {
-        close_with(ws, code, reason).await;
+    match leave {
+        Leave::Close(code, reason) => close_with(ws, code, reason).await,
+        Leave::Failed => linger(ws).await,
+        Leave::Gone => {}
     }
 }
 

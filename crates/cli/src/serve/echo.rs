@@ -4,8 +4,8 @@
 use switchboard::{Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::going_away;
 use super::shutdown::Shutdown;
+use super::{going_away, linger};
 
 /// Echoes until the client leaves or the server shuts down.
 pub(crate) async fn run<S>(mut ws: WebSocket<S>, mut shutdown: Shutdown)
@@ -30,6 +30,7 @@ where
                 Some(Err(error)) => {
                     let code = error.close_code().map(|code| code.0);
                     tracing::info!(%error, code, "echo: connection failed");
+                    linger(&mut ws).await;
                     return;
                 }
                 None => return,

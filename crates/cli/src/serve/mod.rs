@@ -180,6 +180,15 @@ where
     http::serve_connection(io, &app).instrument(span).await;
 }
 
+/// After the driver reported an error (its close frame, e.g. 1009, is
+/// already sent): keeps reading until the stream ends, which is when the
+/// driver has discarded the peer's remaining input and seen its EOF.
+/// Dropping the socket at once instead would reset a connection with
+/// unread input, and the peer would lose the close frame that says why.
+pub(crate) async fn linger<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocket<S>) {
+    let _ = tokio::time::timeout(CLOSE_GRACE, async { while ws.recv().await.is_some() {} }).await;
+}
+
 /// Closes with 1001 because the server is going away.
 pub(crate) async fn going_away<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocket<S>) {
     close_with(ws, CloseCode::GOING_AWAY, "server shutting down").await;
