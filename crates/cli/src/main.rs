@@ -114,6 +114,10 @@ mod tests {
             "serve.toml",
             "--listen",
             "127.0.0.1:0",
+            "--tls-cert",
+            "chain.pem",
+            "--tls-key",
+            "key.pem",
             "--origin",
             "https://a.example",
             "--origin",
@@ -132,6 +136,14 @@ mod tests {
             panic!("not serve")
         };
         assert_eq!(args.origins.len(), 2);
+        assert_eq!(
+            args.tls_cert.as_deref(),
+            Some(std::path::Path::new("chain.pem"))
+        );
+        assert_eq!(
+            args.tls_key.as_deref(),
+            Some(std::path::Path::new("key.pem"))
+        );
         assert_eq!(args.ping_interval, Some(serve::PingInterval(None)));
         assert_eq!(args.max_message_size, Some(1 << 20));
         assert_eq!(args.max_connections, Some(3));
@@ -160,6 +172,11 @@ mod tests {
             "64KiB",
             "--connect-timeout",
             "2s",
+            "--ca",
+            "ca.pem",
+            "--insecure",
+            "--proxy",
+            "socks5h://user:pw@proxy.example:1080",
             "ws://127.0.0.1:1/",
         ])
         .unwrap();
@@ -171,5 +188,17 @@ mod tests {
         assert_eq!(args.ping, Some(std::time::Duration::from_secs(5)));
         assert_eq!(args.max_message_size, Some(64 * 1024));
         assert_eq!(args.url, "ws://127.0.0.1:1/");
+        assert_eq!(args.ca_files, [std::path::PathBuf::from("ca.pem")]);
+        assert!(args.insecure);
+        assert_eq!(args.proxy.unwrap().host(), "proxy.example");
+        assert!(Cli::try_parse_from([
+            "switchboard",
+            "connect",
+            "--proxy",
+            "http://p:1",
+            "--no-proxy",
+            "ws://a/"
+        ])
+        .is_err());
     }
 }

@@ -20,7 +20,11 @@ mod session;
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use http::{HeaderName, HeaderValue};
+use switchboard::proxy::{ProxyConfig, ProxyMode};
+use switchboard::tls::TlsClientConfig;
 use switchboard::{ClientBuilder, Error, Limits};
 
 use crate::config::{parse_positive_duration, parse_size};
@@ -65,6 +69,27 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_message_size: Option<usize>,
 
+    /// For wss://: also trust the CA certificate(s) in this PEM file
+    /// (repeatable), e.g. a private or test CA.
+    #[arg(long = "ca", value_name = "FILE")]
+    pub ca_files: Vec<PathBuf>,
+
+    /// For wss://: accept ANY server certificate. Dangerous: anyone on the
+    /// network path can read and change the traffic. For local experiments
+    /// only; prefer --ca.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Connect through this proxy: `http://[user:pass@]host[:port]` (HTTP
+    /// CONNECT), `socks5://...` or `socks5h://...`. Without it the
+    /// https_proxy/http_proxy/all_proxy/no_proxy variables apply, as in curl.
+    #[arg(long, value_name = "URL", value_parser = parse_proxy, conflicts_with = "no_proxy")]
+    pub proxy: Option<ProxyConfig>,
+
+    /// Connect directly, ignoring the proxy environment variables.
+    #[arg(long)]
+    pub no_proxy: bool,
+
     /// Give up if the TCP connection and the opening handshake take longer.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
     pub connect_timeout: Duration,
@@ -91,14 +116,50 @@ pub fn parse_header(text: &str) -> Result<Header, String> {
     Ok(Header { name, value })
 }
 
+/// Parses a `--proxy` URL.
+pub fn parse_proxy(text: &str) -> Result<ProxyConfig, String> {
+    ProxyConfig::parse(text).map_err(|error| error.to_string())
+}
+
+/// The TLS settings from `--ca` and `--insecure`.
+fn tls_config(args: &ConnectArgs) -> Result<TlsClientConfig, String> {
+    let mut tls = TlsClientConfig::new();
+    for file in &args.ca_files {
+        tls = tls
+            .add_root_certificates_pem_file(file)
+            .map_err(|error| format!("--ca {}: {error}", file.display()))?;
+    }
+    if args.insecure {
+        tls = tls.dangerous_disable_certificate_verification();
+    }
+    Ok(tls)
+}
+
 /// Connects, runs the session, and says how it ended. Messages for the
 /// user go to standard error.
 pub async fn run(args: ConnectArgs) -> Outcome {
     let interactive =
         !args.pipe && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let tls = match tls_config(&args) {
+        Ok(tls) => tls,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Outcome::Usage;
+        }
+    };
+    if args.insecure {
+        eprintln!("warning: --insecure: the server's certificate is not verified");
+    }
+    let proxy = match (&args.proxy, args.no_proxy) {
+        (Some(proxy), _) => ProxyMode::Explicit(proxy.clone()),
+        (None, true) => ProxyMode::Disabled,
+        (None, false) => ProxyMode::FromEnvironment,
+    };
     let mut builder = ClientBuilder::new(args.url.clone())
         .connect_timeout(args.connect_timeout)
-        .handshake_timeout(args.connect_timeout);
+        .handshake_timeout(args.connect_timeout)
+        .tls_config(tls)
+        .proxy_mode(proxy);
     for header in &args.headers {
         builder = builder.header(header.name.clone(), header.value.clone());
     }

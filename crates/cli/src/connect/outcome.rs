@@ -8,9 +8,9 @@ Exit codes:
   0  the connection closed cleanly (a close handshake with 1000 or no code,
      or one this side started after standard input ended)
   1  a local error (reading standard input, writing output)
-  2  bad usage: invalid arguments, URL or -H header
-  3  the opening handshake failed (refused, unreachable, non-101 answer,
-     invalid response)
+  2  bad usage: invalid arguments, URL, -H header, --proxy or --ca file
+  3  the opening handshake failed (refused, unreachable, TLS or proxy
+     failure, non-101 answer, invalid response)
   4  the connection ended abnormally: no close frame (1006), an I/O error,
      or a keepalive/close timeout
   5  a protocol error: the peer broke RFC 6455 (this side closed with 1002,

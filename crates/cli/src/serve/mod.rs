@@ -30,9 +30,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use switchboard::tls::TlsAcceptor;
 use switchboard::{CloseCode, Config, Limits, ServerBuilder, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -40,8 +41,8 @@ use tracing::Instrument;
 pub use chat::{ChatProtocol, BACKLOG, MAX_CHAT_MESSAGE, SEND_TIMEOUT};
 pub use rewind::Rewind;
 pub use settings::{
-    normalize_origin, PingInterval, ServeArgs, ServeFile, ServeSettings, SizeValue, DEFAULT_LISTEN,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
+    normalize_origin, PingInterval, ServeArgs, ServeFile, ServeSettings, SizeValue, TlsFiles,
+    DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_PING_INTERVAL,
 };
 
@@ -56,6 +57,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long one session's close handshake may take (below
 /// [`SHUTDOWN_GRACE`], so every session gets its turn).
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// Bound on a TLS handshake, like the one on the first request head: a
+/// client that stalls cannot hold a connection.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause after a failed `accept` (out of file descriptors, typically) so
 /// the loop does not spin while the condition lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -72,10 +76,12 @@ pub(crate) struct App {
     max_connections: usize,
     room: chat::Room,
     shutdown: Shutdown,
+    /// Set with --tls-cert/--tls-key: every connection starts with TLS.
+    tls: Option<TlsAcceptor>,
 }
 
 impl App {
-    fn new(settings: &ServeSettings, shutdown: Shutdown) -> Self {
+    fn new(settings: &ServeSettings, shutdown: Shutdown, tls: Option<TlsAcceptor>) -> Self {
         let config = Config::default()
             .ping_interval(settings.ping_interval)
             .pong_timeout(settings.ping_interval.unwrap_or(DEFAULT_PING_INTERVAL));
@@ -97,6 +103,7 @@ impl App {
             max_connections: settings.max_connections,
             room: chat::Room::new(),
             shutdown,
+            tls,
         }
     }
 
@@ -113,6 +120,13 @@ impl App {
 pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let mut signals =
         shutdown::Signals::install().context("cannot install the Ctrl-C/SIGTERM handlers")?;
+    let tls = match &settings.tls {
+        Some(files) => Some(
+            TlsAcceptor::from_pem_files(&files.cert, &files.key)
+                .context("cannot load the TLS certificate chain or key")?,
+        ),
+        None => None,
+    };
     let listener = TcpListener::bind(&settings.listen).await.with_context(|| {
         format!(
             "cannot listen on {}; is the address free and valid?",
@@ -121,9 +135,10 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     })?;
     let local = listener.local_addr()?;
     let (trigger, shutdown) = shutdown::channel();
-    let app = Arc::new(App::new(&settings, shutdown));
+    let app = Arc::new(App::new(&settings, shutdown, tls));
     tracing::info!(
         addr = %local,
+        tls = app.tls.is_some(),
         max_connections = settings.max_connections,
         ping_interval = ?settings.ping_interval,
         max_message_size = settings.max_message_size,
@@ -171,13 +186,28 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One accepted TCP connection, in its own span.
-async fn connection<S>(io: S, peer: SocketAddr, app: Arc<App>)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+/// One accepted TCP connection, in its own span: TLS first if configured,
+/// then HTTP.
+async fn connection(tcp: TcpStream, peer: SocketAddr, app: Arc<App>) {
     let span = tracing::info_span!("conn", %peer);
-    http::serve_connection(io, &app).instrument(span).await;
+    async {
+        let Some(acceptor) = &app.tls else {
+            return http::serve_connection(tcp, &app).await;
+        };
+        let mut shutdown = app.shutdown.clone();
+        let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+        let outcome = tokio::select! {
+            outcome = handshake => outcome,
+            _ = shutdown.wait() => return,
+        };
+        match outcome {
+            Ok(Ok(tls)) => http::serve_connection(tls, &app).await,
+            Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+            Err(_) => tracing::debug!("TLS handshake timed out"),
+        }
+    }
+    .instrument(span)
+    .await;
 }
 
 /// After the driver reported an error (its close frame, e.g. 1009, is

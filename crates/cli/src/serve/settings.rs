@@ -28,8 +28,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 #[command(after_help = SERVE_AFTER_HELP)]
 pub struct ServeArgs {
     /// Read settings from this TOML file; flags given on the command line
-    /// override it. Keys are the flag names: listen, origin, ping-interval,
-    /// max-message-size, max-connections, log-format.
+    /// override it. Keys are the flag names: listen, tls-cert, tls-key,
+    /// origin, ping-interval, max-message-size, max-connections, log-format.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -37,6 +37,15 @@ pub struct ServeArgs {
     /// logged as `listening on ADDR`. [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+
+    /// Serve HTTPS and wss:// with this certificate chain (PEM, leaf first,
+    /// then intermediates); needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) for --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 
     /// Allow WebSocket upgrades from this browser Origin (repeatable, e.g.
     /// `--origin https://example.com`). A request carrying another Origin
@@ -95,6 +104,10 @@ Ctrl-C or SIGTERM closes every WebSocket with 1001 (going away) and exits 0.";
 pub struct ServeFile {
     /// See [`ServeArgs::listen`].
     pub listen: Option<String>,
+    /// See [`ServeArgs::tls_cert`]; relative to the working directory.
+    pub tls_cert: Option<PathBuf>,
+    /// See [`ServeArgs::tls_key`]; relative to the working directory.
+    pub tls_key: Option<PathBuf>,
     /// See [`ServeArgs::origins`]; a list of origins.
     #[serde(alias = "origins")]
     pub origin: Option<Vec<String>>,
@@ -125,8 +138,8 @@ impl ServeFile {
             .with_context(|| format!("cannot read the config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| {
             format!(
-                "{} is not a valid serve config (TOML with keys listen, origin, \
-                 ping-interval, max-message-size, max-connections, log-format)",
+                "{} is not a valid serve config (TOML with keys listen, tls-cert, tls-key, \
+                 origin, ping-interval, max-message-size, max-connections, log-format)",
                 path.display()
             )
         })
@@ -138,6 +151,8 @@ impl ServeFile {
 pub struct ServeSettings {
     /// Address to bind.
     pub listen: String,
+    /// Certificate chain and key for HTTPS/wss://; `None` serves plain.
+    pub tls: Option<TlsFiles>,
     /// Allowed browser origins, normalised (lowercase, no trailing `/`);
     /// empty means any.
     pub origins: Vec<String>,
@@ -157,6 +172,7 @@ impl Default for ServeSettings {
     fn default() -> Self {
         ServeSettings {
             listen: DEFAULT_LISTEN.to_owned(),
+            tls: None,
             origins: Vec::new(),
             ping_interval: Some(DEFAULT_PING_INTERVAL),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
@@ -218,7 +234,19 @@ impl ServeSettings {
         if max_connections == 0 {
             anyhow::bail!("max-connections must be at least 1");
         }
+        let tls = match (
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => {
+                anyhow::bail!("--tls-cert needs --tls-key (the certificate's private key)")
+            }
+            (None, Some(_)) => anyhow::bail!("--tls-key needs --tls-cert (the certificate chain)"),
+        };
         Ok(ServeSettings {
+            tls,
             listen: args
                 .listen
                 .clone()
@@ -239,6 +267,15 @@ impl ServeSettings {
                 .unwrap_or(defaults.log_format),
         })
     }
+}
+
+/// The PEM files for TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
 }
 
 /// An origin as compared: ASCII-lowercased (scheme and host are
@@ -301,6 +338,24 @@ mod tests {
         assert_eq!(settings.max_message_size, 100);
         assert_eq!(settings.max_connections, 7);
         assert_eq!(settings.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn tls_needs_both_files_from_flags_or_file() {
+        let args = ServeArgs {
+            tls_cert: Some("chain.pem".into()),
+            ..ServeArgs::default()
+        };
+        let settings = ServeSettings::merge(&args, file("tls-key = \"key.pem\"")).unwrap();
+        assert_eq!(
+            settings.tls,
+            Some(TlsFiles {
+                cert: "chain.pem".into(),
+                key: "key.pem".into()
+            })
+        );
+        let error = ServeSettings::merge(&args, ServeFile::default()).unwrap_err();
+        assert!(error.to_string().contains("--tls-key"), "{error}");
     }
 
     #[test]
