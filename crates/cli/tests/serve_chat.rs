@@ -14,7 +14,10 @@ async fn join(
     for offer in offers {
         builder = builder.subprotocol(*offer);
     }
-    let (ws, response) = builder.connect().await?;
+    // connect_on over a plain TcpStream: the same socket type whatever
+    // transports `connect` itself supports.
+    let tcp = TcpStream::connect(server.addr).await?;
+    let (ws, response) = builder.connect_on(tcp).await?;
     let protocol = response
         .headers()
         .get("sec-websocket-protocol")
