@@ -3,71 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{binary, Server, TIMEOUT};
-
-/// What a finished `connect` left behind.
-struct Finished {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn spawn_connect(args: &[&str]) -> Child {
-    Command::new(binary())
-        .arg("connect")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn switchboard connect")
-}
-
-/// Waits (bounded) for `child` and collects its output.
-fn finish(mut child: Child) -> Finished {
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        stdout.read_to_string(&mut text).unwrap();
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        stderr.read_to_string(&mut text).unwrap();
-        text
-    });
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("connect did not exit within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Finished {
-        code: status.code(),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-/// Runs `connect ARGS` with `input` on standard input.
-fn connect(args: &[&str], input: &[u8]) -> Finished {
-    let mut child = spawn_connect(args);
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input).unwrap();
-    drop(stdin);
-    finish(child)
-}
+use common::{connect, spawn_connect, Server, TIMEOUT};
 
 #[test]
 fn lines_are_echoed_and_end_of_input_closes_cleanly() {

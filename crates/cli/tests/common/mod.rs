@@ -215,6 +215,73 @@ pub fn upgrade_request(path: &str, extra: &[&str]) -> String {
     text
 }
 
+/// What a finished `connect` left behind.
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Starts `switchboard connect ARGS` with piped standard streams and
+/// without proxy variables from the environment.
+pub fn spawn_connect(args: &[&str]) -> Child {
+    let mut command = Command::new(binary());
+    for variable in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
+        command
+            .env_remove(variable)
+            .env_remove(variable.to_ascii_uppercase());
+    }
+    command
+        .arg("connect")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn switchboard connect")
+}
+
+/// Waits (bounded) for `child` and collects its output.
+pub fn finish(mut child: Child) -> Finished {
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("connect did not exit within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Finished {
+        code: status.code(),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Runs `connect ARGS` with `input` on standard input.
+pub fn connect(args: &[&str], input: &[u8]) -> Finished {
+    let mut child = spawn_connect(args);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    drop(stdin);
+    finish(child)
+}
+
 /// Runs `future` on a fresh runtime, failing the test after [`TIMEOUT`].
 pub fn run_async<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
