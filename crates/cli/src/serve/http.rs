@@ -83,17 +83,25 @@ enum Head {
 
 /// Reads until `buf` starts with a complete request head, within the head
 /// size limit and `deadline`.
+///
+/// The head is parsed only once its blank line has arrived (or the size
+/// limit is passed), and the search for that line resumes where it
+/// stopped, so a client that dribbles a byte at a time costs linear work,
+/// not a re-parse per byte.
 async fn read_head<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
     deadline: Instant,
     app: &App,
 ) -> Head {
+    let mut searched = 0;
     loop {
-        match parse_request(buf, &app.limits) {
-            Ok(Some((request, consumed))) => return Head::Request(request, consumed),
-            Ok(None) => {}
-            Err(error) => return Head::Invalid(error),
+        if head_may_be_complete(buf, &mut searched, app.limits.max_header_bytes) {
+            match parse_request(buf, &app.limits) {
+                Ok(Some((request, consumed))) => return Head::Request(request, consumed),
+                Ok(None) => {}
+                Err(error) => return Head::Invalid(error),
+            }
         }
         buf.reserve(READ_CHUNK);
         match timeout_at(deadline, io.read_buf(buf)).await {
@@ -101,6 +109,26 @@ async fn read_head<S: AsyncRead + Unpin>(
             Ok(Ok(_)) => {}
         }
     }
+}
+
+/// Whether `buf` holds the end of a head (`\n\r\n` or `\n\n`, as httparse
+/// accepts both) or more than `max_head` bytes (for the parser to refuse).
+/// `searched` is how far earlier calls looked.
+fn head_may_be_complete(buf: &[u8], searched: &mut usize, max_head: usize) -> bool {
+    if buf.len() > max_head {
+        return true;
+    }
+    // Back up two bytes: the end marker may straddle the previous read.
+    let start = searched.saturating_sub(2);
+    *searched = buf.len();
+    buf[start..]
+        .windows(2)
+        .enumerate()
+        .any(|(at, pair)| match pair {
+            b"\n\n" => true,
+            b"\n\r" => buf.get(start + at + 2) == Some(&b'\n'),
+            _ => false,
+        })
 }
 
 /// Answers a request that is not a WebSocket upgrade. Returns whether the
@@ -293,6 +321,36 @@ mod tests {
             Version::HTTP_11,
             &[("connection", "upgrade, close")]
         )));
+    }
+
+    #[test]
+    fn a_head_is_parsed_once_its_end_arrives_however_it_is_cut() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        for cut in 0..=head.len() {
+            let mut searched = 0;
+            let first = head_may_be_complete(&head[..cut], &mut searched, 1024);
+            assert_eq!(first, cut == head.len(), "cut at {cut}");
+            if cut < head.len() {
+                assert!(
+                    head_may_be_complete(head, &mut searched, 1024),
+                    "cut at {cut}"
+                );
+            }
+        }
+        let mut searched = 0;
+        assert!(head_may_be_complete(
+            b"GET / HTTP/1.1\nHost: a\n\n",
+            &mut searched,
+            1024
+        ));
+        let mut searched = 0;
+        assert!(!head_may_be_complete(
+            b"GET / HTTP/1.1\r\nHost: a\r\n",
+            &mut searched,
+            1024
+        ));
+        let mut searched = 0;
+        assert!(head_may_be_complete(&[b'a'; 1025], &mut searched, 1024));
     }
 
     #[test]
