@@ -10,9 +10,9 @@ use switchboard_cli::connect::{self, ConnectArgs, Outcome};
 use switchboard_cli::serve::{self, ServeArgs, ServeSettings};
 use tracing_subscriber::EnvFilter;
 
-/// A WebSocket server and client.
+/// WebSocket tools: an echo and chat server (`serve`) and an interactive client (`connect`).
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about, propagate_version = true)]
+#[command(name = "switchboard", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -11,6 +11,8 @@
 //!   limit is refused with HTTP 503 and `Retry-After: 1` before any
 //!   WebSocket exists, which is cheaper than accepting and closing with
 //!   1013 and tells non-browser clients plainly why.
+//! * Connections that never upgrade are bounded in time instead: 10 s for
+//!   the first request head, 30 s idle between keep-alive requests.
 //! * The Origin allow-list applies to upgrades that carry an `Origin`
 //!   (browsers); an empty list allows every origin.
 //! * On Ctrl-C or SIGTERM the server stops accepting, closes every

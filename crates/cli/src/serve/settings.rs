@@ -62,7 +62,7 @@ pub struct ServeArgs {
 
     /// Largest message accepted (`64MiB`, `1MB`, `65536`); larger ones close
     /// the connection with 1009. Frames are capped at the smaller of this and
-    /// 16 MiB. The chat room caps messages at 64 KiB regardless.
+    /// 16 MiB. The chat room caps messages at 16 KiB regardless.
     /// [default: 64MiB]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_message_size: Option<usize>,
