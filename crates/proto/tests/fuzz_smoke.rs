@@ -1,0 +1,275 @@
+//! Bounded property tests that throw hostile input at [`Connection`] in both
+//! roles: arbitrary bytes, and well-formed-looking frames with random
+//! header fields, each delivered in random chunks. The cargo-fuzz target
+//! `fuzz/fuzz_targets/frames.rs` runs the same idea unbounded.
+//!
+//! Properties, for every input:
+//! - `poll_event` yields events and then at most one typed error, whose
+//!   close code is 1002, 1007 or 1009; after it, nothing more (no events,
+//!   no bytes queued);
+//! - the close frame queued on error carries that code;
+//! - the same bytes cut differently give the same events, error and output;
+//! - the receive buffer never grows beyond what was fed plus a small
+//!   constant, however large the lengths the frames declare.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use switchboard_proto::{CloseCode, Connection, Delivery, Error, Event, Limits, Role};
+
+/// Slack allowed on top of the fed bytes for the receive buffer's capacity:
+/// an initial allocation and growth rounding, never a declared length.
+const BUFFER_SLACK: usize = 16 * 1024;
+
+fn small_limits() -> Limits {
+    Limits::default().max_frame_size(256).max_message_size(1024)
+}
+
+fn role_of(server: bool) -> Role {
+    if server {
+        Role::Server
+    } else {
+        Role::Client
+    }
+}
+
+fn delivery_of(streaming: bool) -> Delivery {
+    if streaming {
+        Delivery::Fragments
+    } else {
+        Delivery::Messages
+    }
+}
+
+/// What one run produced.
+#[derive(Debug, PartialEq)]
+struct Trace {
+    events: Vec<Event>,
+    error: Option<Error>,
+    sent: Vec<u8>,
+}
+
+/// Feeds `input` cut at `cuts` (chunk lengths, cycled) into a connection and
+/// checks the per-run properties.
+fn drive(role: Role, delivery: Delivery, limits: Limits, input: &[u8], cuts: &[usize]) -> Trace {
+    let mut conn = Connection::with_limits(role, test_config(delivery), limits);
+    let mut trace = Trace {
+        events: Vec::new(),
+        error: None,
+        sent: Vec::new(),
+    };
+    let mut fed = 0;
+    let mut cut = cuts.iter().copied().cycle();
+    while fed < input.len() {
+        let len = cut
+            .next()
+            .unwrap_or(input.len())
+            .clamp(1, input.len() - fed);
+        conn.receive(&input[fed..fed + len]);
+        fed += len;
+        loop {
+            match conn.poll_event() {
+                Ok(Some(event)) => {
+                    assert!(
+                        trace.error.is_none(),
+                        "event {event:?} after error {:?}",
+                        trace.error
+                    );
+                    trace.events.push(event);
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    assert!(
+                        trace.error.is_none(),
+                        "second error {err:?} after {:?}",
+                        trace.error
+                    );
+                    let code = err.close_code();
+                    assert!(
+                        [
+                            CloseCode::PROTOCOL_ERROR,
+                            CloseCode::INVALID_PAYLOAD,
+                            CloseCode::MESSAGE_TOO_BIG
+                        ]
+                        .contains(&code),
+                        "hostile input gave {err:?} with close code {code}"
+                    );
+                    assert!(conn.should_close_transport());
+                    trace.error = Some(err);
+                    trace.sent.extend(drain_transmit(&mut conn));
+                    break;
+                }
+            }
+        }
+        let more = drain_transmit(&mut conn);
+        assert!(
+            trace.error.is_none() || more.is_empty(),
+            "sent {more:02x?} after the error"
+        );
+        trace.sent.extend(more);
+        let capacity = conn.read_buf().capacity();
+        assert!(
+            capacity <= fed + BUFFER_SLACK,
+            "receive buffer capacity {capacity} after {fed} bytes fed"
+        );
+    }
+    let frames = decode_frames(&trace.sent, role);
+    if let Some(err) = &trace.error {
+        let last = frames.last().expect("no close frame queued on error");
+        assert_eq!(
+            last.opcode, OP_CLOSE,
+            "last frame sent on error is not a close: {frames:?}"
+        );
+        assert_eq!(
+            last.close_code(),
+            Some(err.close_code().0),
+            "close frame code differs from {err:?}"
+        );
+        assert_eq!(
+            frames.iter().filter(|f| f.opcode == OP_CLOSE).count(),
+            1,
+            "{frames:?}"
+        );
+    }
+    trace
+}
+
+/// One frame header field set chosen at random, with a payload that may be
+/// shorter than the declared length (the stream then ends mid-frame) and a
+/// declared length that may be huge.
+#[derive(Debug, Clone)]
+struct FrameSpec {
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+    declared: Option<u64>,
+    payload: Vec<u8>,
+}
+
+fn frame_spec() -> impl Strategy<Value = FrameSpec> {
+    let opcode = prop_oneof![
+        6 => prop::sample::select(vec![OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG]),
+        1 => 0u8..16,
+    ];
+    let rsv = prop_oneof![8 => Just(0u8), 1 => 0u8..8];
+    let payload = prop_oneof![
+        4 => prop::collection::vec(any::<u8>(), 0..40),
+        // Text-ish bytes and close payloads with plausible codes.
+        2 => "[a-zé€𝄞]{0,20}".prop_map(String::into_bytes),
+        1 => (990u16..5010, "[a-z]{0,10}").prop_map(|(code, reason)| close_payload(code, reason.as_bytes())),
+        1 => prop::collection::vec(any::<u8>(), 120..300),
+    ];
+    let declared = prop_oneof![
+        12 => Just(None),
+        1 => prop::sample::select(vec![126u64, 65535, 65536, 1 << 20, 1 << 40, (1 << 63) - 1, u64::MAX]).prop_map(Some),
+    ];
+    let mask = prop_oneof![8 => Just(true), 1 => Just(false)];
+    (
+        any::<bool>(),
+        rsv,
+        opcode,
+        mask,
+        any::<[u8; 4]>(),
+        declared,
+        payload,
+    )
+        .prop_map(
+            |(fin, rsv, opcode, masked, key, declared, payload)| FrameSpec {
+                fin: fin || opcode >= 8,
+                rsv,
+                opcode,
+                // `masked` means "follows the masking rule"; resolved per role.
+                mask: masked.then_some(key),
+                declared,
+                payload,
+            },
+        )
+}
+
+/// Encodes specs as the peer of `role` would, masking by the rule unless
+/// the spec breaks it.
+fn encode_specs(role: Role, specs: &[FrameSpec]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let follows_rule = spec.mask.is_some();
+        let key = spec.mask.unwrap_or([0x11, 0x22, 0x33, 0x44]);
+        let masked = (role == Role::Server) == follows_rule;
+        let mask = masked.then_some(key);
+        match spec.declared {
+            None => out.extend(encode_frame(
+                spec.fin,
+                spec.rsv,
+                spec.opcode,
+                mask,
+                &spec.payload,
+            )),
+            Some(len) => {
+                out.extend(encode_header(spec.fin, spec.rsv, spec.opcode, mask, len));
+                out.extend_from_slice(&spec.payload);
+            }
+        }
+    }
+    out
+}
+
+fn cuts() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..64, 1..8)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_end_in_events_or_one_typed_error(
+        server in any::<bool>(),
+        streaming in any::<bool>(),
+        input in prop::collection::vec(any::<u8>(), 0..512),
+        cuts in cuts(),
+    ) {
+        let role = role_of(server);
+        let delivery = delivery_of(streaming);
+        let chopped = drive(role, delivery, small_limits(), &input, &cuts);
+        let whole = drive(role, delivery, small_limits(), &input, &[input.len().max(1)]);
+        prop_assert_eq!(chopped, whole);
+    }
+
+    #[test]
+    fn random_frames_end_in_events_or_one_typed_error(
+        server in any::<bool>(),
+        streaming in any::<bool>(),
+        specs in prop::collection::vec(frame_spec(), 1..12),
+        cuts in cuts(),
+    ) {
+        let role = role_of(server);
+        let delivery = delivery_of(streaming);
+        let input = encode_specs(role, &specs);
+        let chopped = drive(role, delivery, small_limits(), &input, &cuts);
+        let whole = drive(role, delivery, small_limits(), &input, &[input.len().max(1)]);
+        prop_assert_eq!(&chopped, &whole);
+        // With default limits the same frames are judged the same way
+        // unless a limit was the reason.
+        let roomy = drive(role, delivery, Limits::default(), &input, &cuts);
+        if !matches!(chopped.error, Some(Error::Limit(_))) && !matches!(roomy.error, Some(Error::Limit(_))) {
+            prop_assert_eq!(chopped.error.is_some(), roomy.error.is_some());
+        }
+    }
+
+    #[test]
+    fn huge_declared_lengths_never_grow_the_buffer(
+        server in any::<bool>(),
+        declared in prop_oneof![Just(u64::MAX >> 1), 257u64..1 << 40, 65536u64..1 << 24],
+        opcode in prop::sample::select(vec![OP_TEXT, OP_BINARY, OP_CONT, OP_PING]),
+        trailing in prop::collection::vec(any::<u8>(), 0..2048),
+        cuts in cuts(),
+    ) {
+        let role = role_of(server);
+        let mask = (role == Role::Server).then_some([7, 7, 7, 7]);
+        let mut input = encode_header(true, 0, opcode, mask, declared);
+        input.extend(trailing);
+        // drive() checks the buffer bound after every read.
+        let trace = drive(role, Delivery::Messages, small_limits(), &input, &cuts);
+        prop_assert!(trace.error.is_some(), "a {declared}-byte frame was accepted with a 256-byte limit");
+    }
+}
