@@ -13,7 +13,8 @@ mod common;
 use common::*;
 use switchboard_proto::{Error, Message, ProtocolError, Utf8Bytes};
 
-const KOSME: &[u8] = "κόσμε".as_bytes();
+/// "κόσμε" as Autobahn spells it (with U+1F79, omicron with oxia).
+const KOSME: &[u8] = "\u{3ba}\u{1f79}\u{3c3}\u{3bc}\u{3b5}".as_bytes();
 
 fn invalid_utf8() -> Error {
     Error::Protocol(ProtocolError::InvalidUtf8)
@@ -262,7 +263,11 @@ fn case_6_5_valid_utf8_kosme_in_every_fragmentation() {
         ] {
             let outcome = setup.run_chopped(&setup.fragmented(OP_TEXT, &bytes, &cuts));
             outcome.assert_no_error();
-            assert_eq!(outcome.messages(), vec![text("κόσμε")], "cuts {cuts:?}");
+            assert_eq!(
+                outcome.messages(),
+                vec![text(std::str::from_utf8(&bytes).unwrap())],
+                "cuts {cuts:?}"
+            );
         }
     });
 }

@@ -543,63 +543,10 @@ impl Outcome {
         self.error.clone()
     }
 
-    /// The events with streamed fragments joined into whole messages, so that
-    /// both delivery modes can be checked with the same expectations. A
-    /// message whose last fragment never came (the stream failed or closed
-    /// first) is left out, as in [`Delivery::Messages`] mode.
+    /// The events with streamed fragments joined into whole messages (see
+    /// [`normalize`]).
     pub fn messages(&self) -> Vec<Message> {
-        let mut messages = Vec::new();
-        let mut partial: Option<(DataKind, Vec<u8>)> = None;
-        for event in &self.events {
-            match event {
-                Event::Message(message) => {
-                    if self.setup.delivery == Delivery::Fragments {
-                        assert!(
-                            !message.is_data(),
-                            "{:?}: whole data message in streaming mode",
-                            self.setup
-                        );
-                    }
-                    messages.push(message.clone());
-                }
-                Event::Fragment(Fragment {
-                    kind,
-                    payload,
-                    first,
-                    fin,
-                }) => {
-                    assert_eq!(
-                        self.setup.delivery,
-                        Delivery::Fragments,
-                        "fragment event in message mode"
-                    );
-                    match (&mut partial, first) {
-                        (None, true) => partial = Some((*kind, payload.to_vec())),
-                        (Some((open_kind, data)), false) => {
-                            assert_eq!(open_kind, kind, "fragment kind changed mid-message");
-                            data.extend_from_slice(payload);
-                        }
-                        (None, false) => {
-                            panic!("{:?}: continuation fragment without a first", self.setup)
-                        }
-                        (Some(_), true) => {
-                            panic!("{:?}: new message before the last ended", self.setup)
-                        }
-                    }
-                    if *fin {
-                        let (kind, data) = partial.take().expect("fragment state");
-                        messages.push(match kind {
-                            DataKind::Text => Message::Text(
-                                Utf8Bytes::try_from_bytes(Bytes::from(data))
-                                    .expect("streamed text message is not UTF-8"),
-                            ),
-                            DataKind::Binary => Message::Binary(Bytes::from(data)),
-                        });
-                    }
-                }
-            }
-        }
-        messages
+        normalize(&self.events, self.setup.delivery)
     }
 
     /// Frames sent of one opcode.
@@ -721,4 +668,74 @@ pub fn ping(data: &[u8]) -> Message {
 /// A pong event.
 pub fn pong(data: &[u8]) -> Message {
     Message::Pong(Bytes::copy_from_slice(data))
+}
+
+/// The events with streamed fragments joined into whole messages, so that
+/// both delivery modes can be checked with the same expectations. A message
+/// whose last fragment never came (the stream failed or closed first) is
+/// left out, as in [`Delivery::Messages`] mode.
+///
+/// Also checks the streaming contract: pieces come in order (`first` only
+/// on the first, nothing after `fin`), one kind per message, whole data
+/// messages never appear in streaming mode, and the text streamed so far
+/// is always a valid UTF-8 prefix (a piece may end inside a character).
+pub fn normalize(events: &[Event], delivery: Delivery) -> Vec<Message> {
+    let mut messages = Vec::new();
+    let mut partial: Option<(DataKind, Vec<u8>)> = None;
+    // Bytes of the streamed text known to end at a character boundary, so
+    // each piece is checked once (linear, not quadratic, in the message).
+    let mut checked = 0;
+    for event in events {
+        match event {
+            Event::Message(message) => {
+                if delivery == Delivery::Fragments {
+                    assert!(!message.is_data(), "whole data message in streaming mode");
+                }
+                messages.push(message.clone());
+            }
+            Event::Fragment(Fragment {
+                kind,
+                payload,
+                first,
+                fin,
+            }) => {
+                assert_eq!(
+                    delivery,
+                    Delivery::Fragments,
+                    "fragment event in message mode"
+                );
+                match (&mut partial, first) {
+                    (None, true) => {
+                        partial = Some((*kind, payload.to_vec()));
+                        checked = 0;
+                    }
+                    (Some((open_kind, data)), false) => {
+                        assert_eq!(open_kind, kind, "fragment kind changed mid-message");
+                        data.extend_from_slice(payload);
+                    }
+                    (None, false) => panic!("continuation fragment without a first"),
+                    (Some(_), true) => panic!("new message before the last ended"),
+                }
+                let (kind, data) = partial.as_ref().expect("fragment state");
+                if *kind == DataKind::Text {
+                    match std::str::from_utf8(&data[checked..]) {
+                        Ok(_) => checked = data.len(),
+                        Err(e) if e.error_len().is_none() => checked += e.valid_up_to(),
+                        Err(_) => panic!("streamed text is not a valid UTF-8 prefix: {data:02x?}"),
+                    }
+                }
+                if *fin {
+                    let (kind, data) = partial.take().expect("fragment state");
+                    messages.push(match kind {
+                        DataKind::Text => Message::Text(
+                            Utf8Bytes::try_from_bytes(Bytes::from(data))
+                                .expect("streamed text message is not UTF-8"),
+                        ),
+                        DataKind::Binary => Message::Binary(Bytes::from(data)),
+                    });
+                }
+            }
+        }
+    }
+    messages
 }
