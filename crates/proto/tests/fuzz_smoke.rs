@@ -14,11 +14,15 @@
 //! - the receive buffer never grows beyond what was fed plus a small
 //!   constant (with small limits), however large the lengths the frames
 //!   declare; see `buffer_bound`.
+//!
+//! The server's handshake parser gets the same treatment: arbitrary and
+//! mutated request heads, fed as a growing buffer the way a driver reads.
 
 mod common;
 
 use common::*;
 use proptest::prelude::*;
+use switchboard_proto::handshake::{parse_request, UpgradeRequest};
 use switchboard_proto::{CloseCode, Connection, Delivery, Error, Limits, Message, Role};
 
 /// Largest receive-buffer capacity allowed after `fed` bytes.
@@ -298,4 +302,135 @@ proptest! {
         let trace = drive(role, Delivery::Messages, small_limits(), &input, &cuts);
         prop_assert!(trace.error.is_some(), "a {declared}-byte frame was accepted with a 256-byte limit");
     }
+
+    #[test]
+    fn request_heads_parse_the_same_however_they_arrive(
+        head in request_head(),
+        max_header_bytes in prop_oneof![Just(16 * 1024usize), 32usize..600],
+        cuts in cuts(),
+    ) {
+        let limits = Limits::default().max_header_bytes(max_header_bytes);
+        check_request_head(&head, &limits, &cuts)?;
+    }
+}
+
+/// A valid upgrade request head, then mutated: lines dropped, duplicated,
+/// swapped or corrupted, names re-cased, random bytes spliced in.
+fn request_head() -> impl Strategy<Value = Vec<u8>> {
+    let lines = vec![
+        "GET /chat?room=1 HTTP/1.1".to_string(),
+        "Host: server.example.com".to_string(),
+        "Upgrade: websocket".to_string(),
+        "Connection: keep-alive, Upgrade".to_string(),
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==".to_string(),
+        "Sec-WebSocket-Version: 13".to_string(),
+        "Origin: http://example.com".to_string(),
+        "Sec-WebSocket-Protocol: chat, superchat".to_string(),
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits".to_string(),
+    ];
+    let edit = prop_oneof![
+        3 => Just(None),
+        1 => (any::<prop::sample::Index>(), any::<u8>(), 0usize..4).prop_map(Some),
+    ];
+    (
+        prop::collection::vec(edit, 9),
+        prop::collection::vec(any::<u8>(), 0..24),
+        any::<prop::sample::Index>(),
+        any::<bool>(),
+    )
+        .prop_map(move |(edits, noise, at, splice)| {
+            let mut lines = lines.clone();
+            for (i, edit) in edits.into_iter().enumerate() {
+                let Some((index, byte, kind)) = edit else {
+                    continue;
+                };
+                match kind {
+                    0 => lines[i].clear(),
+                    1 => lines.push(lines[i].clone()),
+                    2 => lines[i] = lines[i].to_uppercase(),
+                    _ => {
+                        let mut bytes = lines[i].clone().into_bytes();
+                        if !bytes.is_empty() {
+                            let at = index.index(bytes.len());
+                            bytes[at] = byte;
+                        }
+                        lines[i] = String::from_utf8_lossy(&bytes).into_owned();
+                    }
+                }
+            }
+            let mut head: Vec<u8> = lines
+                .iter()
+                .filter(|l| !l.is_empty())
+                .flat_map(|l| [l.as_bytes(), b"\r\n"].concat())
+                .collect();
+            head.extend_from_slice(b"\r\n");
+            if splice {
+                let at = at.index(head.len());
+                head.splice(at..at, noise);
+            }
+            head
+        })
+}
+
+/// Parses `head` (followed by a WebSocket frame, as when the client
+/// pipelines) the way a driver does: a growing buffer, parsed after every
+/// read, until it is complete or fails.
+fn check_request_head(head: &[u8], limits: &Limits, cuts: &[usize]) -> Result<(), TestCaseError> {
+    let frame = encode_frame(true, 0, OP_TEXT, Some([1, 2, 3, 4]), b"after the head");
+    let stream = [head, &frame[..]].concat();
+    let whole = parse_request(&stream, limits);
+    let mut cut = cuts.iter().copied().cycle();
+    let mut have = 0;
+    let verdict = loop {
+        have = (have + cut.next().unwrap_or(1)).min(stream.len());
+        match parse_request(&stream[..have], limits) {
+            Ok(None) => {
+                prop_assert!(
+                    have <= limits.max_header_bytes,
+                    "incomplete past the limit: {have} bytes"
+                );
+                prop_assert!(have < stream.len(), "incomplete with the whole stream");
+            }
+            other => break other,
+        }
+    };
+    match (&verdict, &whole) {
+        (Ok(Some((request, consumed))), Ok(Some((whole_request, whole_consumed)))) => {
+            prop_assert_eq!(consumed, whole_consumed);
+            prop_assert!(*consumed <= limits.max_header_bytes && *consumed <= have);
+            prop_assert_eq!(request.headers(), whole_request.headers());
+            prop_assert_eq!(request.uri(), whole_request.uri());
+            match UpgradeRequest::from_request(request.clone()) {
+                Ok(upgrade) => {
+                    // A request that passes all checks ends exactly where the
+                    // WebSocket stream starts.
+                    prop_assert_eq!(&stream[*consumed..], &frame[..]);
+                    prop_assert!(!upgrade.key.is_empty());
+                }
+                Err(error) => {
+                    prop_assert!(
+                        error.status().is_client_error(),
+                        "{error:?} -> {}",
+                        error.status()
+                    );
+                    let (response, _body) = error.to_response();
+                    prop_assert_eq!(response.status(), error.status());
+                }
+            }
+        }
+        (Err(error), Err(whole_error)) => {
+            prop_assert_eq!(
+                error.status(),
+                whole_error.status(),
+                "{:?} vs {:?}",
+                error,
+                whole_error
+            );
+            prop_assert!(error.status().is_client_error(), "{error:?}");
+        }
+        (verdict, whole) => {
+            prop_assert!(false, "read by read: {verdict:?}; whole: {whole:?}");
+        }
+    }
+    Ok(())
 }
