@@ -66,7 +66,9 @@ fn with_aux<R>(
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
-    pub(crate) fn new(io: S, conn: Connection) -> Self {
+    pub(crate) fn new(io: S, mut conn: Connection) -> Self {
+        // The core's timers start from the first activity it is told about.
+        conn.record_activity(timer::now());
         Core {
             io,
             conn,
