@@ -126,34 +126,38 @@ impl TransmitQueue {
 
 /// Mask keys from the OS CSPRNG (RFC 6455 §5.3 asks for unpredictable
 /// keys), fetched in batches so that sending is not one syscall per frame.
+/// The pool is allocated on first use: servers never mask, and memory per
+/// idle connection is a product figure.
 #[derive(Debug)]
 pub(super) struct MaskKeys {
-    pool: Box<[u8; MASK_POOL]>,
+    pool: Option<Box<[u8; MASK_POOL]>>,
     next: usize,
 }
 
 impl MaskKeys {
     pub(super) fn new() -> Self {
         MaskKeys {
-            pool: Box::new([0; MASK_POOL]),
+            pool: None,
             next: MASK_POOL,
         }
     }
 
     fn next_key(&mut self) -> [u8; 4] {
-        if self.next + 4 > MASK_POOL {
+        let refill = self.next + 4 > MASK_POOL;
+        let pool = self.pool.get_or_insert_with(|| Box::new([0; MASK_POOL]));
+        if refill {
             // Failure means the OS has no entropy source at all; sending
             // predictable masks would defeat their purpose (proxy cache
             // poisoning, RFC 6455 §10.3), so stop instead.
-            getrandom::fill(&mut self.pool[..])
+            getrandom::fill(&mut pool[..])
                 .expect("the OS random number generator failed; mask keys cannot be made");
             self.next = 0;
         }
         let key = [
-            self.pool[self.next],
-            self.pool[self.next + 1],
-            self.pool[self.next + 2],
-            self.pool[self.next + 3],
+            pool[self.next],
+            pool[self.next + 1],
+            pool[self.next + 2],
+            pool[self.next + 3],
         ];
         self.next += 4;
         key
