@@ -43,8 +43,9 @@ pub(crate) struct Core<S> {
     pub(crate) write_buffer_limit: usize,
     timer: Timer,
     end: End,
-    /// A failure whose close frame is still being flushed before it is reported.
-    failure: Option<Error>,
+    /// A failure whose close frame is still being flushed before it is
+    /// reported. Boxed: it is rare, and every idle connection carries the slot.
+    failure: Option<Box<Error>>,
     /// Bounds flushing a failure's close frame, lingering, and waiting for the
     /// peer's EOF after the close handshake.
     wind_down_deadline: Option<Instant>,
@@ -109,7 +110,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if self.failure.is_some() {
                 ready!(self.poll_wind_down(cx, aux));
                 self.end = End::Lingering;
-                return Poll::Ready(self.failure.take().map(Err));
+                return Poll::Ready(self.failure.take().map(|e| Err(*e)));
             }
             match self.conn.poll_event() {
                 Ok(Some(event)) => {
@@ -234,7 +235,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// Records a failure; the connection core has queued the close frame.
     fn fail(&mut self, error: Error) {
         tracing::debug!(%error, "websocket failed");
-        self.failure = Some(error);
+        self.failure = Some(Box::new(error));
     }
 
     fn wind_down_deadline(&mut self) -> Instant {
