@@ -79,7 +79,9 @@ pub enum Error {
     ///
     /// Likely cause: the other side is not a WebSocket endpoint, or speaks
     /// a different version. On the server side the client has already been
-    /// answered with the matching HTTP status (400, 405, 426, 431).
+    /// answered with the matching HTTP status (400, 405, 426, 431). Check
+    /// the URL (scheme, port, path) and that the endpoint speaks WebSocket
+    /// version 13; retrying unchanged will fail the same way.
     #[error("opening handshake failed: {0}")]
     Handshake(Box<HandshakeError>),
 

@@ -114,8 +114,18 @@
 //! exactly the size read, so an idle connection holds no read buffer; an
 //! emptied read buffer is released when the socket goes idle. Measured by
 //! `tests/idle_memory.rs` (counting allocator, 1000 idle server
-//! connections, default config with keepalive armed):
-//! IDLE_MEMORY_FIGURE
+//! connections, default config with keepalive armed, no compression):
+//!
+//! | what | bytes per idle connection, beyond the `TcpStream` |
+//! | --- | --- |
+//! | `WebSocket<TcpStream>` held by the application | **736** (624 inline: protocol state, timer slot, flags; 112 heap: the armed keepalive `Sleep`) |
+//! | the same with a tokio task per connection parked in `recv().await` | 1016 |
+//!
+//! The product target is at most 1 KiB per idle connection; the test
+//! asserts it. A connection with keepalive disabled does not allocate the
+//! `Sleep` (−112 B). Buffers exist only while traffic flows: a read buffer
+//! sized to what was read (large frames grow it geometrically up to
+//! `Limits::max_frame_size`) and the transmit queue.
 //!
 //! ## Split halves
 //!
@@ -128,8 +138,21 @@
 //! work even if the writing task is idle; it also runs the keepalive timer.
 //! Writes and timers register a waker that wakes both halves, so neither
 //! half can steal the other's wakeup. The unsplit `WebSocket` takes no lock
-//! at all. Measured cost (`examples/split-overhead.rs`):
-//! SPLIT_FIGURE
+//! at all. Measured cost (`examples/split-overhead.rs`: echo server, one
+//! client with 8 messages in flight, server thread CPU time per message,
+//! median of 3, on a shared 2-core machine, so ±25 ns):
+//!
+//! | server | 16 B messages | 1 KiB messages |
+//! | --- | --- | --- |
+//! | unsplit `WebSocket` | 450 ns/msg | 625 ns/msg |
+//! | split, both halves in one task (the lock alone) | 500 ns/msg (+11 %) | 650 ns/msg (+4 %) |
+//! | split, reader and writer tasks joined by an mpsc channel | 550 ns/msg | 775 ns/msg |
+//!
+//! The lock is uncontended in the common case and costs a few tens of
+//! nanoseconds per message; most of the two-task cost is the channel and the
+//! extra task wakeups. Use the unsplit socket (with `tokio::select!` over
+//! `recv` and your other sources; `recv` is cancel safe) where one task can
+//! do both.
 //!
 //! ## Cancel safety
 //!
