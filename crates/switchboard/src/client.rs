@@ -241,7 +241,13 @@ impl ClientBuilder {
 
         let mut buf = BytesMut::new();
         let (outcome, consumed): (ClientOutcome, usize) = loop {
+            let scanned = buf.len();
             let read = handshake_io::read_more(&mut io, &mut buf, &deadline).await?;
+            if read > 0
+                && !handshake_io::head_may_be_complete(&buf, scanned, self.limits.max_header_bytes)
+            {
+                continue;
+            }
             match request.parse_response(&buf, &self.limits) {
                 Ok(Some(done)) => break done,
                 Ok(None) if read == 0 => {

@@ -57,6 +57,22 @@ impl Deadline {
     }
 }
 
+/// Whether `buf` may now hold a complete HTTP head: an empty line
+/// (`\n\n` or `\n\r\n`) appears in the bytes from `scanned` on, or
+/// `limit` is exceeded (so the parser reports the size error). Parsing only
+/// then keeps a client that dribbles bytes from costing a full re-parse per
+/// byte.
+pub(crate) fn head_may_be_complete(buf: &[u8], scanned: usize, limit: usize) -> bool {
+    if buf.len() > limit {
+        return true;
+    }
+    let window = &buf[scanned.saturating_sub(2)..];
+    window
+        .windows(2)
+        .enumerate()
+        .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && window.get(i + 2) == Some(&b'\n')))
+}
+
 /// Reads more of a handshake head into `buf`; returns the bytes read (0 at EOF).
 pub(crate) async fn read_more<S: AsyncRead + Unpin>(
     io: &mut S,
@@ -130,4 +146,31 @@ pub(crate) async fn read_body<S: AsyncRead + Unpin>(
     })
     .await;
     body.truncate(limit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_may_be_complete;
+
+    #[test]
+    fn head_end_is_found_across_reads_and_line_ending_styles() {
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        for cut in 0..head.len() {
+            // Bytes up to `cut` were scanned by an earlier read.
+            let found = head_may_be_complete(head, cut, 16 * 1024);
+            assert!(found, "end not found with scanned={cut}");
+        }
+        assert!(!head_may_be_complete(
+            b"GET / HTTP/1.1\r\nHost: x\r\n",
+            0,
+            1024
+        ));
+        assert!(head_may_be_complete(
+            b"GET / HTTP/1.1\nHost: x\n\n",
+            20,
+            1024
+        ));
+        // Over the limit: let the parser report the size error.
+        assert!(head_may_be_complete(&[b'a'; 2000], 1990, 1024));
+    }
 }

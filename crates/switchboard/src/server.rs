@@ -229,7 +229,13 @@ impl ServerBuilder {
         let deadline = Deadline::after(self.handshake_timeout);
         let mut buf = BytesMut::new();
         let (request, consumed) = loop {
+            let scanned = buf.len();
             let read = handshake_io::read_more(&mut io, &mut buf, &deadline).await?;
+            if read > 0
+                && !handshake_io::head_may_be_complete(&buf, scanned, self.limits.max_header_bytes)
+            {
+                continue;
+            }
             match handshake::parse_request(&buf, &self.limits) {
                 Ok(Some(parsed)) => break parsed,
                 Ok(None) if read == 0 => {
