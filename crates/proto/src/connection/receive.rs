@@ -160,7 +160,7 @@ impl Connection {
 
         if header.opcode.is_control() {
             if !complete {
-                self.reserve_read(header_len + len);
+                self.reserve_read(header_len.saturating_add(len));
                 return Ok(Step::NeedMore);
             }
             self.timers.frame_received();
@@ -192,7 +192,7 @@ impl Connection {
         }
         if !complete {
             self.peek_text(&header, header_len)?;
-            self.reserve_read(header_len + len);
+            self.reserve_read(header_len.saturating_add(len));
             return Ok(Step::NeedMore);
         }
         self.incoming.text_peek = None;
@@ -261,7 +261,7 @@ impl Connection {
         // Extension-decoded messages are bounded by the decoder (after
         // decoding); plain ones by their wire size.
         if rsv == 0 {
-            let size = wire_len + header.payload_len;
+            let size = wire_len.saturating_add(header.payload_len);
             if size > self.limits.max_message_size as u64 {
                 return Err(LimitError::MessageTooLarge {
                     size,
@@ -326,7 +326,7 @@ impl Connection {
             self.incoming.message = Some(IncomingMessage::new(kind, header.rsv));
         }
         if let Some(message) = self.incoming.message.as_mut() {
-            message.wire_len += header.payload_len;
+            message.wire_len = message.wire_len.saturating_add(header.payload_len);
         }
     }
 

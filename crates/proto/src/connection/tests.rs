@@ -1006,6 +1006,37 @@ fn no_timers_before_the_first_time_input() {
 }
 
 #[test]
+fn read_buffer_is_released_when_idle_after_a_large_frame() {
+    let mut srv = server();
+    srv.receive(&c(0x82, &vec![1u8; 200_000]));
+    let Some(Event::Message(Message::Binary(data))) = srv.poll_event().unwrap() else {
+        panic!("expected binary");
+    };
+    assert_eq!(data.len(), 200_000);
+    assert_eq!(srv.poll_event(), Ok(None));
+    assert!(
+        srv.read_buf().capacity() <= 64 * 1024,
+        "{}",
+        srv.read_buf().capacity()
+    );
+}
+
+#[test]
+fn incomplete_frame_grows_the_read_buffer_geometrically_within_the_frame() {
+    let mut srv = server();
+    let bytes = c(0x82, &vec![3u8; 1_000_000]);
+    srv.receive(&bytes[..100]);
+    assert_eq!(srv.poll_event(), Ok(None));
+    let capacity = srv.read_buf().capacity();
+    assert!(capacity >= 64 * 1024, "reserved a read step: {capacity}");
+    assert!(capacity <= bytes.len(), "never past the frame: {capacity}");
+    srv.receive(&bytes[100..]);
+    assert!(
+        matches!(srv.poll_event(), Ok(Some(Event::Message(Message::Binary(d)))) if d.len() == 1_000_000)
+    );
+}
+
+#[test]
 fn invalid_utf8_inside_an_incomplete_text_frame_fails_fast() {
     // Autobahn 6.4.3/6.4.4: one text frame arrives in chops; the second chop
     // holds F4 90 80 80 (above U+10FFFF). Whole-message mode must fail on

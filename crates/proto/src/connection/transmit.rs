@@ -126,10 +126,9 @@ impl TransmitQueue {
 
 /// Mask keys from the OS CSPRNG (RFC 6455 §5.3 asks for unpredictable
 /// keys), fetched in batches so that sending is not one syscall per frame.
-/// The pool is allocated on first use: servers never mask, and memory per
-/// idle connection is a product figure.
 #[derive(Debug)]
 pub(super) struct MaskKeys {
+    /// Allocated on first use: servers never mask.
     pool: Option<Box<[u8; MASK_POOL]>>,
     next: usize,
 }
@@ -143,9 +142,8 @@ impl MaskKeys {
     }
 
     fn next_key(&mut self) -> [u8; 4] {
-        let refill = self.next + 4 > MASK_POOL;
         let pool = self.pool.get_or_insert_with(|| Box::new([0; MASK_POOL]));
-        if refill {
+        if self.next + 4 > MASK_POOL {
             // Failure means the OS has no entropy source at all; sending
             // predictable masks would defeat their purpose (proxy cache
             // poisoning, RFC 6455 §10.3), so stop instead.

@@ -250,7 +250,7 @@ mod tests {
 
     const SAMPLE_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
-    /// The RFC 6455 §1.2 sample request, with `extra` header lines.
+    /// A request head: `request_line`, then `lines`, then the blank line.
     fn request_text(request_line: &str, lines: &[&str]) -> Vec<u8> {
         let mut text = format!("{request_line}\r\n");
         for line in lines {
