@@ -3,9 +3,11 @@
 //! Reads `AUTOBAHN_URL` (default `ws://127.0.0.1:9001`) and
 //! `AUTOBAHN_AGENT` (default `switchboard`), asks `/getCaseCount`, runs
 //! every case by echoing each text and binary message until the server
-//! closes, then asks for `/updateReports`.
+//! closes, then asks for `/updateReports`. permessage-deflate is offered
+//! (sections 12 and 13).
 
 use futures_util::FutureExt;
+use switchboard::proto::deflate::DeflateConfig;
 use switchboard::{ClientBuilder, Config, Error, Limits, Message, WebSocket};
 use tokio::net::TcpStream;
 
@@ -38,6 +40,7 @@ async fn open(url: &str) -> Result<WebSocket<TcpStream>, Error> {
                 .max_frame_size(16 << 20)
                 .max_message_size(64 << 20),
         )
+        .deflate(DeflateConfig::default())
         .connect()
         .await?;
     Ok(ws)

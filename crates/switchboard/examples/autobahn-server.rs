@@ -6,9 +6,11 @@
 //! ```
 //!
 //! Limits are raised to the suite's largest payloads (16 MiB frames, 64 MiB
-//! messages) and keepalive is off, so no unsolicited ping disturbs a case.
+//! messages), keepalive is off, so no unsolicited ping disturbs a case, and
+//! permessage-deflate is accepted (sections 12 and 13).
 
 use futures_util::FutureExt;
+use switchboard::proto::deflate::DeflateConfig;
 use switchboard::{Config, Limits, Message, ServerBuilder};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -40,7 +42,8 @@ async fn serve(port: u16) -> std::io::Result<()> {
             Limits::default()
                 .max_frame_size(16 << 20)
                 .max_message_size(64 << 20),
-        );
+        )
+        .deflate(DeflateConfig::default());
     loop {
         let (tcp, _) = listener.accept().await?;
         tcp.set_nodelay(true)?;

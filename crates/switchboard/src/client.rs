@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue, Uri};
+use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::{ClientOutcome, ClientRequest};
 use switchboard_proto::{
     Config, Connection, Extension, ExtensionOffer, HandshakeError, Limits, Role,
@@ -69,6 +70,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     handshake_timeout: Duration,
     write_buffer_limit: usize,
+    deflate: Option<DeflateConfig>,
 }
 
 impl ClientBuilder {
@@ -85,6 +87,7 @@ impl ClientBuilder {
             connect_timeout: DEFAULT_CLIENT_TIMEOUT,
             handshake_timeout: DEFAULT_CLIENT_TIMEOUT,
             write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
+            deflate: None,
         }
     }
 
@@ -137,6 +140,16 @@ impl ClientBuilder {
     /// [`WebSocket::set_write_buffer_limit`]. Default 128 KiB.
     pub fn write_buffer_limit(mut self, limit: usize) -> Self {
         self.write_buffer_limit = limit.max(1);
+        self
+    }
+
+    /// Offers permessage-deflate compression (RFC 7692) with these
+    /// settings. Off by default: compression costs memory per connection
+    /// (from 6 KiB idle with `DeflateConfig::low_memory()` to about 420 KiB
+    /// with the default context takeover; see `switchboard_proto::deflate`).
+    /// If the server declines, the connection works uncompressed.
+    pub fn deflate(mut self, config: DeflateConfig) -> Self {
+        self.deflate = Some(config);
         self
     }
 
@@ -193,23 +206,35 @@ impl ClientBuilder {
         self.handshake(io, &uri).await
     }
 
-    /// The extensions this client offers. None yet; permessage-deflate
-    /// (`switchboard_proto::deflate`) plugs in here.
+    /// The extensions this client offers, in `Sec-WebSocket-Extensions`.
     fn extension_offers(&self) -> Vec<ExtensionOffer> {
-        Vec::new()
+        self.deflate
+            .as_ref()
+            .map_or_else(Vec::new, DeflateConfig::client_offers)
     }
 
-    /// Turns what the server accepted into the connection's extension.
+    /// Turns what the server accepted into the connection's extension
+    /// (RFC 7692 §7: a response that accepts none of the offers fails the
+    /// connection).
     fn negotiate_extensions(
         &self,
         accepted: &[ExtensionOffer],
     ) -> Result<Option<Box<dyn Extension>>, Error> {
-        match accepted.first() {
-            None => Ok(None),
-            Some(offer) => Err(Error::Extension(format!(
+        if let Some(unknown) = accepted
+            .iter()
+            .find(|offer| self.deflate.is_none() || offer.name != "permessage-deflate")
+        {
+            return Err(Error::Extension(format!(
                 "the server accepted {:?}, which this client did not offer",
-                offer.name
-            ))),
+                unknown.name
+            )));
+        }
+        let Some(config) = &self.deflate else {
+            return Ok(None);
+        };
+        match config.client_accept(accepted) {
+            Ok(extension) => Ok(extension.map(|e| Box::new(e) as Box<dyn Extension>)),
+            Err(error) => Err(Error::Extension(error.to_string())),
         }
     }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::{self, UpgradeRequest};
 use switchboard_proto::{Config, Connection, Extension, ExtensionOffer, Limits, Role};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -167,6 +168,7 @@ pub struct ServerBuilder {
     limits: Limits,
     handshake_timeout: Duration,
     write_buffer_limit: usize,
+    deflate: Option<DeflateConfig>,
 }
 
 impl Default for ServerBuilder {
@@ -183,6 +185,7 @@ impl ServerBuilder {
             limits: Limits::default(),
             handshake_timeout: DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
             write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
+            deflate: None,
         }
     }
 
@@ -209,6 +212,16 @@ impl ServerBuilder {
     /// Queued bytes above which `send` waits. Default 128 KiB.
     pub fn write_buffer_limit(mut self, limit: usize) -> Self {
         self.write_buffer_limit = limit.max(1);
+        self
+    }
+
+    /// Accepts permessage-deflate (RFC 7692) when a client offers it, with
+    /// these settings. Off by default: compression costs memory per
+    /// connection (from 6 KiB idle with `DeflateConfig::low_memory()` to
+    /// about 420 KiB with the default context takeover; see
+    /// `switchboard_proto::deflate`).
+    pub fn deflate(mut self, config: DeflateConfig) -> Self {
+        self.deflate = Some(config);
         self
     }
 
@@ -272,7 +285,7 @@ impl ServerBuilder {
                 return Err(Error::Rejected(status));
             }
         };
-        let (response_extensions, extension) = negotiate_extensions(&upgrade.extensions);
+        let (response_extensions, extension) = self.negotiate_extensions(&upgrade.extensions);
         let response = match upgrade.accept(
             accept.subprotocol.as_deref(),
             &response_extensions,
@@ -305,12 +318,20 @@ impl ServerBuilder {
     }
 }
 
-/// Chooses the extensions to accept from the client's offers and builds the
-/// matching connection extension. None are supported yet;
-/// permessage-deflate (`switchboard_proto::deflate`) plugs in here.
-fn negotiate_extensions(
-    offers: &[ExtensionOffer],
-) -> (Vec<ExtensionOffer>, Option<Box<dyn Extension>>) {
-    let _ = offers;
-    (Vec::new(), None)
+impl ServerBuilder {
+    /// Chooses the extensions to accept from the client's offers and builds
+    /// the matching connection extension (only permessage-deflate exists).
+    fn negotiate_extensions(
+        &self,
+        offers: &[ExtensionOffer],
+    ) -> (Vec<ExtensionOffer>, Option<Box<dyn Extension>>) {
+        match self
+            .deflate
+            .as_ref()
+            .and_then(|config| config.server_negotiate(offers))
+        {
+            Some((response, extension)) => (vec![response], Some(Box::new(extension))),
+            None => (Vec::new(), None),
+        }
+    }
 }
