@@ -117,12 +117,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                     if matches!(event, Event::Message(Message::Ping(_) | Message::Close(_))) {
                         // Best effort, so the pong or close echo leaves even
                         // if the application stops reading after this event.
-                        if let Poll::Ready(Err(e)) = with_aux(cx, aux, |c| {
-                            transport::poll_write_all(&mut self.io, &mut self.conn, c)
-                        }) {
-                            self.end = End::Done { clean: false };
-                            return Poll::Ready(Some(Err(e.into())));
-                        }
+                        self.flush_replies(cx, aux);
                     }
                     return Poll::Ready(Some(Ok(event)));
                 }
@@ -142,12 +137,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             // No complete event buffered: send what the decoded batch queued
             // (pongs, close echo) in one write before waiting for input.
             if self.conn.transmit_len() > 0 {
-                if let Poll::Ready(Err(e)) = with_aux(cx, aux, |c| {
-                    transport::poll_write_all(&mut self.io, &mut self.conn, c)
-                }) {
-                    self.end = End::Done { clean: false };
-                    return Poll::Ready(Some(Err(e.into())));
-                }
+                self.flush_replies(cx, aux);
             }
             match transport::poll_read_into(&mut self.io, &mut self.conn, cx) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(self.on_eof().map(Err)),
@@ -211,6 +201,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 Some(Ok(Event::Message(_))) => continue,
             };
             return Poll::Ready(Some(Ok(fragment)));
+        }
+    }
+
+    /// Writes queued replies from the read path without waiting. A write
+    /// error does not end reading: the peer may have closed its side after
+    /// sending frames (its close frame among them) that are still to be
+    /// read, and whether the connection ended cleanly is decided by those.
+    /// The unsendable bytes are dropped; the application's next send
+    /// reports the broken transport.
+    fn flush_replies(&mut self, cx: &mut Context<'_>, aux: Option<&Waker>) {
+        let flushed = with_aux(cx, aux, |c| {
+            transport::poll_write_all(&mut self.io, &mut self.conn, c)
+        });
+        if let Poll::Ready(Err(error)) = flushed {
+            tracing::debug!(%error, "dropping unsendable replies; reading on");
+            self.conn.advance_transmit(self.conn.transmit_len());
         }
     }
 
