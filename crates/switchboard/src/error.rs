@@ -95,8 +95,9 @@ pub enum Error {
     Http(Box<http::Response<Bytes>>),
 
     /// The application's `accept_with` callback rejected the client with
-    /// this status; the rejection has been written to the socket.
-    #[error("the upgrade request was rejected by the application with HTTP {0}")]
+    /// this status; the rejection has been written to the socket and the
+    /// connection closed. Nothing more to do; log it if useful.
+    #[error("the upgrade request was rejected by the application with HTTP {0}; the client was answered and the connection closed")]
     Rejected(http::StatusCode),
 
     /// The peer sent a frame or message larger than [`Limits`](crate::Limits)
@@ -162,6 +163,7 @@ pub enum Error {
 
     /// Another failure reported by the protocol core, not covered by the
     /// variants above (newer `switchboard-proto` versions may add kinds).
+    /// The connection has ended; the inner error says why. Reconnect.
     #[error("WebSocket connection failed: {0}")]
     Core(proto::Error),
 }
