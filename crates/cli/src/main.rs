@@ -99,6 +99,7 @@ fn init_logging(format: LogFormat, default_level: &str) {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use switchboard_cli::config::Compression;
 
     #[test]
     fn the_command_line_is_well_formed() {
@@ -120,6 +121,8 @@ mod tests {
             "https://b.example",
             "--ping-interval",
             "off",
+            "--compression",
+            "low-memory",
             "--max-message-size",
             "1MiB",
             "--max-connections",
@@ -136,6 +139,7 @@ mod tests {
         assert_eq!(args.max_message_size, Some(1 << 20));
         assert_eq!(args.max_connections, Some(3));
         assert_eq!(args.log_format, Some(LogFormat::Json));
+        assert_eq!(args.compression, Some(Compression::LowMemory));
         assert!(Cli::try_parse_from(["switchboard", "serve", "--max-connections", "0"]).is_err());
     }
 
@@ -160,6 +164,8 @@ mod tests {
             "64KiB",
             "--connect-timeout",
             "2s",
+            "--compression",
+            "on",
             "ws://127.0.0.1:1/",
         ])
         .unwrap();
@@ -171,5 +177,6 @@ mod tests {
         assert_eq!(args.ping, Some(std::time::Duration::from_secs(5)));
         assert_eq!(args.max_message_size, Some(64 * 1024));
         assert_eq!(args.url, "ws://127.0.0.1:1/");
+        assert_eq!(args.compression, Compression::Balanced);
     }
 }
