@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytesize::ByteSize;
 use serde::Deserialize;
+use switchboard::proto::deflate::DeflateConfig;
 
 /// How log lines are written to standard error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -15,6 +16,36 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+/// permessage-deflate (RFC 7692) settings, by the memory they cost per
+/// connection (measured in `switchboard_proto::deflate`'s docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compression {
+    /// No compression (no memory cost).
+    #[default]
+    Off,
+    /// 4 KiB windows with context takeover: good ratio, moderate memory.
+    #[value(alias = "on")]
+    #[serde(alias = "on")]
+    Balanced,
+    /// No context takeover, 1 KiB windows: no deflate state while idle.
+    LowMemory,
+    /// 32 KiB windows with context takeover: best ratio, most memory.
+    High,
+}
+
+impl Compression {
+    /// The deflate settings, or `None` when off.
+    pub fn deflate_config(self) -> Option<DeflateConfig> {
+        match self {
+            Compression::Off => None,
+            Compression::Balanced => Some(DeflateConfig::balanced()),
+            Compression::LowMemory => Some(DeflateConfig::low_memory()),
+            Compression::High => Some(DeflateConfig::high_compression()),
+        }
+    }
 }
 
 /// Parses a byte size: a plain number of bytes (`65536`) or a number with a
@@ -61,6 +92,31 @@ mod tests {
         assert_eq!(parse_size("16 MiB"), Ok(16 << 20));
         assert_eq!(parse_size("1MB"), Ok(1_000_000));
         assert!(parse_size("lots").unwrap_err().contains("64KiB"));
+    }
+
+    #[test]
+    fn compression_modes_map_to_deflate_presets() {
+        assert_eq!(Compression::Off.deflate_config(), None);
+        assert_eq!(
+            Compression::Balanced.deflate_config(),
+            Some(DeflateConfig::balanced())
+        );
+        assert_eq!(
+            Compression::LowMemory.deflate_config(),
+            Some(DeflateConfig::low_memory())
+        );
+        assert_eq!(
+            Compression::High.deflate_config(),
+            Some(DeflateConfig::high_compression())
+        );
+        #[derive(Deserialize)]
+        struct Probe {
+            compression: Compression,
+        }
+        let probe: Probe = toml::from_str("compression = \"on\"").unwrap();
+        assert_eq!(probe.compression, Compression::Balanced);
+        let probe: Probe = toml::from_str("compression = \"low-memory\"").unwrap();
+        assert_eq!(probe.compression, Compression::LowMemory);
     }
 
     #[test]

@@ -99,6 +99,7 @@ fn init_logging(format: LogFormat, default_level: &str) {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use switchboard_cli::config::Compression;
 
     #[test]
     fn the_command_line_is_well_formed() {
@@ -124,6 +125,8 @@ mod tests {
             "https://b.example",
             "--ping-interval",
             "off",
+            "--compression",
+            "low-memory",
             "--max-message-size",
             "1MiB",
             "--max-connections",
@@ -148,6 +151,7 @@ mod tests {
         assert_eq!(args.max_message_size, Some(1 << 20));
         assert_eq!(args.max_connections, Some(3));
         assert_eq!(args.log_format, Some(LogFormat::Json));
+        assert_eq!(args.compression, Some(Compression::LowMemory));
         assert!(Cli::try_parse_from(["switchboard", "serve", "--max-connections", "0"]).is_err());
     }
 
@@ -177,6 +181,8 @@ mod tests {
             "--insecure",
             "--proxy",
             "socks5h://user:pw@proxy.example:1080",
+            "--compression",
+            "on",
             "ws://127.0.0.1:1/",
         ])
         .unwrap();
@@ -200,5 +206,6 @@ mod tests {
             "ws://a/"
         ])
         .is_err());
+        assert_eq!(args.compression, Compression::Balanced);
     }
 }

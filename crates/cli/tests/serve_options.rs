@@ -40,3 +40,43 @@ fn json_logs_are_one_object_per_line() {
     );
     assert_eq!(value["fields"]["addr"], server.addr.to_string());
 }
+
+#[test]
+fn compression_is_accepted_only_when_enabled() {
+    let offer = ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"];
+    let plain = Server::start(&[]);
+    let response = common::request(plain.addr, &common::upgrade_request("/echo", &offer));
+    assert_eq!(response.status, 101);
+    assert_eq!(response.header("sec-websocket-extensions"), None);
+
+    let compressing = Server::start(&["--compression", "on"]);
+    let response = common::request(compressing.addr, &common::upgrade_request("/echo", &offer));
+    assert_eq!(response.status, 101);
+    let accepted = response
+        .header("sec-websocket-extensions")
+        .unwrap_or_default();
+    assert!(accepted.starts_with("permessage-deflate"), "{accepted}");
+}
+
+#[test]
+fn compressed_echo_round_trips() {
+    let server = Server::start(&["--compression", "low-memory"]);
+    run_async(async {
+        let (mut ws, response) = ClientBuilder::new(server.ws_url("/echo"))
+            .deflate(switchboard::proto::deflate::DeflateConfig::balanced())
+            .connect()
+            .await
+            .unwrap();
+        assert!(response.headers().contains_key("sec-websocket-extensions"));
+        let text = "switchboard compresses repetitive text. ".repeat(4096);
+        ws.send(Message::text(text.clone())).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text(text));
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+    });
+    let done = common::connect(
+        &["--compression", "on", &server.ws_url("/echo")],
+        b"compressed line\n",
+    );
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    assert_eq!(done.stdout, "compressed line\n");
+}

@@ -57,6 +57,15 @@
 //! subprotocol, add headers, or [`Reject`] it with a status and body.
 //! [`WebSocket::from_raw`] wraps a stream upgraded elsewhere (hyper, axum).
 //!
+//! ## Compression
+//!
+//! permessage-deflate (RFC 7692) is off by default, because it costs memory
+//! per connection: about 6 KiB idle with [`DeflateConfig::low_memory`] (no
+//! context takeover) and about 420 KiB with the default context takeover
+//! (measured in [`switchboard_proto::deflate`]). Enable it with
+//! [`ClientBuilder::deflate`] / [`ServerBuilder::deflate`]; if the peer
+//! declines, the connection simply runs uncompressed.
+//!
 //! ## Automatic replies: keep reading
 //!
 //! Pings are answered with pongs and the peer's close frame is echoed by the
@@ -199,6 +208,7 @@ pub use server::{
     accept, accept_with, Accept, Reject, ServerBuilder, DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
 };
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
+pub use switchboard_proto::deflate::DeflateConfig;
 pub use switchboard_proto::handshake::UpgradeRequest;
 pub use switchboard_proto::{
     CloseCode, CloseFrame, Config, DataKind, Delivery, Event, Fragment, Limits, Message, Role,

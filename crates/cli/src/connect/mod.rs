@@ -27,7 +27,7 @@ use switchboard::proxy::{ProxyConfig, ProxyMode};
 use switchboard::tls::TlsClientConfig;
 use switchboard::{ClientBuilder, Error, Limits};
 
-use crate::config::{parse_positive_duration, parse_size};
+use crate::config::{parse_positive_duration, parse_size, Compression};
 pub use outcome::{Outcome, EXIT_CODES_HELP};
 
 /// `switchboard connect URL`.
@@ -63,6 +63,18 @@ pub struct ConnectArgs {
     /// standard error. At a terminal, `/ping [payload]` sends one at once.
     #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
     pub ping: Option<Duration>,
+
+    /// Offer permessage-deflate compression: `off`, `on` (= `balanced`),
+    /// `low-memory` or `high`. If the server declines, the session runs
+    /// uncompressed. [default: off]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        default_value = "off",
+        hide_default_value = true
+    )]
+    pub compression: Compression,
 
     /// Largest message accepted from the server (`64MiB`, `1MB`); larger
     /// ones close the connection with 1009. [default: 64MiB]
@@ -169,6 +181,9 @@ pub async fn run(args: ConnectArgs) -> Outcome {
     if let Some(origin) = &args.origin {
         builder = builder.origin(origin.clone());
     }
+    if let Some(deflate) = args.compression.deflate_config() {
+        builder = builder.deflate(deflate);
+    }
     if let Some(size) = args.max_message_size {
         builder = builder.limits(
             Limits::default()
@@ -181,13 +196,23 @@ pub async fn run(args: ConnectArgs) -> Outcome {
         Err(error) => return handshake_failed(&error),
     };
     if interactive {
-        let protocol = response
-            .headers()
-            .get(http::header::SEC_WEBSOCKET_PROTOCOL)
-            .and_then(|value| value.to_str().ok());
-        match protocol {
-            Some(protocol) => eprintln!("connected to {} (subprotocol {protocol})", args.url),
-            None => eprintln!("connected to {}", args.url),
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+        };
+        let mut negotiated = Vec::new();
+        if let Some(protocol) = header(http::header::SEC_WEBSOCKET_PROTOCOL) {
+            negotiated.push(format!("subprotocol {protocol}"));
+        }
+        if let Some(extensions) = header(http::header::SEC_WEBSOCKET_EXTENSIONS) {
+            negotiated.push(format!("extensions {extensions}"));
+        }
+        if negotiated.is_empty() {
+            eprintln!("connected to {}", args.url);
+        } else {
+            eprintln!("connected to {} ({})", args.url, negotiated.join("; "));
         }
         eprintln!("{}", input::COMMANDS_HELP);
     }

@@ -94,11 +94,17 @@ impl App {
             .clone()
             .max_message_size(settings.max_message_size.min(MAX_CHAT_MESSAGE))
             .max_frame_size(settings.max_frame_size.min(MAX_CHAT_MESSAGE));
+        let mut echo_server = ServerBuilder::new()
+            .config(config.clone())
+            .limits(limits.clone());
+        let mut chat_server = ServerBuilder::new().config(config).limits(chat_limits);
+        if let Some(deflate) = settings.compression.deflate_config() {
+            echo_server = echo_server.deflate(deflate.clone());
+            chat_server = chat_server.deflate(deflate);
+        }
         App {
-            echo_server: ServerBuilder::new()
-                .config(config.clone())
-                .limits(limits.clone()),
-            chat_server: ServerBuilder::new().config(config).limits(chat_limits),
+            echo_server,
+            chat_server,
             limits,
             origins: settings.origins.clone(),
             sessions: Arc::new(Semaphore::new(settings.max_connections)),
@@ -144,6 +150,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         max_connections = settings.max_connections,
         ping_interval = ?settings.ping_interval,
         max_message_size = settings.max_message_size,
+        compression = ?settings.compression,
         "listening on {local}"
     );
 

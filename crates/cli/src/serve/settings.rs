@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::config::{parse_interval, parse_size, LogFormat};
+use crate::config::{parse_interval, parse_size, Compression, LogFormat};
 
 /// Default listen address: loopback only, so a first run exposes nothing.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -29,7 +29,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 pub struct ServeArgs {
     /// Read settings from this TOML file; flags given on the command line
     /// override it. Keys are the flag names: listen, tls-cert, tls-key,
-    /// origin, ping-interval, max-message-size, max-connections, log-format.
+    /// origin, compression, ping-interval, max-message-size, max-connections,
+    /// log-format.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -53,6 +54,12 @@ pub struct ServeArgs {
     /// allowed. Without any --origin every Origin is allowed.
     #[arg(long = "origin", value_name = "ORIGIN")]
     pub origins: Vec<String>,
+
+    /// Accept permessage-deflate compression from clients that offer it:
+    /// `off`, `on` (= `balanced`), `low-memory` or `high`; costs memory per
+    /// compressed connection. [default: off]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub compression: Option<Compression>,
 
     /// Send a keepalive ping after this long without traffic (`25s`, `1m`,
     /// `off`); a peer that does not answer within the same time again is
@@ -111,6 +118,8 @@ pub struct ServeFile {
     /// See [`ServeArgs::origins`]; a list of origins.
     #[serde(alias = "origins")]
     pub origin: Option<Vec<String>>,
+    /// See [`ServeArgs::compression`].
+    pub compression: Option<Compression>,
     /// See [`ServeArgs::ping_interval`]; a duration string or `off`.
     pub ping_interval: Option<String>,
     /// See [`ServeArgs::max_message_size`]; a size string or a number of bytes.
@@ -139,7 +148,8 @@ impl ServeFile {
         toml::from_str(&text).with_context(|| {
             format!(
                 "{} is not a valid serve config (TOML with keys listen, tls-cert, tls-key, \
-                 origin, ping-interval, max-message-size, max-connections, log-format)",
+                 origin, compression, ping-interval, max-message-size, max-connections, \
+                 log-format)",
                 path.display()
             )
         })
@@ -156,6 +166,8 @@ pub struct ServeSettings {
     /// Allowed browser origins, normalised (lowercase, no trailing `/`);
     /// empty means any.
     pub origins: Vec<String>,
+    /// permessage-deflate for clients that offer it.
+    pub compression: Compression,
     /// Keepalive ping interval; `None` disables keepalive.
     pub ping_interval: Option<Duration>,
     /// Largest message accepted.
@@ -174,6 +186,7 @@ impl Default for ServeSettings {
             listen: DEFAULT_LISTEN.to_owned(),
             tls: None,
             origins: Vec::new(),
+            compression: Compression::Off,
             ping_interval: Some(DEFAULT_PING_INTERVAL),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
@@ -253,6 +266,10 @@ impl ServeSettings {
                 .or(file.listen)
                 .unwrap_or(defaults.listen),
             origins: origins.iter().map(|o| normalize_origin(o)).collect(),
+            compression: args
+                .compression
+                .or(file.compression)
+                .unwrap_or(defaults.compression),
             ping_interval: args
                 .ping_interval
                 .map(|interval| interval.0)
@@ -310,6 +327,7 @@ mod tests {
             max-message-size = "1MiB"
             max-connections = 5
             log-format = "json"
+            compression = "low-memory"
             "#,
         );
         let settings = ServeSettings::merge(&ServeArgs::default(), from_file).unwrap();
@@ -320,6 +338,7 @@ mod tests {
         assert_eq!(settings.max_frame_size, 1 << 20);
         assert_eq!(settings.max_connections, 5);
         assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.compression, Compression::LowMemory);
 
         let args = ServeArgs {
             listen: Some("127.0.0.1:0".into()),
