@@ -5,3 +5,7 @@
 #![warn(missing_docs)]
 
 pub use switchboard_proto as proto;
+
+pub mod forwarded;
+pub mod proxy;
+pub mod tls;
