@@ -158,11 +158,13 @@ fn check_status(
     let target = target.to_owned();
     match status {
         200..=299 => Ok(()),
-        407 if proxy.credentials().is_some() => Err(ProxyError::AuthRejected {
+        // 407 is the proxy's own "authenticate", but some proxies
+        // (tinyproxy among them) answer wrong credentials with 401.
+        401 | 407 if proxy.credentials().is_some() => Err(ProxyError::AuthRejected {
             proxy: proxy_name,
             detail,
         }),
-        407 => Err(ProxyError::AuthRequired {
+        401 | 407 => Err(ProxyError::AuthRequired {
             proxy: proxy_name,
             detail,
         }),

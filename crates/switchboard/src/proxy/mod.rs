@@ -7,7 +7,7 @@
 //!
 //! Which proxy to use comes from a [`ProxyMode`]: the environment
 //! (`https_proxy`, `http_proxy`, `all_proxy`, `no_proxy`, with curl's
-//! rules: see [`env`]), an explicit [`ProxyConfig`], or none.
+//! rules: see [`mod@env`]), an explicit [`ProxyConfig`], or none.
 //!
 //! Both `ws://` and `wss://` use a `CONNECT` tunnel through HTTP proxies
 //! (never a plain forwarded `GET`), because proxies that do not understand

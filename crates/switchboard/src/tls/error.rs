@@ -190,10 +190,14 @@ fn classify_certificate_error(cert_error: &CertificateError, server_name: &str) 
     let server_name = server_name.to_owned();
     let detail = cert_error.to_string();
     match cert_error {
-        CertificateError::UnknownIssuer => TlsError::UntrustedCertificate {
-            server_name,
-            detail,
-        },
+        // A bad signature under a matching issuer name is what a private CA
+        // regenerated with the same name looks like: still "not trusted".
+        CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+            TlsError::UntrustedCertificate {
+                server_name,
+                detail,
+            }
+        }
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
             TlsError::HostnameMismatch {
                 server_name,
@@ -214,6 +218,11 @@ fn alert_hint(alert: AlertDescription) -> &'static str {
         | AlertDescription::CertificateUnknown => {
             "the client does not trust this certificate: give clients the CA that issued it, or \
              use a certificate from a public CA"
+        }
+        AlertDescription::DecryptError => {
+            "the peer could not verify a signature: usually the client trusts a different CA \
+             with the same name as the one that issued this certificate; give clients the \
+             issuing CA"
         }
         AlertDescription::CertificateExpired => {
             "the certificate has expired (or a clock is wrong): renew the certificate"
