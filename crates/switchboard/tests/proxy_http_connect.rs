@@ -75,7 +75,8 @@ async fn tls_runs_end_to_end_through_the_tunnel() {
             round_trip(&mut tls, b"secret through proxy").await,
             b"secret through proxy"
         );
-        assert!(accepted.recv().await.unwrap().is_ok());
+        let seen = accepted.recv().await.unwrap().expect("server handshake ok");
+        assert_eq!(seen.sni.as_deref(), Some("localhost"));
         assert!(proxy
             .log()
             .contains(&format!("CONNECT localhost:{}", target.port())));

@@ -77,7 +77,8 @@ async fn tls_runs_end_to_end_through_socks5() {
             .unwrap();
         let mut tls = wrap_client(tunnel, &tls_config, "localhost").await.unwrap();
         assert_eq!(round_trip(&mut tls, b"tls in socks").await, b"tls in socks");
-        assert!(accepted.recv().await.unwrap().is_ok());
+        let seen = accepted.recv().await.unwrap().expect("server handshake ok");
+        assert_eq!(seen.sni.as_deref(), Some("localhost"));
     })
     .await;
 }

@@ -16,7 +16,7 @@ fn client_trusting(pki: &TestPki) -> TlsClientConfig {
 }
 
 #[tokio::test]
-async fn trusted_handshake_succeeds_and_negotiates_http11() {
+async fn trusted_handshake_sends_sni_and_negotiates_http11() {
     bounded(async {
         let pki = TestPki::new();
         let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
@@ -27,8 +27,9 @@ async fn trusted_handshake_succeeds_and_negotiates_http11() {
             .unwrap();
         assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
         assert_eq!(round_trip(&mut tls, b"over tls").await, b"over tls");
-        let server_alpn = accepted.recv().await.unwrap().expect("server handshake ok");
-        assert_eq!(server_alpn.as_deref(), Some(&b"http/1.1"[..]));
+        let seen = accepted.recv().await.unwrap().expect("server handshake ok");
+        assert_eq!(seen.alpn.as_deref(), Some(&b"http/1.1"[..]));
+        assert_eq!(seen.sni.as_deref(), Some("localhost"));
     })
     .await;
 }
@@ -39,7 +40,7 @@ async fn ip_address_names_are_verified_against_ip_sans() {
         let pki = TestPki::new();
         let acceptor =
             TlsAcceptor::from_pem(pki.chain_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap();
-        let (addr, _accepted) = tls_echo(acceptor).await;
+        let (addr, mut accepted) = tls_echo(acceptor).await;
         let config = TlsClientConfig::new()
             .without_builtin_roots()
             .add_root_certificates_pem(pki.ca_pem.as_bytes())
@@ -47,6 +48,8 @@ async fn ip_address_names_are_verified_against_ip_sans() {
         let tcp = TcpStream::connect(addr).await.unwrap();
         let mut tls = wrap_client(tcp, &config, "127.0.0.1").await.unwrap();
         assert_eq!(round_trip(&mut tls, b"by ip").await, b"by ip");
+        // RFC 6066 §3: no SNI for IP literals.
+        assert_eq!(accepted.recv().await.unwrap().unwrap().sni, None);
     })
     .await;
 }

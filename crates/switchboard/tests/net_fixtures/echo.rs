@@ -19,9 +19,17 @@ pub async fn tcp_echo() -> SocketAddr {
     addr
 }
 
-/// What the TLS echo server saw for one connection: the negotiated ALPN
-/// protocol, or the handshake error.
-pub type Accepted = Result<Option<Vec<u8>>, TlsError>;
+/// What the TLS echo server saw in one successful handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    /// The negotiated ALPN protocol.
+    pub alpn: Option<Vec<u8>>,
+    /// The SNI host name the client sent.
+    pub sni: Option<String>,
+}
+
+/// What the TLS echo server saw for one connection.
+pub type Accepted = Result<Handshake, TlsError>;
 
 /// Listens on 127.0.0.1, runs the server TLS handshake and echoes the
 /// decrypted bytes. Each handshake outcome is reported on the channel.
@@ -36,8 +44,11 @@ pub async fn tls_echo(acceptor: TlsAcceptor) -> (SocketAddr, mpsc::UnboundedRece
             tokio::spawn(async move {
                 match acceptor.accept(stream).await {
                     Ok(tls) => {
-                        let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-                        let _ = report.send(Ok(alpn));
+                        let connection = tls.get_ref().1;
+                        let _ = report.send(Ok(Handshake {
+                            alpn: connection.alpn_protocol().map(<[u8]>::to_vec),
+                            sni: connection.server_name().map(str::to_owned),
+                        }));
                         echo(tls).await;
                     }
                     Err(error) => {
