@@ -1,0 +1,408 @@
+//! Switchboard behind real reverse proxies: nginx, HAProxy and Caddy, each
+//! started on loopback with the configuration `docs/deployment.md` shows
+//! (`tests/proxy-configs/`), but with a 2 s idle timeout so the effects
+//! show within seconds.
+//!
+//! For each proxy:
+//! * the problem is real: with keepalive off on both sides, an idle
+//!   connection is cut by the proxy;
+//! * keepalive solves it: with the server pinging every 500 ms, a
+//!   connection idle for 10 s (5x the proxy's timeout) stays open and
+//!   messages flow afterwards;
+//! * the application sees the real client address when, and only when,
+//!   the forwarding headers come from the trusted proxy;
+//! * `ws://` and `wss://` (TLS ended at the proxy) both work, with the
+//!   Switchboard client and with Python `websockets` as the client.
+//!
+//! These tests take real time (about 11 s for the keepalive ones); they run
+//! in parallel, so `--test-threads 16` brings the whole file to ~12 s.
+
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use switchboard::forwarded::TrustedProxies;
+use switchboard::proxy::ProxyMode;
+use switchboard::tls::TlsClientConfig;
+use switchboard::{ClientBuilder, CloseCode, Config, Message, WebSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpSocket;
+
+use support::backend::{Backend, Ended};
+use support::peers::run_python_client;
+use support::proxies::{ProxySetup, ReverseProxy};
+use support::templates::ProxyKind;
+use support::{bounded, skip_interop};
+
+/// The idle timeout every proxy gets in these tests.
+const PROXY_IDLE_TIMEOUT_SECS: u64 = 2;
+
+/// The server's ping interval in the keepalive tests: well under the
+/// proxy's timeout, as `docs/deployment.md` recommends.
+const SERVER_PING_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How long the keepalive tests keep a connection idle: 5x the proxy's
+/// idle timeout.
+const IDLE_PERIOD: Duration = Duration::from_secs(5 * PROXY_IDLE_TIMEOUT_SECS);
+
+/// How long the no-keepalive tests wait for the proxy to cut the
+/// connection: well past its 2 s timeout.
+const CUT_BOUND: Duration = Duration::from_secs(10);
+
+/// Bound on every test.
+const TEST_BOUND: Duration = Duration::from_secs(40);
+
+/// The address the test clients come from when they go through a proxy,
+/// so "the client address" is distinguishable from every proxy's.
+const CLIENT_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 7);
+
+/// The address nginx and HAProxy connect to the backend from; the only
+/// one the backend trusts in the client-address tests.
+const PROXY_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
+/// What a client forges in the hope of being taken for someone else
+/// (TEST-NET-3, RFC 5737).
+const FORGED_CLIENT: &str = "203.0.113.9";
+
+fn no_keepalive() -> Config {
+    Config::default().ping_interval(None)
+}
+
+/// A Switchboard client that never pings (only the server keeps the
+/// connection alive) and ignores proxy environment variables.
+fn client(url: &str) -> ClientBuilder {
+    ClientBuilder::new(url)
+        .config(no_keepalive())
+        .proxy_mode(ProxyMode::Disabled)
+}
+
+/// Sends `text` and waits for its echo, skipping pings.
+async fn echo<S>(ws: &mut WebSocket<S>, text: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    ws.send(Message::text(text)).await.unwrap();
+    loop {
+        match ws.recv().await {
+            Some(Ok(Message::Text(echoed))) => {
+                assert_eq!(echoed.as_str(), text, "the echo differs");
+                return;
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("expected the echo of {text:?}, got {other:?}"),
+        }
+    }
+}
+
+/// Closes cleanly and checks that the backend saw the close handshake.
+async fn close_cleanly<S>(mut ws: WebSocket<S>, backend: &mut Backend)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    ws.close(CloseCode::NORMAL, "done").await.unwrap();
+    assert_eq!(backend.next_ended().await, Ended::Closed);
+}
+
+/// Without keepalive on either side, the proxy cuts an idle connection.
+async fn idle_connection_is_cut_without_keepalive(kind: ProxyKind) {
+    let mut backend = Backend::start(no_keepalive(), TrustedProxies::none()).await;
+    let proxy = ReverseProxy::start(&ProxySetup::new(
+        kind,
+        backend.addr,
+        PROXY_IDLE_TIMEOUT_SECS,
+    ));
+    let (mut ws, _) = client(&proxy.ws_url("/")).connect().await.unwrap();
+    // The path through the proxy works: what follows is about idleness.
+    echo(&mut ws, "before the idle period").await;
+    backend.next_opened().await;
+
+    let outcome = tokio::time::timeout(CUT_BOUND, ws.recv()).await;
+    match outcome {
+        Err(_) => panic!(
+            "an idle connection without keepalive survived {CUT_BOUND:?} through {kind:?} \
+             with a {PROXY_IDLE_TIMEOUT_SECS} s idle timeout; proxy log:\n{}",
+            proxy.log()
+        ),
+        // Cut: the stream failed (no close frame: 1006) or just ended.
+        Ok(Some(Err(_)) | None) => {}
+        Ok(Some(Ok(message))) => {
+            panic!("expected the proxy to cut the connection, got {message:?}")
+        }
+    }
+    // The application behind the proxy lost the connection too, without a
+    // close handshake.
+    assert!(
+        matches!(backend.next_ended().await, Ended::Failed(_)),
+        "the backend should see the connection fail"
+    );
+}
+
+/// With the server pinging under the proxy's timeout, an idle connection
+/// lives 5x that timeout and messages still flow afterwards.
+async fn server_keepalive_keeps_idle_connection_open(kind: ProxyKind) {
+    let server_config = Config::default().ping_interval(Some(SERVER_PING_INTERVAL));
+    let mut backend = Backend::start(server_config, TrustedProxies::none()).await;
+    let proxy = ReverseProxy::start(&ProxySetup::new(
+        kind,
+        backend.addr,
+        PROXY_IDLE_TIMEOUT_SECS,
+    ));
+    let (mut ws, _) = client(&proxy.ws_url("/")).connect().await.unwrap();
+    echo(&mut ws, "before the idle period").await;
+    backend.next_opened().await;
+
+    // Idle: the application sends nothing and only reads, which answers
+    // the server's pings (the client itself never pings).
+    let mut pings = 0;
+    let idle = tokio::time::sleep(IDLE_PERIOD);
+    tokio::pin!(idle);
+    loop {
+        tokio::select! {
+            () = &mut idle => break,
+            received = ws.recv() => match received {
+                Some(Ok(Message::Ping(_))) => pings += 1,
+                other => panic!(
+                    "the idle connection through {kind:?} broke: {other:?}; proxy log:\n{}",
+                    proxy.log()
+                ),
+            },
+        }
+    }
+    assert!(pings > 0, "the server's keepalive pings never arrived");
+
+    echo(&mut ws, "after the idle period").await;
+    close_cleanly(ws, &mut backend).await;
+}
+
+/// The application sees the client's real address when the forwarding
+/// headers come from the trusted proxy, and ignores the same headers
+/// forged on a direct connection.
+async fn client_address_comes_from_the_trusted_proxy(kind: ProxyKind) {
+    // nginx and HAProxy connect from 127.0.0.2 (`proxy_bind`, `source`),
+    // and only that address is trusted, so direct clients on 127.0.0.1
+    // are not. Caddy 2.6 cannot choose its source address: it connects
+    // from 127.0.0.1, which is then trusted, and direct clients come from
+    // CLIENT_SOURCE.
+    let (setup_source, trusted_proxy, direct_source) = match kind {
+        ProxyKind::Caddy => (None, Ipv4Addr::LOCALHOST, CLIENT_SOURCE),
+        ProxyKind::Nginx | ProxyKind::Haproxy => {
+            (Some(PROXY_SOURCE), PROXY_SOURCE, Ipv4Addr::LOCALHOST)
+        }
+    };
+    let trusted = TrustedProxies::parse([trusted_proxy.to_string()]).unwrap();
+    let mut backend = Backend::start(Config::default(), trusted).await;
+    let mut setup = ProxySetup::new(kind, backend.addr, PROXY_IDLE_TIMEOUT_SECS);
+    if let Some(source) = setup_source {
+        setup = setup.upstream_source(IpAddr::V4(source));
+    }
+    let proxy = ReverseProxy::start(&setup);
+
+    // Through the proxy, with forged headers.
+    let ws = connect_from(CLIENT_SOURCE, proxy.plain_addr(), &proxy.ws_url("/")).await;
+    let opened = backend.next_opened().await;
+    let headers = format!("{:?}", opened.headers);
+    assert_eq!(
+        opened.peer.ip(),
+        IpAddr::V4(trusted_proxy),
+        "the backend's TCP peer should be the proxy"
+    );
+    assert_eq!(
+        opened.client_addr,
+        IpAddr::V4(CLIENT_SOURCE),
+        "through {kind:?} the application should see the real client; headers: {headers}"
+    );
+    close_cleanly(ws, &mut backend).await;
+
+    // Directly, with the same forged headers: not believed.
+    let direct_url = format!("ws://{}/", backend.addr);
+    let ws = connect_from(direct_source, backend.addr, &direct_url).await;
+    let opened = backend.next_opened().await;
+    assert_eq!(opened.peer.ip(), IpAddr::V4(direct_source));
+    assert_eq!(
+        opened.client_addr,
+        IpAddr::V4(direct_source),
+        "headers from an untrusted peer must be ignored; headers: {:?}",
+        opened.headers
+    );
+    close_cleanly(ws, &mut backend).await;
+}
+
+/// Connects from `source` to `addr` and runs the handshake for `url`,
+/// sending forged forwarding headers.
+async fn connect_from(
+    source: Ipv4Addr,
+    addr: SocketAddr,
+    url: &str,
+) -> WebSocket<tokio::net::TcpStream> {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from((source, 0))).unwrap();
+    let tcp = socket.connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let (mut ws, _) = client(url)
+        .header(
+            HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_static(FORGED_CLIENT),
+        )
+        .header(
+            http::header::FORWARDED,
+            HeaderValue::from_str(&format!("for={FORGED_CLIENT}")).unwrap(),
+        )
+        .connect_on(tcp)
+        .await
+        .unwrap();
+    echo(&mut ws, "hello").await;
+    ws
+}
+
+/// `wss://` to the proxy (TLS ended there with a certificate from a test
+/// CA) reaches the plain backend, with the Switchboard client.
+async fn switchboard_client_over_wss(kind: ProxyKind) {
+    let mut backend = Backend::start(Config::default(), TrustedProxies::none()).await;
+    let proxy = ReverseProxy::start(&ProxySetup::new(
+        kind,
+        backend.addr,
+        PROXY_IDLE_TIMEOUT_SECS,
+    ));
+    let tls = TlsClientConfig::new()
+        .without_builtin_roots()
+        .add_root_certificates_pem(proxy.pki.ca_pem.as_bytes())
+        .unwrap();
+    let (mut ws, _) = client(&proxy.wss_url("/"))
+        .tls_config(tls)
+        .connect()
+        .await
+        .unwrap();
+    echo(&mut ws, "over TLS").await;
+    // A message spanning many TLS records and frames of the proxy's buffers.
+    let large: Vec<u8> = (0..1_000_000_u32).map(|i| (i * 31 + 7) as u8).collect();
+    ws.send(Message::binary(large.clone())).await.unwrap();
+    match ws.recv().await {
+        Some(Ok(Message::Binary(echoed))) => assert!(echoed == large, "large echo differs"),
+        other => panic!("expected the large echo, got {other:?}"),
+    }
+    let opened = backend.next_opened().await;
+    assert_eq!(
+        opened
+            .headers
+            .get("x-forwarded-proto")
+            .map(|value| value.as_bytes()),
+        Some(&b"https"[..]),
+        "the proxy should tell the backend the client used TLS; headers: {:?}",
+        opened.headers
+    );
+    close_cleanly(ws, &mut backend).await;
+}
+
+/// Python `websockets` as the client, over `ws://` and `wss://` at once:
+/// the full interop script (text, binary, 4 MiB and 2 MiB messages,
+/// fragments, a ping) and a close with 4000.
+async fn python_client_over_ws_and_wss(kind: ProxyKind) {
+    let mut backend = Backend::start(Config::default(), TrustedProxies::none()).await;
+    let proxy = ReverseProxy::start(&ProxySetup::new(
+        kind,
+        backend.addr,
+        PROXY_IDLE_TIMEOUT_SECS,
+    ));
+    let limit = Duration::from_secs(25);
+    let ws_url = proxy.ws_url("/");
+    let wss_url = proxy.wss_url("/");
+    let (plain, secure) = tokio::join!(
+        run_python_client(&ws_url, None, limit),
+        run_python_client(&wss_url, Some(&proxy.pki.ca_path), limit),
+    );
+    for (url, run) in [(&ws_url, plain), (&wss_url, secure)] {
+        let report = format!(
+            "Python client at {url}\nstdout:\n{}\nstderr:\n{}\nproxy log:\n{}",
+            run.stdout,
+            run.stderr,
+            proxy.log()
+        );
+        assert_eq!(run.code, Some(0), "{report}");
+        assert_eq!(run.events("message").len(), 7, "{report}");
+        assert_eq!(run.events("mismatch").len(), 0, "{report}");
+        let close = run.events("close");
+        assert!(
+            close.len() == 1 && close[0].contains("\"code\":4000"),
+            "the server should echo the 4000 close: {report}"
+        );
+        assert!(
+            run.events("done")
+                .first()
+                .is_some_and(|done| done.contains("\"ok\":true")),
+            "{report}"
+        );
+    }
+    for _ in 0..2 {
+        assert_eq!(backend.next_ended().await, Ended::Closed);
+    }
+}
+
+/// One module of tests per proxy, each test bounded and skippable with
+/// `SWITCHBOARD_SKIP_INTEROP=1`.
+macro_rules! proxy_tests {
+    ($module:ident, $kind:expr) => {
+        mod $module {
+            use super::*;
+
+            async fn run<F: std::future::Future<Output = ()>>(test: &str, scenario: F) {
+                if skip_interop(test) {
+                    return;
+                }
+                bounded(TEST_BOUND, scenario).await;
+            }
+
+            #[tokio::test]
+            async fn idle_connection_is_cut_without_keepalive() {
+                let test = concat!(
+                    stringify!($module),
+                    "::idle_connection_is_cut_without_keepalive"
+                );
+                run(test, super::idle_connection_is_cut_without_keepalive($kind)).await;
+            }
+
+            #[tokio::test]
+            async fn server_keepalive_keeps_idle_connection_open() {
+                let test = concat!(
+                    stringify!($module),
+                    "::server_keepalive_keeps_idle_connection_open"
+                );
+                run(
+                    test,
+                    super::server_keepalive_keeps_idle_connection_open($kind),
+                )
+                .await;
+            }
+
+            #[tokio::test]
+            async fn client_address_comes_from_the_trusted_proxy() {
+                let test = concat!(
+                    stringify!($module),
+                    "::client_address_comes_from_the_trusted_proxy"
+                );
+                run(
+                    test,
+                    super::client_address_comes_from_the_trusted_proxy($kind),
+                )
+                .await;
+            }
+
+            #[tokio::test]
+            async fn switchboard_client_over_wss() {
+                let test = concat!(stringify!($module), "::switchboard_client_over_wss");
+                run(test, super::switchboard_client_over_wss($kind)).await;
+            }
+
+            #[tokio::test]
+            async fn python_client_over_ws_and_wss() {
+                let test = concat!(stringify!($module), "::python_client_over_ws_and_wss");
+                run(test, super::python_client_over_ws_and_wss($kind)).await;
+            }
+        }
+    };
+}
+
+proxy_tests!(nginx, ProxyKind::Nginx);
+proxy_tests!(haproxy, ProxyKind::Haproxy);
+proxy_tests!(caddy, ProxyKind::Caddy);
