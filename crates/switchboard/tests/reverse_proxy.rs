@@ -39,9 +39,9 @@ use support::{bounded, skip_interop};
 /// The idle timeout every proxy gets in these tests.
 const PROXY_IDLE_TIMEOUT_SECS: u64 = 2;
 
-/// The server's ping interval in the keepalive tests: well under the
-/// proxy's timeout, as `docs/deployment.md` recommends.
-const SERVER_PING_INTERVAL: Duration = Duration::from_millis(500);
+/// The ping interval in the keepalive tests: well under the proxy's
+/// timeout, as `docs/deployment.md` recommends.
+const KEEPALIVE_PING_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How long the keepalive tests keep a connection idle: 5x the proxy's
 /// idle timeout.
@@ -142,35 +142,76 @@ async fn idle_connection_is_cut_without_keepalive(kind: ProxyKind) {
 /// With the server pinging under the proxy's timeout, an idle connection
 /// lives 5x that timeout and messages still flow afterwards.
 async fn server_keepalive_keeps_idle_connection_open(kind: ProxyKind) {
-    let server_config = Config::default().ping_interval(Some(SERVER_PING_INTERVAL));
+    let server_config = Config::default().ping_interval(Some(KEEPALIVE_PING_INTERVAL));
+    let setup = |backend| ProxySetup::new(kind, backend, PROXY_IDLE_TIMEOUT_SECS);
+    stays_open_while_idle(setup, server_config, no_keepalive(), Keepalive::On).await;
+}
+
+/// The same with only the client pinging: the server's pongs are the
+/// traffic the proxy needs.
+async fn client_keepalive_keeps_idle_connection_open(kind: ProxyKind) {
+    let client_config = Config::default().ping_interval(Some(KEEPALIVE_PING_INTERVAL));
+    let setup = |backend| ProxySetup::new(kind, backend, PROXY_IDLE_TIMEOUT_SECS);
+    stays_open_while_idle(setup, no_keepalive(), client_config, Keepalive::On).await;
+}
+
+/// Caddy without `read_timeout` (its default) never closes an idle
+/// upgraded connection: no keepalive is needed to get through it.
+async fn caddy_default_keeps_idle_connection_open() {
+    let setup = |backend| {
+        ProxySetup::new(ProxyKind::Caddy, backend, PROXY_IDLE_TIMEOUT_SECS).without_idle_timeout()
+    };
+    stays_open_while_idle(setup, no_keepalive(), no_keepalive(), Keepalive::Off).await;
+}
+
+/// Whether the connection under test carries keepalive pings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keepalive {
+    On,
+    Off,
+}
+
+/// Connects through the proxy `setup` builds for the backend, echoes once,
+/// stays idle for [`IDLE_PERIOD`] (only reading, which answers pings),
+/// then echoes again and closes cleanly.
+async fn stays_open_while_idle(
+    setup: impl FnOnce(SocketAddr) -> ProxySetup,
+    server_config: Config,
+    client_config: Config,
+    keepalive: Keepalive,
+) {
     let mut backend = Backend::start(server_config, TrustedProxies::none()).await;
-    let proxy = ReverseProxy::start(&ProxySetup::new(
-        kind,
-        backend.addr,
-        PROXY_IDLE_TIMEOUT_SECS,
-    ));
-    let (mut ws, _) = client(&proxy.ws_url("/")).connect().await.unwrap();
+    let setup = setup(backend.addr);
+    let proxy = ReverseProxy::start(&setup);
+    let (mut ws, _) = client(&proxy.ws_url("/"))
+        .config(client_config)
+        .connect()
+        .await
+        .unwrap();
     echo(&mut ws, "before the idle period").await;
     backend.next_opened().await;
 
-    // Idle: the application sends nothing and only reads, which answers
-    // the server's pings (the client itself never pings).
-    let mut pings = 0;
+    // Idle: the application sends nothing and only reads.
+    let mut keepalive_frames = 0;
     let idle = tokio::time::sleep(IDLE_PERIOD);
     tokio::pin!(idle);
     loop {
         tokio::select! {
             () = &mut idle => break,
             received = ws.recv() => match received {
-                Some(Ok(Message::Ping(_))) => pings += 1,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => keepalive_frames += 1,
                 other => panic!(
-                    "the idle connection through {kind:?} broke: {other:?}; proxy log:\n{}",
+                    "the idle connection through {:?} broke: {other:?}; proxy log:\n{}",
+                    setup.kind,
                     proxy.log()
                 ),
             },
         }
     }
-    assert!(pings > 0, "the server's keepalive pings never arrived");
+    match keepalive {
+        Keepalive::On => assert!(keepalive_frames > 0, "no keepalive ping or pong arrived"),
+        Keepalive::Off => assert_eq!(keepalive_frames, 0, "keepalive was meant to be off"),
+    }
 
     echo(&mut ws, "after the idle period").await;
     close_cleanly(ws, &mut backend).await;
@@ -376,6 +417,19 @@ macro_rules! proxy_tests {
             }
 
             #[tokio::test]
+            async fn client_keepalive_keeps_idle_connection_open() {
+                let test = concat!(
+                    stringify!($module),
+                    "::client_keepalive_keeps_idle_connection_open"
+                );
+                run(
+                    test,
+                    super::client_keepalive_keeps_idle_connection_open($kind),
+                )
+                .await;
+            }
+
+            #[tokio::test]
             async fn client_address_comes_from_the_trusted_proxy() {
                 let test = concat!(
                     stringify!($module),
@@ -406,3 +460,16 @@ macro_rules! proxy_tests {
 proxy_tests!(nginx, ProxyKind::Nginx);
 proxy_tests!(haproxy, ProxyKind::Haproxy);
 proxy_tests!(caddy, ProxyKind::Caddy);
+
+mod caddy_without_read_timeout {
+    use super::*;
+
+    #[tokio::test]
+    async fn idle_connection_survives_without_keepalive() {
+        let test = "caddy_without_read_timeout::idle_connection_survives_without_keepalive";
+        if skip_interop(test) {
+            return;
+        }
+        bounded(TEST_BOUND, caddy_default_keeps_idle_connection_open()).await;
+    }
+}

@@ -41,6 +41,9 @@ pub struct ProxySetup {
     /// `proxy_bind`, HAProxy `source`), so the backend can tell the proxy
     /// from direct clients on one machine. Caddy 2.6 has no such setting.
     pub upstream_source: Option<IpAddr>,
+    /// Whether the template's idle-timeout directives are kept; without
+    /// them the proxy runs with its built-in default.
+    pub idle_timeout_directives: bool,
 }
 
 impl ProxySetup {
@@ -51,7 +54,27 @@ impl ProxySetup {
             backend,
             idle_timeout_secs,
             upstream_source: None,
+            idle_timeout_directives: true,
         }
+    }
+
+    /// Leaves out every template line that sets the idle timeout, so the
+    /// proxy's default applies (Caddy: none at all).
+    pub fn without_idle_timeout(mut self) -> Self {
+        self.idle_timeout_directives = false;
+        self
+    }
+
+    /// The template text this setup uses.
+    fn template(&self) -> String {
+        let template = self.kind.template();
+        if self.idle_timeout_directives {
+            return template;
+        }
+        template
+            .split_inclusive('\n')
+            .filter(|line| !line.contains("{{idle_timeout}}"))
+            .collect()
     }
 
     /// Connect to the backend from `source` (see [`ProxySetup::upstream_source`]).
@@ -128,10 +151,7 @@ impl ReverseProxy {
             let dir = tempfile::tempdir().unwrap();
             let pki = TestPki::write_to(dir.path());
             let (plain_port, tls_port) = (free_port(), free_port());
-            let rendered = render(
-                &setup.kind.template(),
-                &setup.values(plain_port, tls_port, &pki),
-            );
+            let rendered = render(&setup.template(), &setup.values(plain_port, tls_port, &pki));
             let mut command = command_for(setup.kind, &program, dir.path(), &rendered);
             let output = File::create(dir.path().join("output.log")).unwrap();
             command
