@@ -30,7 +30,7 @@ use switchboard::{ClientBuilder, CloseCode, Config, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpSocket;
 
-use support::backend::{Backend, Ended};
+use support::backend::{Backend, EchoPolicy, Ended, ECHO_MARK};
 use support::peers::run_python_client;
 use support::proxies::{ProxySetup, ReverseProxy};
 use support::templates::ProxyKind;
@@ -162,6 +162,61 @@ async fn caddy_default_keeps_idle_connection_open() {
         ProxySetup::new(ProxyKind::Caddy, backend, PROXY_IDLE_TIMEOUT_SECS).without_idle_timeout()
     };
     stays_open_while_idle(setup, no_keepalive(), no_keepalive(), Keepalive::Off).await;
+}
+
+/// A client that only sends (a browser reporting telemetry, say) to a
+/// server that only listens, with the server's keepalive on and the
+/// client's as given. The connection must stay open for [`IDLE_PERIOD`].
+///
+/// Switchboard pings when nothing has been *received* for the ping
+/// interval, so here the server never pings: nginx and HAProxy count
+/// traffic in both directions and keep the connection; Caddy's
+/// `read_timeout` counts only bytes from the backend and cuts it unless
+/// the client pings (and so draws pongs from the server).
+async fn one_way_client_traffic_stays_open(kind: ProxyKind, client_config: Config) {
+    let server_config = Config::default().ping_interval(Some(KEEPALIVE_PING_INTERVAL));
+    let mut backend = Backend::start_with(
+        server_config,
+        TrustedProxies::none(),
+        EchoPolicy::MarkedOnly,
+    )
+    .await;
+    let proxy = ReverseProxy::start(&ProxySetup::new(
+        kind,
+        backend.addr,
+        PROXY_IDLE_TIMEOUT_SECS,
+    ));
+    let (mut ws, _) = client(&proxy.ws_url("/"))
+        .config(client_config)
+        .connect()
+        .await
+        .unwrap();
+    echo(&mut ws, &format!("{ECHO_MARK}before")).await;
+    backend.next_opened().await;
+
+    let mut sent = 0;
+    let mut ticks = tokio::time::interval(KEEPALIVE_PING_INTERVAL);
+    let stream_for = tokio::time::sleep(IDLE_PERIOD);
+    tokio::pin!(stream_for);
+    loop {
+        tokio::select! {
+            () = &mut stream_for => break,
+            _ = ticks.tick() => {
+                ws.send(Message::text(format!("report {sent}"))).await.unwrap();
+                sent += 1;
+            }
+            received = ws.recv() => match received {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                other => panic!(
+                    "the one-way connection through {kind:?} broke after {sent} messages: \
+                     {other:?}; proxy log:\n{}",
+                    proxy.log()
+                ),
+            },
+        }
+    }
+    echo(&mut ws, &format!("{ECHO_MARK}after")).await;
+    close_cleanly(ws, &mut backend).await;
 }
 
 /// Whether the connection under test carries keepalive pings.
@@ -460,6 +515,42 @@ macro_rules! proxy_tests {
 proxy_tests!(nginx, ProxyKind::Nginx);
 proxy_tests!(haproxy, ProxyKind::Haproxy);
 proxy_tests!(caddy, ProxyKind::Caddy);
+
+/// One-way traffic (client to server only), see
+/// [`one_way_client_traffic_stays_open`].
+mod one_way_traffic {
+    use super::*;
+
+    async fn run(test: &str, kind: ProxyKind, client_config: Config) {
+        if skip_interop(test) {
+            return;
+        }
+        bounded(
+            TEST_BOUND,
+            one_way_client_traffic_stays_open(kind, client_config),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn nginx_server_keepalive_suffices() {
+        let test = "one_way_traffic::nginx_server_keepalive_suffices";
+        run(test, ProxyKind::Nginx, no_keepalive()).await;
+    }
+
+    #[tokio::test]
+    async fn haproxy_server_keepalive_suffices() {
+        let test = "one_way_traffic::haproxy_server_keepalive_suffices";
+        run(test, ProxyKind::Haproxy, no_keepalive()).await;
+    }
+
+    #[tokio::test]
+    async fn caddy_needs_client_keepalive() {
+        let test = "one_way_traffic::caddy_needs_client_keepalive";
+        let client_config = Config::default().ping_interval(Some(KEEPALIVE_PING_INTERVAL));
+        run(test, ProxyKind::Caddy, client_config).await;
+    }
+}
 
 mod caddy_without_read_timeout {
     use super::*;

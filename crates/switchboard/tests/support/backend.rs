@@ -36,6 +36,19 @@ pub enum Ended {
     Failed(String),
 }
 
+/// Which messages the backend echoes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EchoPolicy {
+    /// Every text and binary message.
+    All,
+    /// Only text messages starting with [`ECHO_MARK`]; the rest are
+    /// swallowed, so the backend sends nothing of its own accord.
+    MarkedOnly,
+}
+
+/// The prefix that asks an [`EchoPolicy::MarkedOnly`] backend for an echo.
+pub const ECHO_MARK: &str = "echo:";
+
 /// A running echo backend; stops accepting when dropped.
 pub struct Backend {
     /// Where it listens (127.0.0.1, a free port).
@@ -49,6 +62,11 @@ impl Backend {
     /// Starts an echo server with `config` (keepalive settings) that
     /// believes forwarding headers only from `trusted`.
     pub async fn start(config: Config, trusted: TrustedProxies) -> Self {
+        Self::start_with(config, trusted, EchoPolicy::All).await
+    }
+
+    /// Like [`Backend::start`], echoing only what `policy` says.
+    pub async fn start_with(config: Config, trusted: TrustedProxies, policy: EchoPolicy) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (opened_tx, opened) = mpsc::unbounded_channel();
@@ -84,6 +102,16 @@ impl Backend {
                     let ended = loop {
                         match ws.recv().await {
                             Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
+                                let echo = match (&message, policy) {
+                                    (_, EchoPolicy::All) => true,
+                                    (Message::Text(text), EchoPolicy::MarkedOnly) => {
+                                        text.as_str().starts_with(ECHO_MARK)
+                                    }
+                                    _ => false,
+                                };
+                                if !echo {
+                                    continue;
+                                }
                                 if let Err(error) = ws.send(message).await {
                                     break Ended::Failed(error.to_string());
                                 }
