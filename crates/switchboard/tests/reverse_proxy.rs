@@ -309,6 +309,23 @@ async fn client_address_comes_from_the_trusted_proxy(kind: ProxyKind) {
         IpAddr::V4(CLIENT_SOURCE),
         "through {kind:?} the application should see the real client; headers: {headers}"
     );
+    // What each proxy made of the forged headers (the table in
+    // docs/deployment.md).
+    let (expected_xff, expected_forwarded): (&[&str], &[&str]) = match kind {
+        ProxyKind::Nginx => (&["203.0.113.9, 127.0.0.7"], &["for=127.0.0.7;proto=http"]),
+        ProxyKind::Haproxy => (&["203.0.113.9", "127.0.0.7"], &[]),
+        ProxyKind::Caddy => (&["127.0.0.7"], &[]),
+    };
+    assert_eq!(
+        header_values(&opened.headers, "x-forwarded-for"),
+        expected_xff,
+        "{kind:?}: {headers}"
+    );
+    assert_eq!(
+        header_values(&opened.headers, "forwarded"),
+        expected_forwarded,
+        "{kind:?}: {headers}"
+    );
     close_cleanly(ws, &mut backend).await;
 
     // Directly, with the same forged headers: not believed.
@@ -323,6 +340,15 @@ async fn client_address_comes_from_the_trusted_proxy(kind: ProxyKind) {
         opened.headers
     );
     close_cleanly(ws, &mut backend).await;
+}
+
+/// Every value of the header `name`, in order.
+fn header_values<'a>(headers: &'a http::HeaderMap, name: &str) -> Vec<&'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect()
 }
 
 /// Connects from `source` to `addr` and runs the handshake for `url`,
