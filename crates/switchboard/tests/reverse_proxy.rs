@@ -1,21 +1,25 @@
 //! Switchboard behind real reverse proxies: nginx, HAProxy and Caddy, each
 //! started on loopback with the configuration `docs/deployment.md` shows
-//! (`tests/proxy-configs/`), but with a 2 s idle timeout so the effects
-//! show within seconds.
+//! (`tests/proxy-configs/`), with a 2 s idle timeout in the tests about
+//! idleness so the effects show within seconds.
 //!
 //! For each proxy:
 //! * the problem is real: with keepalive off on both sides, an idle
 //!   connection is cut by the proxy;
-//! * keepalive solves it: with the server pinging every 500 ms, a
-//!   connection idle for 10 s (5x the proxy's timeout) stays open and
-//!   messages flow afterwards;
+//! * keepalive solves it: with the server (or only the client) pinging
+//!   every 500 ms, a connection idle for 10 s (5x the proxy's timeout)
+//!   stays open and messages flow afterwards;
 //! * the application sees the real client address when, and only when,
 //!   the forwarding headers come from the trusted proxy;
 //! * `ws://` and `wss://` (TLS ended at the proxy) both work, with the
 //!   Switchboard client and with Python `websockets` as the client.
 //!
-//! These tests take real time (about 11 s for the keepalive ones); they run
-//! in parallel, so `--test-threads 16` brings the whole file to ~12 s.
+//! Plus one-way (client to server only) traffic, and Caddy's default of
+//! no idle timeout at all.
+//!
+//! The idle tests take real time (about 10 s each) but mostly sleep: run
+//! them with `--test-threads 32` and the whole file takes about 11 s
+//! (about a minute with the default two threads).
 
 mod support;
 
@@ -36,7 +40,7 @@ use support::proxies::{ProxySetup, ReverseProxy};
 use support::templates::ProxyKind;
 use support::{bounded, skip_interop};
 
-/// The idle timeout every proxy gets in these tests.
+/// The proxies' idle timeout in the tests about idleness.
 const PROXY_IDLE_TIMEOUT_SECS: u64 = 2;
 
 /// The idle timeout in the tests that are not about idleness (addresses,
