@@ -23,7 +23,7 @@
 
 mod support;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
@@ -351,6 +351,30 @@ async fn client_address_comes_from_the_trusted_proxy(kind: ProxyKind) {
     close_cleanly(ws, &mut backend).await;
 }
 
+/// An IPv6 client through nginx: the `map` in the nginx template writes
+/// its address bracketed and quoted, as RFC 7239 §6 requires, and the
+/// application reads it back.
+async fn nginx_forwards_an_ipv6_client_address() {
+    let trusted = TrustedProxies::parse([PROXY_SOURCE.to_string()]).unwrap();
+    let mut backend = Backend::start(Config::default(), trusted).await;
+    let setup = ProxySetup::new(ProxyKind::Nginx, backend.addr, FUNCTIONAL_IDLE_TIMEOUT_SECS)
+        .upstream_source(IpAddr::V4(PROXY_SOURCE));
+    let proxy = ReverseProxy::start(&setup);
+    let url = format!("ws://{}/", proxy.plain_addr_v6());
+    let ws = connect_from(Ipv6Addr::LOCALHOST, proxy.plain_addr_v6(), &url).await;
+    let opened = backend.next_opened().await;
+    assert_eq!(
+        header_values(&opened.headers, "forwarded"),
+        ["for=\"[::1]\";proto=http"]
+    );
+    assert_eq!(
+        header_values(&opened.headers, "x-forwarded-for"),
+        ["203.0.113.9, ::1"]
+    );
+    assert_eq!(opened.client_addr, IpAddr::V6(Ipv6Addr::LOCALHOST));
+    close_cleanly(ws, &mut backend).await;
+}
+
 /// Every value of the header `name`, in order.
 fn header_values<'a>(headers: &'a http::HeaderMap, name: &str) -> Vec<&'a str> {
     headers
@@ -363,11 +387,16 @@ fn header_values<'a>(headers: &'a http::HeaderMap, name: &str) -> Vec<&'a str> {
 /// Connects from `source` to `addr` and runs the handshake for `url`,
 /// sending forged forwarding headers.
 async fn connect_from(
-    source: Ipv4Addr,
+    source: impl Into<IpAddr>,
     addr: SocketAddr,
     url: &str,
 ) -> WebSocket<tokio::net::TcpStream> {
-    let socket = TcpSocket::new_v4().unwrap();
+    let source = source.into();
+    let socket = match source {
+        IpAddr::V4(_) => TcpSocket::new_v4(),
+        IpAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .unwrap();
     socket.bind(SocketAddr::from((source, 0))).unwrap();
     let tcp = socket.connect(addr).await.unwrap();
     tcp.set_nodelay(true).unwrap();
@@ -584,6 +613,18 @@ mod one_way_traffic {
         let test = "one_way_traffic::caddy_needs_client_keepalive";
         let client_config = Config::default().ping_interval(Some(KEEPALIVE_PING_INTERVAL));
         run(test, ProxyKind::Caddy, client_config).await;
+    }
+}
+
+mod ipv6 {
+    use super::*;
+
+    #[tokio::test]
+    async fn nginx_forwards_an_ipv6_client_address() {
+        if skip_interop("ipv6::nginx_forwards_an_ipv6_client_address") {
+            return;
+        }
+        bounded(TEST_BOUND, super::nginx_forwards_an_ipv6_client_address()).await;
     }
 }
 

@@ -96,7 +96,9 @@ impl ProxySetup {
         match self.kind {
             ProxyKind::Nginx => values
                 .set("listen", format!("127.0.0.1:{plain_port}"))
+                .set("listen_v6", format!("[::1]:{plain_port}"))
                 .set("tls_listen", format!("127.0.0.1:{tls_port}"))
+                .set("tls_listen_v6", format!("[::1]:{tls_port}"))
                 .set("server_name", "localhost")
                 .set("tls_certificate", path_text(&pki.chain_path))
                 .set("tls_certificate_key", path_text(&pki.key_path))
@@ -190,6 +192,13 @@ impl ReverseProxy {
     /// `wss://localhost:<tls_port><path>`.
     pub fn wss_url(&self, path: &str) -> String {
         format!("wss://localhost:{}{path}", self.tls_port)
+    }
+
+    /// The plain listening address on IPv6 loopback (nginx only: the
+    /// other templates listen on IPv4 in the tests).
+    pub fn plain_addr_v6(&self) -> SocketAddr {
+        assert_eq!(self.kind, ProxyKind::Nginx, "only nginx listens on [::1]");
+        SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, self.plain_port))
     }
 
     /// The plain listening address.

@@ -56,7 +56,9 @@ impl ProxyKind {
         values = match self {
             ProxyKind::Nginx => values
                 .set("listen", "80")
+                .set("listen_v6", "[::]:80")
                 .set("tls_listen", "443")
+                .set("tls_listen_v6", "[::]:443")
                 .set("server_name", "ws.example.com")
                 .set("tls_certificate", "/etc/ssl/ws.example.com/fullchain.pem")
                 .set("tls_certificate_key", "/etc/ssl/ws.example.com/privkey.pem"),
