@@ -307,9 +307,11 @@ fn command_for(kind: ProxyKind, program: &Path, dir: &Path, rendered: &str) -> C
         }
         ProxyKind::Caddy => {
             // admin off: no admin listener on :2019 to collide between tests;
-            // auto_https off: no certificate automation, no :80 redirects.
+            // auto_https off: no certificate automation, no :80 redirects;
+            // h1 h2: no HTTP/3 UDP listener, which no test uses.
             let config = format!(
-                "{{\n\tadmin off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n}}\n\n{rendered}"
+                "{{\n\tadmin off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n\
+                 \tservers {{\n\t\tprotocols h1 h2\n\t}}\n}}\n\n{rendered}"
             );
             std::fs::write(dir.join("Caddyfile"), config).unwrap();
             let mut command = Command::new(program);
