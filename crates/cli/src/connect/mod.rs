@@ -12,6 +12,7 @@
 //! rather than cut off; then the program waits for the server's close. The
 //! exit code says how it ended ([`outcome::EXIT_CODES_HELP`]).
 
+pub mod dial;
 pub mod display;
 pub mod input;
 pub mod outcome;
@@ -167,11 +168,21 @@ pub async fn run(args: ConnectArgs) -> Outcome {
         (None, true) => ProxyMode::Disabled,
         (None, false) => ProxyMode::FromEnvironment,
     };
-    let mut builder = ClientBuilder::new(args.url.clone())
-        .connect_timeout(args.connect_timeout)
-        .handshake_timeout(args.connect_timeout)
-        .tls_config(tls)
-        .proxy_mode(proxy);
+    let target = match dial::Target::from_url(&args.url) {
+        Ok(target) => target,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Outcome::Usage;
+        }
+    };
+    let io = match dial::dial(&target, &proxy, &tls, args.connect_timeout).await {
+        Ok(io) => io,
+        Err(error) => {
+            eprintln!("handshake failed: {error}");
+            return Outcome::HandshakeFailed;
+        }
+    };
+    let mut builder = ClientBuilder::new(args.url.clone()).handshake_timeout(args.connect_timeout);
     for header in &args.headers {
         builder = builder.header(header.name.clone(), header.value.clone());
     }
@@ -191,7 +202,7 @@ pub async fn run(args: ConnectArgs) -> Outcome {
                 .max_frame_size(size.min(Limits::default().max_frame_size)),
         );
     }
-    let (ws, response) = match builder.connect().await {
+    let (ws, response) = match builder.connect_on(io).await {
         Ok(connected) => connected,
         Err(error) => return handshake_failed(&error),
     };
