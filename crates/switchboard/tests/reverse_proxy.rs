@@ -28,11 +28,10 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use switchboard::forwarded::TrustedProxies;
-use switchboard::proxy::ProxyMode;
-use switchboard::tls::TlsClientConfig;
+use switchboard::tls::{wrap_client, TlsClientConfig};
 use switchboard::{ClientBuilder, CloseCode, Config, Error, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpSocket;
+use tokio::net::{TcpSocket, TcpStream};
 
 use support::backend::{Backend, EchoPolicy, Ended, ECHO_MARK};
 use support::peers::run_python_client;
@@ -80,11 +79,18 @@ fn no_keepalive() -> Config {
 }
 
 /// A Switchboard client that never pings (only the server keeps the
-/// connection alive) and ignores proxy environment variables.
+/// connection alive).
 fn client(url: &str) -> ClientBuilder {
-    ClientBuilder::new(url)
-        .config(no_keepalive())
-        .proxy_mode(ProxyMode::Disabled)
+    ClientBuilder::new(url).config(no_keepalive())
+}
+
+/// Dials `addr` and runs `builder`'s handshake on that connection, so no
+/// proxy environment variable can reroute the test's traffic.
+async fn open(builder: ClientBuilder, addr: SocketAddr) -> WebSocket<TcpStream> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let (ws, _response) = builder.connect_on(tcp).await.unwrap();
+    ws
 }
 
 /// Sends `text` and waits for its echo, skipping pings.
@@ -122,7 +128,7 @@ async fn idle_connection_is_cut_without_keepalive(kind: ProxyKind) {
         backend.addr,
         PROXY_IDLE_TIMEOUT_SECS,
     ));
-    let (mut ws, _) = client(&proxy.ws_url("/")).connect().await.unwrap();
+    let mut ws = open(client(&proxy.ws_url("/")), proxy.plain_addr()).await;
     // The path through the proxy works: what follows is about idleness.
     echo(&mut ws, "before the idle period").await;
     backend.next_opened().await;
@@ -195,11 +201,8 @@ async fn one_way_client_traffic(kind: ProxyKind, client_config: Config, expected
         backend.addr,
         PROXY_IDLE_TIMEOUT_SECS,
     ));
-    let (mut ws, _) = client(&proxy.ws_url("/"))
-        .config(client_config)
-        .connect()
-        .await
-        .unwrap();
+    let builder = client(&proxy.ws_url("/")).config(client_config);
+    let mut ws = open(builder, proxy.plain_addr()).await;
     echo(&mut ws, &format!("{ECHO_MARK}before")).await;
     backend.next_opened().await;
 
@@ -273,11 +276,8 @@ async fn stays_open_while_idle(
     let mut backend = Backend::start(server_config, TrustedProxies::none()).await;
     let setup = setup(backend.addr);
     let proxy = ReverseProxy::start(&setup);
-    let (mut ws, _) = client(&proxy.ws_url("/"))
-        .config(client_config)
-        .connect()
-        .await
-        .unwrap();
+    let builder = client(&proxy.ws_url("/")).config(client_config);
+    let mut ws = open(builder, proxy.plain_addr()).await;
     echo(&mut ws, "before the idle period").await;
     backend.next_opened().await;
 
@@ -416,7 +416,7 @@ async fn connect_from(
     source: impl Into<IpAddr>,
     addr: SocketAddr,
     url: &str,
-) -> WebSocket<tokio::net::TcpStream> {
+) -> WebSocket<TcpStream> {
     let source = source.into();
     let socket = match source {
         IpAddr::V4(_) => TcpSocket::new_v4(),
@@ -455,9 +455,10 @@ async fn switchboard_client_over_wss(kind: ProxyKind) {
         .without_builtin_roots()
         .add_root_certificates_pem(proxy.pki.ca_pem.as_bytes())
         .unwrap();
+    let tcp = TcpStream::connect(proxy.tls_addr()).await.unwrap();
+    let tls_stream = wrap_client(tcp, &tls, "localhost").await.unwrap();
     let (mut ws, _) = client(&proxy.wss_url("/"))
-        .tls_config(tls)
-        .connect()
+        .connect_on(tls_stream)
         .await
         .unwrap();
     echo(&mut ws, "over TLS").await;
