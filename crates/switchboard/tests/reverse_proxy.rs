@@ -60,7 +60,7 @@ const IDLE_PERIOD: Duration = Duration::from_secs(5 * PROXY_IDLE_TIMEOUT_SECS);
 const CUT_BOUND: Duration = Duration::from_secs(10);
 
 /// Bound on every test.
-const TEST_BOUND: Duration = Duration::from_secs(40);
+const TEST_BOUND: Duration = Duration::from_secs(90);
 
 /// The address the test clients come from when they go through a proxy,
 /// so "the client address" is distinguishable from every proxy's.
@@ -492,7 +492,8 @@ async fn python_client_over_ws_and_wss(kind: ProxyKind) {
         backend.addr,
         FUNCTIONAL_IDLE_TIMEOUT_SECS,
     ));
-    let limit = Duration::from_secs(25);
+    // Generous: 12 MiB of echoes in pure Python on a loaded machine.
+    let limit = Duration::from_secs(60);
     let ws_url = proxy.ws_url("/");
     let wss_url = proxy.wss_url("/");
     let (plain, secure) = tokio::join!(
