@@ -207,7 +207,10 @@ async fn one_way_client_traffic(kind: ProxyKind, client_config: Config, expected
     backend.next_opened().await;
 
     let mut sent = 0;
-    let mut ticks = tokio::time::interval(KEEPALIVE_PING_INTERVAL);
+    // Five messages per ping interval: the server never goes a whole
+    // interval without receiving, so it never pings (even with some
+    // scheduling jitter on a busy machine).
+    let mut ticks = tokio::time::interval(KEEPALIVE_PING_INTERVAL / 5);
     let stream_for = tokio::time::sleep(IDLE_PERIOD);
     tokio::pin!(stream_for);
     let broke = loop {
