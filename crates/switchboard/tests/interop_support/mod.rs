@@ -114,7 +114,10 @@ impl PeerKind {
                 if self == PeerKind::Node {
                     (node, vec![interop.join("node/peer.js")])
                 } else {
-                    require(&interop.join("node_modules/playwright-core"), "npm package playwright-core");
+                    require(
+                        &interop.join("node_modules/playwright-core"),
+                        "npm package playwright-core",
+                    );
                     require(Path::new("/usr/bin/chromium"), "Debian package chromium");
                     (node, vec![interop.join("browser/run.js")])
                 }
@@ -178,7 +181,11 @@ impl Peer {
     /// Starts `kind` in server mode on an ephemeral loopback port and waits
     /// for its `LISTENING <port>` line. `extra` are peer options (e.g. `--deflate`).
     pub async fn server(kind: PeerKind, extra: &[&str]) -> (Peer, u16) {
-        assert_ne!(kind, PeerKind::Chromium, "a browser cannot be a WebSocket server");
+        assert_ne!(
+            kind,
+            PeerKind::Chromium,
+            "a browser cannot be a WebSocket server"
+        );
         let mut args: Vec<String> = ["server", "--port", "0", "--lifetime", "150"]
             .iter()
             .map(|s| s.to_string())
@@ -200,7 +207,12 @@ impl Peer {
         if kind != PeerKind::Chromium {
             args.push("client".into());
         }
-        args.extend(["--url".to_string(), url.to_string(), "--timeout".into(), "90".into()]);
+        args.extend([
+            "--url".to_string(),
+            url.to_string(),
+            "--timeout".into(),
+            "90".into(),
+        ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         Peer::spawn(kind, &args)
     }
@@ -251,7 +263,9 @@ impl Peer {
                 return event;
             }
             if event["event"] == "error" || event["event"] == "mismatch" {
-                self.fail(&format!("peer reported a failure while waiting for `{name}`"));
+                self.fail(&format!(
+                    "peer reported a failure while waiting for `{name}`"
+                ));
             }
         }
     }
@@ -302,18 +316,27 @@ impl Drop for Peer {
 
 /// Byte i = (i*31 + 7) & 0xff (README "Scripted exchange").
 pub fn binary_pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i.wrapping_mul(31).wrapping_add(7) & 0xff) as u8).collect()
+    (0..len)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(7) & 0xff) as u8)
+        .collect()
 }
 
 /// `ab✓🎉cdefghi` (16 UTF-8 bytes) repeated; `len` is a multiple of 16.
 pub fn text_pattern(len: usize) -> String {
-    assert_eq!(len % 16, 0, "text pattern lengths are multiples of 16 bytes");
+    assert_eq!(
+        len % 16,
+        0,
+        "text pattern lengths are multiples of 16 bytes"
+    );
     "ab\u{2713}\u{1F389}cdefghi".repeat(len / 16)
 }
 
 /// Lower-case hex SHA-256, as the peers print it.
 pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// One data message of the scripted exchange.
@@ -337,11 +360,19 @@ pub fn script_messages() -> Vec<ScriptMessage> {
         fragments: vec![payload.clone()],
         payload,
     };
-    let fragmented_text = "fragmented text \u{2713} message \u{1F389}".as_bytes().to_vec();
+    let fragmented_text = "fragmented text \u{2713} message \u{1F389}"
+        .as_bytes()
+        .to_vec();
     let all_bytes: Vec<u8> = (0..=255).collect();
     vec![
         whole(1, true, b"hello".to_vec()),
-        whole(2, true, "h\u{e9}llo w\u{f6}rld \u{2713} \u{1F389}".as_bytes().to_vec()),
+        whole(
+            2,
+            true,
+            "h\u{e9}llo w\u{f6}rld \u{2713} \u{1F389}"
+                .as_bytes()
+                .to_vec(),
+        ),
         whole(3, false, all_bytes.clone()),
         whole(4, false, binary_pattern(4 * 1024 * 1024)),
         whole(5, true, text_pattern(2 * 1024 * 1024).into_bytes()),
@@ -399,3 +430,6 @@ pub fn assert_close(peer: &Peer, event: &Value, received: (u16, &str), sent: Opt
         ));
     }
 }
+
+/// The interop scenarios, run by every interop test binary.
+pub mod scenarios;

@@ -1,0 +1,59 @@
+//! Interop with Node `ws` (interop/node/peer.js), both roles: our client against its
+//! echo server, its client against our server. Needs `scripts/install-deps.sh`;
+//! `SWITCHBOARD_SKIP_INTEROP=1` skips.
+
+mod interop_support;
+
+use interop_support::{run, scenarios, skip_requested, PeerKind};
+
+#[test]
+fn our_client_exchanges_script_pings_big_and_fragmented_messages_with_node_server() {
+    if skip_requested(
+        "our_client_exchanges_script_pings_big_and_fragmented_messages_with_node_server",
+    ) {
+        return;
+    }
+    run(scenarios::our_client_against_peer_server(PeerKind::Node));
+}
+
+#[test]
+fn node_server_initiated_close_reaches_our_client_with_code_and_reason() {
+    if skip_requested("node_server_initiated_close_reaches_our_client_with_code_and_reason") {
+        return;
+    }
+    run(scenarios::peer_server_initiated_close(PeerKind::Node));
+}
+
+#[test]
+fn node_client_runs_script_against_our_server_and_closes_4000() {
+    if skip_requested("node_client_runs_script_against_our_server_and_closes_4000") {
+        return;
+    }
+    run(scenarios::peer_client_against_our_server(PeerKind::Node));
+}
+
+#[test]
+fn our_server_drives_node_client_with_big_fragmented_messages_pings_and_closes_4002() {
+    if skip_requested(
+        "our_server_drives_node_client_with_big_fragmented_messages_pings_and_closes_4002",
+    ) {
+        return;
+    }
+    run(scenarios::our_server_drives_peer_client(PeerKind::Node));
+}
+
+#[test]
+fn our_client_and_node_server_agree_on_subprotocol() {
+    if skip_requested("our_client_and_node_server_agree_on_subprotocol") {
+        return;
+    }
+    run(scenarios::subprotocol_chosen_by_peer_server(PeerKind::Node));
+}
+
+#[test]
+fn node_client_and_our_server_agree_on_subprotocol() {
+    if skip_requested("node_client_and_our_server_agree_on_subprotocol") {
+        return;
+    }
+    run(scenarios::subprotocol_chosen_by_our_server(PeerKind::Node));
+}
