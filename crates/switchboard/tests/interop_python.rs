@@ -4,7 +4,8 @@
 
 mod interop_support;
 
-use interop_support::{run, scenarios, skip_requested, PeerKind};
+use interop_support::{deflate, run, scenarios, skip_requested, PeerKind};
+use switchboard::DeflateConfig;
 
 #[test]
 fn our_client_exchanges_script_pings_big_and_fragmented_messages_with_python_server() {
@@ -59,5 +60,71 @@ fn python_client_and_our_server_agree_on_subprotocol() {
     }
     run(scenarios::subprotocol_chosen_by_our_server(
         PeerKind::Python,
+    ));
+}
+
+#[test]
+fn deflate_our_default_client_with_python_default_server() {
+    if skip_requested("deflate_our_default_client_with_python_default_server") {
+        return;
+    }
+    run(deflate::our_deflate_client_against_peer_server(
+        PeerKind::Python,
+        &[],
+        DeflateConfig::default(),
+        "permessage-deflate",
+    ));
+}
+
+#[test]
+fn deflate_our_client_with_python_server_no_context_takeover_small_windows() {
+    if skip_requested("deflate_our_client_with_python_server_no_context_takeover_small_windows") {
+        return;
+    }
+    run(deflate::our_deflate_client_against_peer_server(
+        PeerKind::Python,
+        &[
+            "--server-no-context-takeover",
+            "--client-no-context-takeover",
+            "--server-max-window-bits",
+            "10",
+            "--client-max-window-bits",
+            "9",
+        ],
+        DeflateConfig::default(),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9",
+    ));
+}
+
+#[test]
+fn deflate_python_default_client_with_our_default_server() {
+    if skip_requested("deflate_python_default_client_with_our_default_server") {
+        return;
+    }
+    run(deflate::peer_deflate_client_against_our_server(
+        PeerKind::Python,
+        &["--deflate"],
+        DeflateConfig::default(),
+        "permessage-deflate",
+    ));
+}
+
+#[test]
+fn deflate_python_small_window_client_with_our_low_memory_server() {
+    if skip_requested("deflate_python_small_window_client_with_our_low_memory_server") {
+        return;
+    }
+    run(deflate::peer_deflate_client_against_our_server(
+        PeerKind::Python,
+        &[
+            "--deflate",
+            "--client-no-context-takeover",
+            "--server-max-window-bits",
+            "9",
+            "--client-max-window-bits",
+            "9",
+        ],
+        DeflateConfig::low_memory(),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9",
     ));
 }

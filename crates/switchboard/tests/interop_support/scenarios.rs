@@ -20,7 +20,7 @@ fn quiet_config() -> Config {
     Config::default().ping_interval(None)
 }
 
-fn message_of(is_text: bool, payload: &[u8]) -> Message {
+pub(crate) fn message_of(is_text: bool, payload: &[u8]) -> Message {
     if is_text {
         Message::text(String::from_utf8(payload.to_vec()).expect("script text is UTF-8"))
     } else {
@@ -42,7 +42,7 @@ fn summary(message: &Message) -> String {
 }
 
 /// The next message on `ws`, bounded by [`EVENT_TIMEOUT`]; failures show the peer's output.
-async fn recv(ws: &mut Ws, peer: &Peer, what: &str) -> Message {
+pub(crate) async fn recv(ws: &mut Ws, peer: &Peer, what: &str) -> Message {
     match tokio::time::timeout(EVENT_TIMEOUT, ws.recv()).await {
         Ok(Some(Ok(message))) => message,
         Ok(Some(Err(error))) => peer.fail(&format!(
@@ -64,7 +64,7 @@ async fn expect_end(ws: &mut Ws, peer: &Peer) {
     }
 }
 
-fn assert_data(peer: &Peer, got: &Message, is_text: bool, payload: &[u8]) {
+pub(crate) fn assert_data(peer: &Peer, got: &Message, is_text: bool, payload: &[u8]) {
     let expected = message_of(is_text, payload);
     if *got != expected {
         peer.fail(&format!(
@@ -75,7 +75,7 @@ fn assert_data(peer: &Peer, got: &Message, is_text: bool, payload: &[u8]) {
     }
 }
 
-async fn send(ws: &mut Ws, peer: &Peer, message: Message) {
+pub(crate) async fn send(ws: &mut Ws, peer: &Peer, message: Message) {
     let what = summary(&message);
     if let Err(error) = ws.send(message).await {
         peer.fail(&format!("sending {what} failed: {error}"));
@@ -83,7 +83,7 @@ async fn send(ws: &mut Ws, peer: &Peer, message: Message) {
 }
 
 /// Sends a script message whole, or as its fragments with `send_fragment`.
-async fn send_script_message(ws: &mut Ws, peer: &Peer, message: &ScriptMessage) {
+pub(crate) async fn send_script_message(ws: &mut Ws, peer: &Peer, message: &ScriptMessage) {
     if message.fragments.len() == 1 {
         return send(ws, peer, message_of(message.is_text, &message.payload)).await;
     }
