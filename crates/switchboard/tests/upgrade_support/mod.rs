@@ -104,7 +104,8 @@ pub async fn run_echo_session(
 
     let blob: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
     ws.send(Message::binary(blob.clone())).await.unwrap();
-    assert_eq!(ws.recv().await.unwrap().unwrap(), Message::binary(blob));
+    let echo = ws.recv().await.unwrap().unwrap();
+    assert!(echo == Message::binary(blob), "binary echo differs");
     assert!(matches!(
         next_report(reports).await,
         ServerSaw::Data(Message::Binary(_))
