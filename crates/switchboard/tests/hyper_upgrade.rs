@@ -19,7 +19,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use switchboard::proto::HandshakeError;
 use switchboard::upgrade::{Upgrade, UpgradeRejection};
-use switchboard::{ClientBuilder, DeflateConfig, Message};
+use switchboard::{ClientBuilder, CloseCode, DeflateConfig, Limits, Message};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use upgrade_support::*;
@@ -74,7 +74,8 @@ async fn handle(
     mut request: Request<Incoming>,
     server: Server,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    if request.uri().path() != "/ws" {
+    let path = request.uri().path().to_owned();
+    if path != "/ws" && path != "/small" {
         return Ok(Response::new(Full::new(Bytes::from_static(
             b"plain HTTP here",
         ))));
@@ -86,6 +87,9 @@ async fn handle(
     let mut upgrade = upgrade.protocols(["chat.v2", "chat.v1"]);
     if let Some(config) = server.deflate.clone() {
         upgrade = upgrade.deflate(config);
+    }
+    if path == "/small" {
+        upgrade = upgrade.limits(Limits::default().max_message_size(1024));
     }
     let (response, websocket) = upgrade.accept();
     let reports = server.reports;
@@ -224,6 +228,37 @@ async fn hyper_declines_deflate_unless_enabled() {
             ws.recv().await.unwrap().unwrap(),
             Message::text("uncompressed")
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_upgrade_applies_the_servers_limits() {
+    bounded(async {
+        let (addr, mut reports) = start(true, None).await;
+        let (mut ws, _) = ClientBuilder::new(format!("ws://{addr}/small"))
+            .connect()
+            .await
+            .unwrap();
+        ws.send(Message::text("x".repeat(1024))).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            Message::text("x".repeat(1024))
+        );
+        ws.send(Message::text("x".repeat(1025))).await.unwrap();
+        // RFC 6455 §7.4.1: 1009 for a message too big to process.
+        match ws.recv().await.unwrap().unwrap() {
+            Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::MESSAGE_TOO_BIG),
+            other => panic!("expected a 1009 close, got {other:?}"),
+        }
+        assert!(matches!(
+            next_report(&mut reports).await,
+            ServerSaw::Data(Message::Text(_))
+        ));
+        match next_report(&mut reports).await {
+            ServerSaw::Failed(reason) => assert!(reason.contains("1009"), "{reason}"),
+            other => panic!("expected the server to fail the message, got {other:?}"),
+        }
     })
     .await;
 }
