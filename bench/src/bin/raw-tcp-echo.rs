@@ -1,0 +1,24 @@
+//! The physical limit: plain TCP echo on one core. Reads into a reused
+//! buffer and writes the same bytes back; no WebSocket parsing at all. The
+//! load generator's `--raw-tcp` mode sends it the same masked frames a
+//! WebSocket client would, and parses the echoed frames itself.
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// One read's worth; large enough that a 1 MiB message takes few syscalls.
+const BUFFER_SIZE: usize = 64 * 1024;
+
+fn main() -> anyhow::Result<()> {
+    switchboard_bench::serve("raw-tcp-echo", |mut stream| async move {
+        let mut buffer = vec![0u8; BUFFER_SIZE];
+        loop {
+            let n = match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if stream.write_all(&buffer[..n]).await.is_err() {
+                return;
+            }
+        }
+    })
+}
