@@ -10,6 +10,12 @@ const BUFFER_SIZE: usize = 64 * 1024;
 
 fn main() -> anyhow::Result<()> {
     switchboard_bench::serve("raw-tcp-echo", |mut stream| async move {
+        // Allocate only once data has arrived (`peek` waits for a byte;
+        // `readable` may wake spuriously): an idle connection then costs no
+        // buffer, so its memory is the floor of the table.
+        if !matches!(stream.peek(&mut [0u8; 1]).await, Ok(1)) {
+            return;
+        }
         let mut buffer = vec![0u8; BUFFER_SIZE];
         loop {
             let n = match stream.read(&mut buffer).await {
