@@ -61,7 +61,9 @@ pub enum ProtocolError {
     #[error("reserved bits {0:#05b} set without a negotiated extension that defines them (peer bug or an extension negotiation mismatch)")]
     ReservedBits(u8),
     /// An opcode RFC 6455 reserves (0x3–0x7, 0xB–0xF).
-    #[error("reserved opcode {0:#x}; the peer speaks an unknown extension or is not a WebSocket peer")]
+    #[error(
+        "reserved opcode {0:#x}; the peer speaks an unknown extension or is not a WebSocket peer"
+    )]
     ReservedOpcode(u8),
     /// A control frame with more than 125 bytes of payload (RFC 6455 §5.5).
     #[error("control frame payload of {0} bytes exceeds 125 bytes")]
@@ -91,7 +93,9 @@ pub enum ProtocolError {
     #[error("invalid UTF-8 in a close reason")]
     InvalidCloseReason,
     /// A close frame with a 1-byte payload (RFC 6455 §5.5.1).
-    #[error("close frame with a 1-byte payload; a close payload is empty or starts with a 2-byte code")]
+    #[error(
+        "close frame with a 1-byte payload; a close payload is empty or starts with a 2-byte code"
+    )]
     InvalidClosePayload,
     /// A close code that must not appear on the wire (RFC 6455 §7.4).
     #[error("close code {0} is not allowed on the wire")]

@@ -31,6 +31,7 @@ pub use config::{Config, Delivery};
 pub use connection::{Connection, State};
 pub use error::{Error, LimitError, ProtocolError, SendError};
 pub use extension::{Encoded, Extension, ExtensionOffer, ExtensionParam};
+pub use handshake::HandshakeError;
 pub use limits::Limits;
 pub use message::{DataKind, Event, Fragment, Message, Utf8Bytes};
 pub use role::Role;

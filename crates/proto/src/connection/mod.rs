@@ -1,0 +1,319 @@
+//! The sans-I/O connection state machine for an open WebSocket.
+//!
+//! The public API is a fixed contract: the driver in `crates/switchboard` is
+//! written against it. The work is split by direction:
+//!
+//! - `receive`: frame decoding, reassembly or streaming, UTF-8, control
+//!   frames, the peer's side of the close handshake, failure handling;
+//! - `transmit`: the transmit queue, masking, fragmentation, our side of the
+//!   close handshake;
+//! - `timers`: keepalive, idle and close-handshake deadlines on driver time.
+//!
+//! # Driving a connection
+//!
+//! 1. Call [`Connection::record_activity`] once when the connection opens,
+//!    and whenever bytes arrive: the timers start from the first call (this
+//!    crate never reads a clock).
+//! 2. Append received bytes to [`Connection::read_buf`] and call
+//!    [`Connection::poll_event`] until it returns `Ok(None)`.
+//! 3. Write [`Connection::transmit_slices`] with one vectored write and
+//!    report progress with [`Connection::advance_transmit`].
+//! 4. Sleep until [`Connection::poll_timeout`] and then call
+//!    [`Connection::handle_timeout`]. A deadline in the past means "call now":
+//!    after [`Connection::close`] the connection asks for the current time
+//!    this way to start the close timer.
+//! 5. Close the transport when [`Connection::should_close_transport`] says so
+//!    and the transmit buffer is empty; report the end of stream with
+//!    [`Connection::receive_eof`].
+
+mod receive;
+mod timers;
+mod transmit;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::IoSlice;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{
+    CloseFrame, Config, DataKind, Error, Event, Extension, Limits, Message, Role, SendError,
+};
+
+use receive::Incoming;
+use timers::Timers;
+use transmit::{MaskKeys, Outgoing, TransmitQueue};
+
+/// Where the close handshake stands (RFC 6455 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Data flows both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's.
+    CloseSent,
+    /// The peer sent a close frame; ours (the echo) is queued or sent.
+    /// Nothing more will be received.
+    CloseReceived,
+    /// Both close frames were exchanged, or the connection failed. The
+    /// transport may be closed once the transmit buffer is drained (see
+    /// [`Connection::should_close_transport`]).
+    Closed,
+}
+
+/// One WebSocket connection after the opening handshake: frame codec,
+/// reassembly, UTF-8 checks, control frames, close handshake, keepalive
+/// timers and the transmit buffer. No sockets, no async, no clock.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    limits: Limits,
+    extension: Option<Box<dyn Extension>>,
+    state: State,
+    /// The connection failed (protocol error, limit, timeout): nothing more
+    /// is received or sent except the close frame already queued.
+    failed: bool,
+    /// The transport reported end of stream.
+    eof: bool,
+    /// We queued a close frame (ours or the echo).
+    close_sent: bool,
+    /// Transmit-stream position just past our close echo; once written, the
+    /// state moves from `CloseReceived` to `Closed`.
+    close_echo_end: Option<u64>,
+    /// The peer's close frame, once received.
+    peer_close: Option<Option<CloseFrame>>,
+    read_buf: BytesMut,
+    incoming: Incoming,
+    outgoing: Outgoing,
+    transmit: TransmitQueue,
+    masks: MaskKeys,
+    timers: Timers,
+}
+
+impl Connection {
+    /// A connection in the given role with default [`Limits`].
+    pub fn new(role: Role, config: Config) -> Self {
+        Self::with_limits(role, config, Limits::default())
+    }
+
+    /// A connection with explicit limits.
+    pub fn with_limits(role: Role, config: Config, limits: Limits) -> Self {
+        Connection {
+            role,
+            config,
+            limits,
+            extension: None,
+            state: State::Open,
+            failed: false,
+            eof: false,
+            close_sent: false,
+            close_echo_end: None,
+            peer_close: None,
+            read_buf: BytesMut::new(),
+            incoming: Incoming::default(),
+            outgoing: Outgoing::default(),
+            transmit: TransmitQueue::default(),
+            masks: MaskKeys::new(),
+            timers: Timers::default(),
+        }
+    }
+
+    /// Plugs in the extension negotiated during the handshake.
+    pub fn set_extension(&mut self, extension: Box<dyn Extension>) {
+        self.extension = Some(extension);
+    }
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The behaviour settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The safety limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Close-handshake state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    // ----------------------------------------------------------------- input
+
+    /// The receive buffer. The driver appends bytes read from the transport
+    /// (e.g. `AsyncReadExt::read_buf`), then calls [`Connection::poll_event`].
+    /// Payloads are split off this buffer without copying.
+    ///
+    /// The driver may replace the buffer (e.g. with a pooled one). It is kept
+    /// small while idle: once drained, a buffer that grew past 64 KiB is
+    /// released.
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        &mut self.read_buf
+    }
+
+    /// Copies `data` into the receive buffer (tests and simple drivers).
+    pub fn receive(&mut self, data: &[u8]) {
+        self.read_buf().extend_from_slice(data);
+    }
+
+    /// Tells the connection that bytes arrived at `now`; resets the idle and
+    /// keepalive timers. Any bytes count as the answer to a keepalive ping.
+    pub fn record_activity(&mut self, now: Instant) {
+        self.timers.record_activity(now);
+    }
+
+    /// Decodes the next event from the receive buffer. `Ok(None)` means more
+    /// bytes are needed. Pings are answered and a peer's close is echoed
+    /// automatically (queued in the transmit buffer) before the event is
+    /// returned. On `Err`, the connection has queued a close frame with the
+    /// error's code where the protocol allows one and is
+    /// [`State::Closed`]; later calls return `Ok(None)`.
+    pub fn poll_event(&mut self) -> Result<Option<Event>, Error> {
+        self.poll_event_inner()
+    }
+
+    /// The transport reached end of stream. Returns `Ok(())` if the close
+    /// handshake had completed (a clean close), or
+    /// [`Error::AbnormalClosure`] otherwise.
+    ///
+    /// "Completed" means the peer's close frame was received (ours is then
+    /// queued or sent as well).
+    pub fn receive_eof(&mut self) -> Result<(), Error> {
+        self.eof = true;
+        self.state = State::Closed;
+        self.read_buf.clear();
+        self.incoming = Incoming::default();
+        if self.peer_close.is_some() {
+            Ok(())
+        } else {
+            Err(Error::AbnormalClosure)
+        }
+    }
+
+    // ---------------------------------------------------------------- output
+
+    /// Queues a message. Text and binary go through the extension and are
+    /// split per `Config::max_outgoing_frame_size`; `Close` starts the close
+    /// handshake (same as [`Connection::close`]).
+    ///
+    /// # Panics
+    ///
+    /// A client panics if the operating system's random number generator
+    /// fails (needed for mask keys, RFC 6455 §5.3); on supported platforms it
+    /// does not fail once the system has booted.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        self.send_message(message)
+    }
+
+    /// Queues one piece of a streamed data message; `first`/`fin` as in
+    /// [`crate::Fragment`]. Control frames may be sent between pieces.
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        payload: Bytes,
+        first: bool,
+        fin: bool,
+    ) -> Result<(), SendError> {
+        self.send_piece(kind, payload, first, fin)
+    }
+
+    /// Starts the close handshake by queueing a close frame (`None`: no
+    /// status code). Idempotent once closing.
+    pub fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), SendError> {
+        self.start_close(frame)
+    }
+
+    /// Bytes waiting in the transmit buffer.
+    pub fn transmit_len(&self) -> usize {
+        self.transmit.len()
+    }
+
+    /// Fills `dst` with slices of the transmit buffer, in order, for one
+    /// vectored write; returns how many were filled.
+    pub fn transmit_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        self.transmit.slices(dst)
+    }
+
+    /// Drops `n` written bytes from the front of the transmit buffer.
+    /// `n` larger than [`Connection::transmit_len`] drains everything.
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.transmit.advance(n);
+        if self.state == State::CloseReceived
+            && self
+                .close_echo_end
+                .is_some_and(|end| self.transmit.written() >= end)
+        {
+            self.state = State::Closed;
+        }
+    }
+
+    // ------------------------------------------------------------------ time
+
+    /// When [`Connection::handle_timeout`] must next be called, if ever.
+    ///
+    /// Timers run on the times the driver passes in; before the first
+    /// [`Connection::record_activity`] or [`Connection::handle_timeout`]
+    /// there is no deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_deadline()
+    }
+
+    /// Runs timers due at `now`: queues a keepalive ping, or fails with a
+    /// keepalive, idle or close timeout.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        self.run_timers(now)
+    }
+
+    // ----------------------------------------------------------------- state
+
+    /// Whether the driver should close the transport once the transmit
+    /// buffer is empty: the server after the close handshake (RFC 6455 §7.1.1
+    /// says the server closes TCP first), either role after a failure or a
+    /// close timeout. A client waits for the server to close.
+    pub fn should_close_transport(&self) -> bool {
+        if self.failed || self.eof {
+            return true;
+        }
+        match self.role {
+            // RFC 6455 §7.1.1: the server SHOULD close the TCP connection
+            // first, once the close handshake is complete.
+            Role::Server => self.peer_close.is_some() && self.close_sent,
+            Role::Client => false,
+        }
+    }
+
+    /// The close frame the peer sent, once received.
+    pub fn peer_close(&self) -> Option<&Option<CloseFrame>> {
+        self.peer_close.as_ref()
+    }
+
+    /// Whether the connection failed (protocol error, limit or timeout).
+    pub fn is_failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Ends the connection after `error`: queues a close frame with the
+    /// error's code (if we have not sent one and the code may go on the
+    /// wire) and stops receiving.
+    fn fail(&mut self, error: &Error) {
+        let code = error.close_code();
+        if !self.close_sent && self.state == State::Open {
+            let frame = code
+                .is_valid_on_wire()
+                .then(|| CloseFrame::new(code, crate::Utf8Bytes::new()));
+            self.queue_close_frame(frame.as_ref());
+            self.close_sent = true;
+        }
+        self.failed = true;
+        self.state = State::Closed;
+        self.read_buf.clear();
+        self.incoming = Incoming::default();
+    }
+}

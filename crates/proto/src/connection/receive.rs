@@ -1,0 +1,512 @@
+//! The receive side: header checks, payload unmasking, reassembly or
+//! streaming, UTF-8, control frames and the peer's close.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::{Connection, State};
+use crate::frame::{FrameHeader, OpCode};
+use crate::mask::{apply_mask, apply_mask_at};
+use crate::utf8::Utf8Validator;
+use crate::{
+    CloseCode, CloseFrame, DataKind, Delivery, Error, Event, Fragment, LimitError, Message,
+    ProtocolError, Role, Utf8Bytes,
+};
+
+/// Smallest step the read buffer grows by while a frame is incomplete.
+const READ_RESERVE_STEP: usize = 64 * 1024;
+/// An empty read buffer above this capacity is released (memory per idle
+/// connection matters more than one reallocation).
+const IDLE_READ_CAPACITY: usize = 64 * 1024;
+
+/// Receive-side state between calls.
+#[derive(Debug, Default)]
+pub(super) struct Incoming {
+    /// A data frame whose payload is being streamed or skipped piecewise.
+    partial: Option<PartialFrame>,
+    /// The data message in progress (between its first and last frame).
+    message: Option<IncomingMessage>,
+}
+
+/// A data frame whose header was consumed but whose payload has not all
+/// arrived.
+#[derive(Debug)]
+struct PartialFrame {
+    mask: Option<[u8; 4]>,
+    /// Payload bytes already consumed (the offset into the mask cycle).
+    offset: usize,
+    remaining: usize,
+    fin: bool,
+    /// Skip the payload (data frames after we sent close).
+    discard: bool,
+}
+
+#[derive(Debug)]
+struct IncomingMessage {
+    kind: DataKind,
+    /// RSV bits of the first frame: non-zero means the extension decodes it.
+    rsv: u8,
+    /// Raw payload seen so far (limit accounting for plain messages).
+    wire_len: u64,
+    /// Reassembly buffer for plain messages; grown exactly, never past
+    /// `max_message_size`.
+    assembled: Vec<u8>,
+    /// Output of the extension for decoded messages.
+    decoded: BytesMut,
+    /// Bytes already handed out as fragments (streaming mode).
+    delivered_len: usize,
+    delivered_first: bool,
+    utf8: Utf8Validator,
+}
+
+impl IncomingMessage {
+    fn new(kind: DataKind, rsv: u8) -> Self {
+        IncomingMessage {
+            kind,
+            rsv,
+            wire_len: 0,
+            assembled: Vec::new(),
+            decoded: BytesMut::new(),
+            delivered_len: 0,
+            delivered_first: false,
+            utf8: Utf8Validator::new(),
+        }
+    }
+
+    fn validate(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
+        if self.kind == DataKind::Text {
+            // RFC 6455 §8.1: fail as soon as invalid UTF-8 is seen.
+            self.utf8
+                .feed(bytes)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+
+    fn validate_end(&mut self) -> Result<(), ProtocolError> {
+        if self.kind == DataKind::Text {
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+
+    fn fragment(&mut self, payload: Bytes, fin: bool) -> Event {
+        let first = !self.delivered_first;
+        self.delivered_first = true;
+        self.delivered_len += payload.len();
+        Event::Fragment(Fragment {
+            kind: self.kind,
+            payload,
+            first,
+            fin,
+        })
+    }
+}
+
+/// What one step of the decoder produced.
+enum Step {
+    Event(Event),
+    /// Progress without an event (a fragment buffered, a payload skipped).
+    Continue,
+    NeedMore,
+}
+
+impl Connection {
+    pub(super) fn poll_event_inner(&mut self) -> Result<Option<Event>, Error> {
+        if self.failed || self.eof || self.peer_close.is_some() {
+            // Nothing more is received after a failure or the peer's close
+            // (RFC 6455 §5.5.1: the close frame is the last frame).
+            self.read_buf.clear();
+            self.release_idle_read_buf();
+            return Ok(None);
+        }
+        loop {
+            match self.step() {
+                Ok(Step::Event(event)) => return Ok(Some(event)),
+                Ok(Step::Continue) => {}
+                Ok(Step::NeedMore) => {
+                    self.release_idle_read_buf();
+                    return Ok(None);
+                }
+                Err(error) => {
+                    self.fail(&error);
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    fn step(&mut self) -> Result<Step, Error> {
+        if self.incoming.partial.is_some() {
+            return self.step_partial();
+        }
+        let Some((header, header_len)) = FrameHeader::decode(&self.read_buf)? else {
+            return Ok(Step::NeedMore);
+        };
+        self.check_header(&header)?;
+        // Checked against max_frame_size (a usize) above.
+        let len = header.payload_len as usize;
+        let complete = self.read_buf.len() - header_len >= len;
+
+        if header.opcode.is_control() {
+            if !complete {
+                self.reserve_read(header_len.saturating_add(len));
+                return Ok(Step::NeedMore);
+            }
+            self.timers.frame_received();
+            self.read_buf.advance(header_len);
+            let payload = self.take_payload(len, header.mask).freeze();
+            return self.on_control(header.opcode, payload).map(Step::Event);
+        }
+
+        let discard = self.close_sent;
+        let extension_message = match header.opcode {
+            OpCode::Continuation => self.incoming.message.as_ref().is_some_and(|m| m.rsv != 0),
+            _ => header.rsv != 0,
+        };
+        let stream = discard || (self.config.delivery == Delivery::Fragments && !extension_message);
+        if stream {
+            self.timers.frame_received();
+            self.read_buf.advance(header_len);
+            if !discard {
+                self.begin_frame(&header);
+            }
+            self.incoming.partial = Some(PartialFrame {
+                mask: header.mask,
+                offset: 0,
+                remaining: len,
+                fin: header.fin,
+                discard,
+            });
+            return self.step_partial();
+        }
+        if !complete {
+            self.reserve_read(header_len.saturating_add(len));
+            return Ok(Step::NeedMore);
+        }
+        self.timers.frame_received();
+        self.read_buf.advance(header_len);
+        self.begin_frame(&header);
+        let payload = self.take_payload(len, header.mask);
+        self.on_data_frame(header.fin, payload)
+    }
+
+    /// Every rule that the header alone decides, checked before any of the
+    /// payload is buffered.
+    fn check_header(&self, header: &FrameHeader) -> Result<(), Error> {
+        // RFC 6455 §5.1: a server MUST fail on an unmasked frame, a client
+        // MUST fail on a masked frame.
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame.into()),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame.into()),
+            _ => {}
+        }
+        // RFC 6455 §5.2: RSV bits MUST be 0 unless a negotiated extension
+        // defines them. Extensions (RFC 7692 §6) use them on a message's
+        // first frame only, never on control or continuation frames.
+        if header.rsv != 0 {
+            let allowed = match header.opcode {
+                OpCode::Text | OpCode::Binary => self
+                    .extension
+                    .as_ref()
+                    .is_some_and(|ext| header.rsv & !ext.rsv_mask() == 0),
+                // After our close, data frames are skipped unchecked for
+                // order, so a continuation is judged like a first frame.
+                OpCode::Continuation if self.close_sent => self
+                    .extension
+                    .as_ref()
+                    .is_some_and(|ext| header.rsv & !ext.rsv_mask() == 0),
+                _ => false,
+            };
+            if !allowed {
+                return Err(ProtocolError::ReservedBits(header.rsv).into());
+            }
+        }
+        // Limits come from the declared length, before any payload is kept.
+        if header.payload_len > self.limits.max_frame_size as u64 {
+            return Err(LimitError::FrameTooLarge {
+                size: header.payload_len,
+                max: self.limits.max_frame_size,
+            }
+            .into());
+        }
+        if header.opcode.is_control() || self.close_sent {
+            return Ok(());
+        }
+        // RFC 6455 §5.4: continuation frames continue an open message; a new
+        // message must not start while one is open.
+        let open = self.incoming.message.as_ref();
+        match (header.opcode, open) {
+            (OpCode::Continuation, None) => {
+                return Err(ProtocolError::UnexpectedContinuation.into())
+            }
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation.into())
+            }
+            _ => {}
+        }
+        let (rsv, wire_len) = open.map_or((header.rsv, 0), |m| (m.rsv, m.wire_len));
+        // Extension-decoded messages are bounded by the decoder (after
+        // decoding); plain ones by their wire size.
+        if rsv == 0 {
+            let size = wire_len.saturating_add(header.payload_len);
+            if size > self.limits.max_message_size as u64 {
+                return Err(LimitError::MessageTooLarge {
+                    size,
+                    max: self.limits.max_message_size,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the message on its first frame and accounts the frame's size.
+    fn begin_frame(&mut self, header: &FrameHeader) {
+        let kind = match header.opcode {
+            OpCode::Text => Some(DataKind::Text),
+            OpCode::Binary => Some(DataKind::Binary),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            self.incoming.message = Some(IncomingMessage::new(kind, header.rsv));
+        }
+        if let Some(message) = self.incoming.message.as_mut() {
+            message.wire_len = message.wire_len.saturating_add(header.payload_len);
+        }
+    }
+
+    /// Splits `len` payload bytes off the read buffer and unmasks them in
+    /// place: the payload stays in the read buffer's allocation.
+    fn take_payload(&mut self, len: usize, mask: Option<[u8; 4]>) -> BytesMut {
+        let mut payload = self.read_buf.split_to(len);
+        if let Some(key) = mask {
+            apply_mask(&mut payload, key);
+        }
+        payload
+    }
+
+    /// Streams (or skips) the payload of the current partial frame.
+    fn step_partial(&mut self) -> Result<Step, Error> {
+        let Some(partial) = self.incoming.partial.as_mut() else {
+            return Ok(Step::Continue);
+        };
+        let take = partial.remaining.min(self.read_buf.len());
+        if take == 0 && partial.remaining > 0 {
+            return Ok(Step::NeedMore);
+        }
+        partial.remaining -= take;
+        let frame_done = partial.remaining == 0;
+        let message_done = frame_done && partial.fin;
+        if partial.discard || self.close_sent {
+            self.read_buf.advance(take);
+            if frame_done {
+                self.incoming.partial = None;
+            }
+            return Ok(if frame_done {
+                Step::Continue
+            } else {
+                Step::NeedMore
+            });
+        }
+        let mut payload = self.read_buf.split_to(take);
+        if let Some(key) = partial.mask {
+            apply_mask_at(&mut payload, key, partial.offset);
+        }
+        partial.offset += take;
+        if frame_done {
+            self.incoming.partial = None;
+        }
+        let Some(message) = self.incoming.message.as_mut() else {
+            return Ok(Step::Continue);
+        };
+        message.validate(&payload)?;
+        if message_done {
+            message.validate_end()?;
+        }
+        let event = message.fragment(payload.freeze(), message_done);
+        if message_done {
+            self.incoming.message = None;
+        }
+        Ok(Step::Event(event))
+    }
+
+    /// A complete data frame in whole-message mode, or an extension-decoded
+    /// frame in streaming mode.
+    fn on_data_frame(&mut self, fin: bool, payload: BytesMut) -> Result<Step, Error> {
+        let max_message = self.limits.max_message_size;
+        let streaming = self.config.delivery == Delivery::Fragments;
+        let Some(message) = self.incoming.message.as_mut() else {
+            return Ok(Step::Continue);
+        };
+        if message.rsv != 0 {
+            let Some(extension) = self.extension.as_mut() else {
+                return Ok(Step::Continue);
+            };
+            let (out, budget) = if streaming {
+                (
+                    BytesMut::new(),
+                    max_message.saturating_sub(message.delivered_len),
+                )
+            } else {
+                (std::mem::take(&mut message.decoded), max_message)
+            };
+            let mut out = out;
+            let before = out.len();
+            extension.decode(message.rsv, &payload, fin, &mut out, budget)?;
+            message.validate(&out[before..])?;
+            if fin {
+                message.validate_end()?;
+            }
+            if streaming {
+                let event = message.fragment(out.freeze(), fin);
+                if fin {
+                    self.incoming.message = None;
+                }
+                return Ok(Step::Event(event));
+            }
+            message.decoded = out;
+            if !fin {
+                return Ok(Step::Continue);
+            }
+            let message = self.incoming.message.take();
+            let Some(mut message) = message else {
+                return Ok(Step::Continue);
+            };
+            let bytes = std::mem::take(&mut message.decoded).freeze();
+            return Ok(Step::Event(Event::Message(data_message(
+                message.kind,
+                bytes,
+            ))));
+        }
+
+        if fin && message.assembled.is_empty() && message.wire_len == payload.len() as u64 {
+            // A single-frame message: zero-copy, one validation pass.
+            let kind = message.kind;
+            self.incoming.message = None;
+            let payload = payload.freeze();
+            if kind == DataKind::Text && simdutf8::basic::from_utf8(&payload).is_err() {
+                // RFC 6455 §8.1: invalid UTF-8 in text MUST fail (1007).
+                return Err(ProtocolError::InvalidUtf8.into());
+            }
+            return Ok(Step::Event(Event::Message(data_message(kind, payload))));
+        }
+        message.validate(&payload)?;
+        append_bounded(&mut message.assembled, &payload, max_message);
+        if !fin {
+            return Ok(Step::Continue);
+        }
+        message.validate_end()?;
+        let Some(message) = self.incoming.message.take() else {
+            return Ok(Step::Continue);
+        };
+        let bytes = Bytes::from(message.assembled);
+        Ok(Step::Event(Event::Message(data_message(
+            message.kind,
+            bytes,
+        ))))
+    }
+
+    fn on_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<Event, Error> {
+        match opcode {
+            OpCode::Ping => {
+                // RFC 6455 §5.5.2: answer a ping with a pong carrying the same
+                // application data, unless we already sent a close frame.
+                if self.state == State::Open {
+                    self.queue_pong(&payload);
+                }
+                Ok(Event::Message(Message::Ping(payload)))
+            }
+            OpCode::Pong => Ok(Event::Message(Message::Pong(payload))),
+            _ => {
+                let frame = parse_close_payload(&payload)?;
+                self.on_peer_close(frame.clone());
+                Ok(Event::Message(Message::Close(frame)))
+            }
+        }
+    }
+
+    fn on_peer_close(&mut self, frame: Option<CloseFrame>) {
+        self.incoming = Incoming::default();
+        if self.state == State::Open {
+            // RFC 6455 §5.5.1: answer with a close frame, echoing the status
+            // code (an empty close is answered with an empty close).
+            let echo = frame
+                .as_ref()
+                .map(|f| CloseFrame::new(f.code, Utf8Bytes::new()));
+            self.queue_close_frame(echo.as_ref());
+            self.close_echo_end = Some(self.transmit.queued());
+            self.close_sent = true;
+            self.state = State::CloseReceived;
+            self.timers.close_started_by_peer();
+        } else {
+            self.state = State::Closed;
+        }
+        self.peer_close = Some(frame);
+    }
+
+    /// Grows the read buffer for an incomplete frame of `frame_len` bytes:
+    /// at least doubling (so large frames are not copied over and over),
+    /// never past what the frame still needs (bounded by the limits).
+    fn reserve_read(&mut self, frame_len: usize) {
+        let missing = frame_len.saturating_sub(self.read_buf.len());
+        let step = missing.min(self.read_buf.len().max(READ_RESERVE_STEP));
+        self.read_buf.reserve(step);
+    }
+
+    fn release_idle_read_buf(&mut self) {
+        if self.read_buf.is_empty() && self.read_buf.capacity() > IDLE_READ_CAPACITY {
+            self.read_buf = BytesMut::new();
+        }
+    }
+}
+
+fn data_message(kind: DataKind, bytes: Bytes) -> Message {
+    match kind {
+        DataKind::Text => Message::Text(Utf8Bytes::from_validated(bytes)),
+        DataKind::Binary => Message::Binary(bytes),
+    }
+}
+
+/// Appends to a reassembly buffer, growing it geometrically but never past
+/// `max` (the caller checked that `buf.len() + data.len() <= max`).
+fn append_bounded(buf: &mut Vec<u8>, data: &[u8], max: usize) {
+    let needed = buf.len() + data.len();
+    if needed > buf.capacity() {
+        let target = needed
+            .max(buf.capacity().saturating_mul(2))
+            .min(max)
+            .max(needed);
+        buf.reserve_exact(target - buf.len());
+    }
+    buf.extend_from_slice(data);
+}
+
+/// Parses a close frame's payload (RFC 6455 §5.5.1).
+fn parse_close_payload(payload: &Bytes) -> Result<Option<CloseFrame>, ProtocolError> {
+    match &payload[..] {
+        [] => Ok(None),
+        // RFC 6455 §5.5.1: a body, if present, MUST start with a 2-byte code.
+        [_] => Err(ProtocolError::InvalidClosePayload),
+        [high, low, rest @ ..] => {
+            let code = CloseCode(u16::from_be_bytes([*high, *low]));
+            // RFC 6455 §7.4: codes reserved or not registered MUST fail.
+            if !code.is_valid_on_wire() {
+                return Err(ProtocolError::InvalidCloseCode(code.0));
+            }
+            // RFC 6455 §5.5.1: the reason is UTF-8 (1007 when it is not).
+            if simdutf8::basic::from_utf8(rest).is_err() {
+                return Err(ProtocolError::InvalidCloseReason);
+            }
+            let reason = Utf8Bytes::from_validated(payload.slice(2..));
+            Ok(Some(CloseFrame { code, reason }))
+        }
+    }
+}
+
+impl Connection {
+    /// Forgets the message being received (after we sent close, data is
+    /// skipped); a frame in flight is skipped to its end.
+    pub(super) fn incoming_message_abandoned(&mut self) {
+        self.incoming.message = None;
+    }
+}

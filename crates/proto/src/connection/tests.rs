@@ -1,0 +1,1037 @@
+//! Unit tests of the connection state machine, one per rule.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use super::*;
+use crate::extension::{RSV1, RSV2};
+use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
+use crate::mask::apply_mask;
+use crate::{CloseCode, Delivery, Encoded, Fragment, LimitError, ProtocolError};
+
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// One frame on the wire; masked with `KEY` when `masked`.
+fn wire(first_byte: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let header = FrameHeader {
+        fin: first_byte & 0x80 != 0,
+        rsv: (first_byte >> 4) & 0b111,
+        opcode: OpCode::from_u8(first_byte & 0x0F).unwrap_or(OpCode::Binary),
+        mask: masked.then_some(KEY),
+        payload_len: payload.len() as u64,
+    };
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let n = header.encode(&mut head);
+    head[0] = first_byte;
+    let mut out = head[..n].to_vec();
+    let mut body = payload.to_vec();
+    if masked {
+        apply_mask(&mut body, KEY);
+    }
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A frame from a client (masked).
+fn c(first_byte: u8, payload: &[u8]) -> Vec<u8> {
+    wire(first_byte, payload, true)
+}
+
+/// A frame from a server (unmasked).
+fn s(first_byte: u8, payload: &[u8]) -> Vec<u8> {
+    wire(first_byte, payload, false)
+}
+
+fn server() -> Connection {
+    Connection::new(Role::Server, Config::default())
+}
+
+fn client() -> Connection {
+    Connection::new(Role::Client, Config::default())
+}
+
+fn events(conn: &mut Connection) -> Result<Vec<Event>, Error> {
+    let mut out = Vec::new();
+    while let Some(event) = conn.poll_event()? {
+        out.push(event);
+    }
+    Ok(out)
+}
+
+fn msg(message: Message) -> Event {
+    Event::Message(message)
+}
+
+fn drain(conn: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let n = conn.transmit_slices(&mut slices);
+        if n == 0 {
+            break;
+        }
+        let before = out.len();
+        for slice in &slices[..n] {
+            out.extend_from_slice(slice);
+        }
+        let total = out.len() - before;
+        conn.advance_transmit(total);
+    }
+    assert_eq!(conn.transmit_len(), 0);
+    out
+}
+
+/// Decoded frames: (opcode, fin, rsv, masked, unmasked payload).
+fn frames(mut bytes: &[u8]) -> Vec<(OpCode, bool, u8, bool, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (h, n) = FrameHeader::decode(bytes).unwrap().unwrap();
+        let len = h.payload_len as usize;
+        let mut payload = bytes[n..n + len].to_vec();
+        if let Some(key) = h.mask {
+            apply_mask(&mut payload, key);
+        }
+        out.push((h.opcode, h.fin, h.rsv, h.mask.is_some(), payload));
+        bytes = &bytes[n + len..];
+    }
+    out
+}
+
+fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason.as_bytes());
+    p
+}
+
+// ------------------------------------------------------------ RFC examples
+
+#[test]
+fn rfc_5_7_hello_masked_to_server_and_unmasked_to_client() {
+    let mut srv = server();
+    srv.receive(&[
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ]);
+    assert_eq!(events(&mut srv).unwrap(), [msg(Message::text("Hello"))]);
+    let mut cli = client();
+    cli.receive(&[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    assert_eq!(events(&mut cli).unwrap(), [msg(Message::text("Hello"))]);
+}
+
+#[test]
+fn rfc_5_7_fragmented_hello() {
+    let mut cli = client();
+    cli.receive(&[0x01, 0x03, 0x48, 0x65, 0x6c]);
+    assert_eq!(events(&mut cli).unwrap(), []);
+    cli.receive(&[0x80, 0x02, 0x6c, 0x6f]);
+    assert_eq!(events(&mut cli).unwrap(), [msg(Message::text("Hello"))]);
+}
+
+#[test]
+fn rfc_5_7_ping_is_answered_with_same_payload_and_reported() {
+    let mut cli = client();
+    cli.receive(&[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    assert_eq!(
+        events(&mut cli).unwrap(),
+        [msg(Message::Ping(Bytes::from_static(b"Hello")))]
+    );
+    let sent = frames(&drain(&mut cli));
+    assert_eq!(sent, [(OpCode::Pong, true, 0, true, b"Hello".to_vec())]);
+    // A masked pong (RFC example) reaching a server is reported.
+    let mut srv = server();
+    srv.receive(&[
+        0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ]);
+    assert_eq!(
+        events(&mut srv).unwrap(),
+        [msg(Message::Pong(Bytes::from_static(b"Hello")))]
+    );
+    assert_eq!(srv.transmit_len(), 0);
+}
+
+#[test]
+fn rfc_5_7_binary_256_bytes_and_64_kib() {
+    for len in [256usize, 65536] {
+        let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let bytes = s(0x82, &data);
+        assert_eq!(bytes.len(), data.len() + if len == 256 { 4 } else { 10 });
+        let mut cli = client();
+        cli.receive(&bytes);
+        assert_eq!(
+            events(&mut cli).unwrap(),
+            [msg(Message::binary(data.clone()))]
+        );
+    }
+}
+
+#[test]
+fn byte_by_byte_feeding_gives_the_same_events() {
+    let mut stream = Vec::new();
+    stream.extend(c(0x01, "κό".as_bytes()));
+    stream.extend(c(0x89, b"p"));
+    stream.extend(c(0x80, "σμε".as_bytes()));
+    stream.extend(c(0x82, &[7u8; 300]));
+    stream.extend(c(0x88, &close_payload(1000, "bye")));
+    let mut whole = server();
+    whole.receive(&stream);
+    let expected = events(&mut whole).unwrap();
+    assert_eq!(expected.len(), 4);
+    let mut bytewise = server();
+    let mut got = Vec::new();
+    for byte in &stream {
+        bytewise.receive(&[*byte]);
+        got.extend(events(&mut bytewise).unwrap());
+    }
+    assert_eq!(got, expected);
+    assert_eq!(drain(&mut whole), drain(&mut bytewise));
+}
+
+#[test]
+fn single_frame_message_is_zero_copy_from_the_read_buffer() {
+    let mut srv = server();
+    srv.receive(&c(0x82, b"payload"));
+    let start = srv.read_buf().as_ptr() as usize;
+    let Some(Event::Message(Message::Binary(data))) = srv.poll_event().unwrap() else {
+        panic!("expected binary");
+    };
+    let at = data.as_ptr() as usize;
+    assert!(at >= start && at < start + 32, "payload was copied");
+}
+
+#[test]
+fn control_frames_between_fragments_are_delivered_in_order() {
+    let mut srv = server();
+    srv.receive(&c(0x02, b"ab"));
+    srv.receive(&c(0x89, b"1"));
+    srv.receive(&c(0x00, b"cd"));
+    srv.receive(&c(0x8A, b"2"));
+    srv.receive(&c(0x80, b"ef"));
+    assert_eq!(
+        events(&mut srv).unwrap(),
+        [
+            msg(Message::Ping(Bytes::from_static(b"1"))),
+            msg(Message::Pong(Bytes::from_static(b"2"))),
+            msg(Message::binary(&b"abcdef"[..])),
+        ]
+    );
+}
+
+// ------------------------------------------------------------------ errors
+
+/// Feeds `bytes`, expects `error`, a queued close with its code, the closed
+/// state and silence afterwards.
+fn expect_failure(mut conn: Connection, bytes: &[u8], error: Error, code: u16) {
+    conn.receive(bytes);
+    let result = events(&mut conn);
+    assert_eq!(result, Err(error.clone()));
+    assert_eq!(error.close_code().0, code);
+    assert_eq!(conn.state(), State::Closed);
+    assert!(conn.should_close_transport());
+    let sent = frames(&drain(&mut conn));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, OpCode::Close);
+    assert_eq!(sent[0].4[..2], code.to_be_bytes());
+    conn.receive(&c(0x81, b"after"));
+    conn.receive(&s(0x81, b"after"));
+    assert_eq!(conn.poll_event(), Ok(None));
+    assert_eq!(conn.read_buf().len(), 0, "data after a failure is dropped");
+    assert_eq!(conn.send(Message::text("x")), Err(SendError::Closed));
+}
+
+fn protocol(e: ProtocolError) -> Error {
+    Error::Protocol(e)
+}
+
+#[test]
+fn unmasked_frame_to_server_fails_1002() {
+    expect_failure(
+        server(),
+        &s(0x81, b"hi"),
+        protocol(ProtocolError::UnmaskedFrame),
+        1002,
+    );
+}
+
+#[test]
+fn masked_frame_to_client_fails_1002() {
+    expect_failure(
+        client(),
+        &c(0x81, b"hi"),
+        protocol(ProtocolError::MaskedFrame),
+        1002,
+    );
+}
+
+#[test]
+fn rsv_bits_without_extension_fail_1002() {
+    expect_failure(
+        server(),
+        &c(0xC1, b"hi"),
+        protocol(ProtocolError::ReservedBits(RSV1)),
+        1002,
+    );
+    expect_failure(
+        server(),
+        &c(0x92, b"hi"),
+        protocol(ProtocolError::ReservedBits(0b001)),
+        1002,
+    );
+}
+
+#[test]
+fn rsv_bits_on_control_and_continuation_frames_fail_1002_even_with_extension() {
+    let mut with_ext = server();
+    with_ext.set_extension(Box::new(Reverse::default()));
+    expect_failure(
+        with_ext,
+        &c(0xC9, b""),
+        protocol(ProtocolError::ReservedBits(RSV1)),
+        1002,
+    );
+    let mut with_ext = server();
+    with_ext.set_extension(Box::new(Reverse::default()));
+    let mut bytes = c(0x41, b"ab");
+    bytes.extend(c(0xC0, b"cd"));
+    expect_failure(
+        with_ext,
+        &bytes,
+        protocol(ProtocolError::ReservedBits(RSV1)),
+        1002,
+    );
+    let mut with_ext = server();
+    with_ext.set_extension(Box::new(Reverse::default()));
+    expect_failure(
+        with_ext,
+        &c(0xA1, b"ab"),
+        protocol(ProtocolError::ReservedBits(RSV2)),
+        1002,
+    );
+}
+
+#[test]
+fn reserved_opcode_fails_1002() {
+    expect_failure(
+        server(),
+        &[0x83, 0x80, 1, 2, 3, 4],
+        protocol(ProtocolError::ReservedOpcode(3)),
+        1002,
+    );
+    expect_failure(
+        server(),
+        &[0x8B, 0x80, 1, 2, 3, 4],
+        protocol(ProtocolError::ReservedOpcode(0xB)),
+        1002,
+    );
+}
+
+#[test]
+fn fragmented_or_long_control_frames_fail_1002() {
+    expect_failure(
+        server(),
+        &c(0x09, b""),
+        protocol(ProtocolError::FragmentedControlFrame),
+        1002,
+    );
+    expect_failure(
+        server(),
+        &c(0x89, &[0; 126]),
+        protocol(ProtocolError::ControlFrameTooLong(126)),
+        1002,
+    );
+}
+
+#[test]
+fn top_bit_of_64_bit_length_fails_1002() {
+    let bytes = [0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+    expect_failure(
+        server(),
+        &bytes,
+        protocol(ProtocolError::InvalidPayloadLength),
+        1002,
+    );
+}
+
+#[test]
+fn fragment_order_violations_fail_1002() {
+    expect_failure(
+        server(),
+        &c(0x80, b"x"),
+        protocol(ProtocolError::UnexpectedContinuation),
+        1002,
+    );
+    let mut bytes = c(0x01, b"x");
+    bytes.extend(c(0x82, b"y"));
+    expect_failure(
+        server(),
+        &bytes,
+        protocol(ProtocolError::ExpectedContinuation),
+        1002,
+    );
+}
+
+#[test]
+fn invalid_utf8_fails_1007_single_and_fragmented_fail_fast() {
+    expect_failure(
+        server(),
+        &c(0x81, &[0x61, 0xFF]),
+        protocol(ProtocolError::InvalidUtf8),
+        1007,
+    );
+    // Fail fast: the first fragment already proves it, no FIN needed.
+    expect_failure(
+        server(),
+        &c(0x01, &[0xF4, 0x90]),
+        protocol(ProtocolError::InvalidUtf8),
+        1007,
+    );
+    // Truncated at the end of the message.
+    let mut bytes = c(0x01, &[0xE2, 0x82]);
+    bytes.extend(c(0x80, b""));
+    expect_failure(server(), &bytes, protocol(ProtocolError::InvalidUtf8), 1007);
+}
+
+#[test]
+fn frame_over_limit_fails_1009_from_the_header_alone() {
+    let limits = Limits::default().max_frame_size(1000);
+    let conn = Connection::with_limits(Role::Server, Config::default(), limits);
+    let header = [0x82, 0xFE, 0x03, 0xE9, 1, 2, 3, 4]; // 1001 bytes declared
+    let error = Error::Limit(LimitError::FrameTooLarge {
+        size: 1001,
+        max: 1000,
+    });
+    expect_failure(conn, &header, error, 1009);
+}
+
+#[test]
+fn message_over_limit_fails_1009_before_buffering_the_frame() {
+    let limits = Limits::default().max_message_size(10);
+    let conn = Connection::with_limits(Role::Server, Config::default(), limits);
+    let mut bytes = c(0x02, &[1; 6]);
+    bytes.extend(&c(0x80, &[2; 5])[..8]); // header only of the second frame
+    let error = Error::Limit(LimitError::MessageTooLarge { size: 11, max: 10 });
+    expect_failure(conn, &bytes, error, 1009);
+}
+
+#[test]
+fn huge_declared_length_does_not_reserve_memory() {
+    let mut srv = server();
+    let header = [0x82, 0xFF, 0, 0, 0, 0, 0, 0xF0, 0, 0, 1, 2, 3, 4]; // 15 MiB
+    srv.receive(&header);
+    assert_eq!(srv.poll_event(), Ok(None));
+    assert!(
+        srv.read_buf().capacity() <= 128 * 1024,
+        "{}",
+        srv.read_buf().capacity()
+    );
+}
+
+#[test]
+fn bad_close_payloads_fail() {
+    expect_failure(
+        server(),
+        &c(0x88, &[0x03]),
+        protocol(ProtocolError::InvalidClosePayload),
+        1002,
+    );
+    for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
+        let bytes = c(0x88, &close_payload(code, ""));
+        expect_failure(
+            server(),
+            &bytes,
+            protocol(ProtocolError::InvalidCloseCode(code)),
+            1002,
+        );
+    }
+    let mut bad_reason = close_payload(1000, "");
+    bad_reason.extend([0xC0, 0xAF]);
+    expect_failure(
+        server(),
+        &c(0x88, &bad_reason),
+        protocol(ProtocolError::InvalidCloseReason),
+        1007,
+    );
+}
+
+// ------------------------------------------------------------------- close
+
+#[test]
+fn peer_close_is_echoed_with_the_same_code_and_server_closes_transport() {
+    let mut srv = server();
+    srv.receive(&c(0x88, &close_payload(4001, "done")));
+    srv.receive(&c(0x81, b"ignored"));
+    let expected_close = Some(CloseFrame::new(4001, "done"));
+    assert_eq!(
+        events(&mut srv).unwrap(),
+        [msg(Message::Close(expected_close.clone()))]
+    );
+    assert_eq!(srv.state(), State::CloseReceived);
+    assert!(srv.should_close_transport());
+    assert_eq!(srv.peer_close(), Some(&expected_close));
+    assert_eq!(srv.send(Message::text("late")), Err(SendError::Closed));
+    let sent = frames(&drain(&mut srv));
+    assert_eq!(
+        sent,
+        [(OpCode::Close, true, 0, false, close_payload(4001, ""))]
+    );
+    assert_eq!(srv.state(), State::Closed);
+    assert_eq!(srv.receive_eof(), Ok(()));
+}
+
+#[test]
+fn empty_close_echoes_empty_and_client_waits_for_eof() {
+    let mut cli = client();
+    cli.receive(&s(0x88, b""));
+    assert_eq!(events(&mut cli).unwrap(), [msg(Message::Close(None))]);
+    assert!(!cli.should_close_transport());
+    let sent = frames(&drain(&mut cli));
+    assert_eq!(sent, [(OpCode::Close, true, 0, true, vec![])]);
+    assert_eq!(cli.state(), State::Closed);
+    assert_eq!(cli.receive_eof(), Ok(()));
+    assert!(cli.should_close_transport());
+}
+
+#[test]
+fn after_our_close_data_is_ignored_but_peer_close_completes() {
+    let mut cli = client();
+    cli.close(Some(CloseFrame::new(CloseCode::NORMAL, "bye")))
+        .unwrap();
+    assert_eq!(cli.state(), State::CloseSent);
+    cli.close(None).unwrap(); // idempotent
+    let sent = frames(&drain(&mut cli));
+    assert_eq!(
+        sent,
+        [(OpCode::Close, true, 0, true, close_payload(1000, "bye"))]
+    );
+    cli.receive(&s(0x81, b"data"));
+    cli.receive(&s(0x02, &[0; 100_000]));
+    cli.receive(&s(0x89, b"ping"));
+    cli.receive(&s(0x88, &close_payload(1000, "")));
+    assert_eq!(
+        events(&mut cli).unwrap(),
+        [
+            msg(Message::Ping(Bytes::from_static(b"ping"))),
+            msg(Message::Close(Some(CloseFrame::new(1000, ""))))
+        ]
+    );
+    assert_eq!(cli.state(), State::Closed);
+    assert_eq!(
+        cli.transmit_len(),
+        0,
+        "no pong or second close after our close"
+    );
+    assert!(
+        !cli.should_close_transport(),
+        "client waits for the server to close TCP"
+    );
+    assert_eq!(cli.receive_eof(), Ok(()));
+}
+
+#[test]
+fn eof_before_close_handshake_is_abnormal() {
+    let mut srv = server();
+    assert_eq!(srv.receive_eof(), Err(Error::AbnormalClosure));
+    let mut cli = client();
+    cli.close(None).unwrap();
+    assert_eq!(cli.receive_eof(), Err(Error::AbnormalClosure));
+    assert!(cli.should_close_transport());
+}
+
+#[test]
+fn close_argument_checks() {
+    let mut cli = client();
+    assert_eq!(
+        cli.close(Some(CloseFrame::new(1005, ""))),
+        Err(SendError::InvalidCloseCode(1005))
+    );
+    let long = "x".repeat(124);
+    assert_eq!(
+        cli.close(Some(CloseFrame::new(1000, long.as_str()))),
+        Err(SendError::ControlFrameTooLong(126))
+    );
+    assert_eq!(cli.state(), State::Open);
+    cli.send(Message::Close(None)).unwrap();
+    assert_eq!(cli.state(), State::CloseSent);
+    assert_eq!(cli.send(Message::binary(&b"x"[..])), Err(SendError::Closed));
+    assert_eq!(
+        cli.send(Message::Ping(Bytes::new())),
+        Err(SendError::Closed)
+    );
+}
+
+// ------------------------------------------------------------ streaming mode
+
+fn streaming(role: Role) -> Connection {
+    Connection::new(role, Config::default().delivery(Delivery::Fragments))
+}
+
+fn fragment(kind: DataKind, payload: &[u8], first: bool, fin: bool) -> Event {
+    Event::Fragment(Fragment {
+        kind,
+        payload: Bytes::copy_from_slice(payload),
+        first,
+        fin,
+    })
+}
+
+#[test]
+fn fragments_mode_delivers_a_large_frame_as_its_bytes_arrive() {
+    let mut cli = streaming(Role::Client);
+    let data: Vec<u8> = (0..10_000).map(|i| i as u8).collect();
+    let bytes = s(0x82, &data);
+    cli.receive(&bytes[..1000]);
+    assert_eq!(
+        events(&mut cli).unwrap(),
+        [fragment(DataKind::Binary, &data[..996], true, false)]
+    );
+    assert!(cli.read_buf().is_empty(), "nothing held back");
+    cli.receive(&bytes[1000..]);
+    assert_eq!(
+        events(&mut cli).unwrap(),
+        [fragment(DataKind::Binary, &data[996..], false, true)]
+    );
+}
+
+#[test]
+fn fragments_mode_unmasks_pieces_and_keeps_frame_boundaries() {
+    let mut srv = streaming(Role::Server);
+    let mut bytes = c(0x01, "héllo".as_bytes());
+    bytes.extend(c(0x89, b""));
+    bytes.extend(c(0x80, b""));
+    let mut got = Vec::new();
+    for chunk in bytes.chunks(3) {
+        srv.receive(chunk);
+        got.extend(events(&mut srv).unwrap());
+    }
+    let text: Vec<u8> = got
+        .iter()
+        .filter_map(|e| match e {
+            Event::Fragment(f) => Some(f.payload.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(text, "héllo".as_bytes());
+    let Event::Fragment(first) = &got[0] else {
+        panic!()
+    };
+    assert!(first.first && !first.fin);
+    assert!(got.contains(&msg(Message::Ping(Bytes::new()))));
+    assert_eq!(
+        got.last(),
+        Some(&fragment(DataKind::Text, b"", false, true))
+    );
+}
+
+#[test]
+fn fragments_mode_fails_fast_on_invalid_utf8_and_checks_message_total() {
+    let mut srv = streaming(Role::Server);
+    let bytes = c(0x81, &[b'a', 0xED, 0xA0, b'b', b'c']);
+    srv.receive(&bytes[..9]); // header (6) + "a", ED, A0
+    assert_eq!(
+        events(&mut srv),
+        Err(Error::Protocol(ProtocolError::InvalidUtf8))
+    );
+    let limits = Limits::default().max_message_size(8);
+    let conn = Connection::with_limits(
+        Role::Server,
+        Config::default().delivery(Delivery::Fragments),
+        limits,
+    );
+    let mut bytes = c(0x02, &[0; 5]);
+    bytes.extend(c(0x80, &[0; 4]));
+    let error = Error::Limit(LimitError::MessageTooLarge { size: 9, max: 8 });
+    let mut conn = conn;
+    conn.receive(&bytes);
+    assert_eq!(
+        conn.poll_event().unwrap(),
+        Some(fragment(DataKind::Binary, &[0; 5], true, false))
+    );
+    assert_eq!(conn.poll_event(), Err(error));
+}
+
+// ---------------------------------------------------------------- extension
+
+/// A test extension that reverses each frame's bytes (RSV1), enforcing
+/// `max_len` like a real decoder must.
+#[derive(Debug, Default)]
+struct Reverse {
+    pass_through: bool,
+}
+
+impl Extension for Reverse {
+    fn name(&self) -> &'static str {
+        "x-reverse"
+    }
+    fn rsv_mask(&self) -> u8 {
+        RSV1
+    }
+    fn encode(&mut self, _: DataKind, payload: &[u8], _: bool, _: bool) -> Result<Encoded, String> {
+        if self.pass_through {
+            return Ok(Encoded::PassThrough);
+        }
+        let reversed: Vec<u8> = payload.iter().rev().copied().collect();
+        Ok(Encoded::Transformed {
+            rsv: RSV1,
+            payload: reversed.into(),
+        })
+    }
+    fn decode(
+        &mut self,
+        rsv: u8,
+        payload: &[u8],
+        _: bool,
+        out: &mut BytesMut,
+        max_len: usize,
+    ) -> Result<(), Error> {
+        assert_eq!(rsv, RSV1);
+        if out.len() + payload.len() > max_len {
+            return Err(LimitError::MessageTooLarge {
+                size: (out.len() + payload.len()) as u64,
+                max: max_len,
+            }
+            .into());
+        }
+        out.extend(payload.iter().rev());
+        Ok(())
+    }
+}
+
+#[test]
+fn extension_decodes_messages_whose_first_frame_has_its_rsv_bits() {
+    let mut srv = server();
+    srv.set_extension(Box::new(Reverse::default()));
+    let mut bytes = c(0xC1, b"cba");
+    bytes.extend(c(0x82, b"plain"));
+    bytes.extend(c(0x42, b"ba"));
+    bytes.extend(c(0x89, b"ping is not decoded"));
+    bytes.extend(c(0x80, b"dc"));
+    srv.receive(&bytes);
+    assert_eq!(
+        events(&mut srv).unwrap(),
+        [
+            msg(Message::text("abc")),
+            msg(Message::binary(&b"plain"[..])),
+            msg(Message::Ping(Bytes::from_static(b"ping is not decoded"))),
+            msg(Message::binary(&b"abcd"[..])),
+        ]
+    );
+}
+
+#[test]
+fn extension_output_is_bounded_by_max_message_size() {
+    let limits = Limits::default().max_message_size(4);
+    let mut srv = Connection::with_limits(Role::Server, Config::default(), limits);
+    srv.set_extension(Box::new(Reverse::default()));
+    let mut bytes = c(0x42, b"abc");
+    bytes.extend(c(0x80, b"de"));
+    srv.receive(&bytes);
+    assert_eq!(
+        events(&mut srv),
+        Err(Error::Limit(LimitError::MessageTooLarge {
+            size: 5,
+            max: 4
+        }))
+    );
+}
+
+#[test]
+fn extension_decodes_in_fragments_mode_too() {
+    let mut srv = streaming(Role::Server);
+    srv.set_extension(Box::new(Reverse::default()));
+    srv.receive(&c(0x41, b"ih"));
+    srv.receive(&c(0x80, b"!"));
+    assert_eq!(
+        events(&mut srv).unwrap(),
+        [
+            fragment(DataKind::Text, b"hi", true, false),
+            fragment(DataKind::Text, b"!", false, true)
+        ]
+    );
+}
+
+#[test]
+fn extension_encodes_outgoing_data_with_rsv_on_the_first_frame_only() {
+    let config = Config::default().max_outgoing_frame_size(Some(2));
+    let mut srv = Connection::new(Role::Server, config);
+    srv.set_extension(Box::new(Reverse::default()));
+    srv.send(Message::text("abc")).unwrap();
+    srv.send(Message::Ping(Bytes::from_static(b"p"))).unwrap();
+    assert_eq!(
+        frames(&drain(&mut srv)),
+        [
+            (OpCode::Text, false, RSV1, false, b"cb".to_vec()),
+            (OpCode::Continuation, true, 0, false, b"a".to_vec()),
+            (OpCode::Ping, true, 0, false, b"p".to_vec()),
+        ]
+    );
+    let mut srv = server();
+    srv.set_extension(Box::new(Reverse { pass_through: true }));
+    srv.send_fragment(DataKind::Binary, Bytes::from_static(b"ab"), true, false)
+        .unwrap();
+    srv.send_fragment(DataKind::Binary, Bytes::from_static(b"cd"), false, true)
+        .unwrap();
+    assert_eq!(
+        frames(&drain(&mut srv)),
+        [
+            (OpCode::Binary, false, 0, false, b"ab".to_vec()),
+            (OpCode::Continuation, true, 0, false, b"cd".to_vec()),
+        ]
+    );
+}
+
+// ----------------------------------------------------------------- transmit
+
+#[test]
+fn small_messages_coalesce_into_one_write() {
+    let mut srv = server();
+    for i in 0..100u8 {
+        srv.send(Message::binary(vec![i; 10])).unwrap();
+    }
+    let mut slices = [IoSlice::new(&[]); 8];
+    assert_eq!(srv.transmit_slices(&mut slices), 1);
+    assert_eq!(slices[0].len(), 100 * 12);
+    assert_eq!(srv.transmit_len(), 1200);
+}
+
+#[test]
+fn large_server_payload_is_sent_without_copying() {
+    let mut srv = server();
+    let payload = Bytes::from(vec![9u8; 100_000]);
+    srv.send(Message::text("hi")).unwrap();
+    srv.send(Message::Binary(payload.clone())).unwrap();
+    srv.send(Message::text("after")).unwrap();
+    let mut slices = [IoSlice::new(&[]); 8];
+    let n = srv.transmit_slices(&mut slices);
+    assert_eq!(n, 3);
+    assert_eq!(
+        slices[1].as_ptr(),
+        payload.as_ptr(),
+        "payload slice is the caller's buffer"
+    );
+    assert_eq!(slices[0].len(), 4 + 10);
+    // Partial writes keep the order.
+    srv.advance_transmit(7);
+    let rest = drain(&mut srv);
+    assert_eq!(rest.len(), 4 + 10 + 100_000 + 7 - 7);
+}
+
+#[test]
+fn client_masks_every_frame_with_fresh_keys() {
+    let mut cli = client();
+    cli.send(Message::text("hello")).unwrap();
+    cli.send(Message::text("hello")).unwrap();
+    let bytes = drain(&mut cli);
+    let sent = frames(&bytes);
+    assert!(sent.iter().all(|f| f.3 && f.4 == b"hello"));
+    assert_ne!(bytes[2..6], bytes[13..17], "mask keys repeat");
+}
+
+#[test]
+fn auto_fragmentation_splits_outgoing_messages() {
+    let config = Config::default().max_outgoing_frame_size(Some(4));
+    let mut cli = Connection::new(Role::Client, config);
+    cli.send(Message::binary(&b"0123456789"[..])).unwrap();
+    let sent = frames(&drain(&mut cli));
+    let expected: Vec<(OpCode, bool, u8, bool, Vec<u8>)> = vec![
+        (OpCode::Binary, false, 0, true, b"0123".to_vec()),
+        (OpCode::Continuation, false, 0, true, b"4567".to_vec()),
+        (OpCode::Continuation, true, 0, true, b"89".to_vec()),
+    ];
+    assert_eq!(sent, expected);
+}
+
+#[test]
+fn send_argument_and_order_checks() {
+    let mut srv = server();
+    assert_eq!(
+        srv.send(Message::Ping(Bytes::from(vec![0; 126]))),
+        Err(SendError::ControlFrameTooLong(126))
+    );
+    assert!(matches!(
+        srv.send_fragment(DataKind::Text, Bytes::new(), false, true),
+        Err(SendError::FragmentOrder(_))
+    ));
+    srv.send_fragment(DataKind::Text, Bytes::from_static(b"a"), true, false)
+        .unwrap();
+    assert!(matches!(
+        srv.send(Message::text("x")),
+        Err(SendError::FragmentOrder(_))
+    ));
+    assert!(matches!(
+        srv.send_fragment(DataKind::Text, Bytes::new(), true, true),
+        Err(SendError::FragmentOrder(_))
+    ));
+    assert!(matches!(
+        srv.send_fragment(DataKind::Binary, Bytes::new(), false, true),
+        Err(SendError::FragmentOrder(_))
+    ));
+    srv.send(Message::Pong(Bytes::from_static(b"between")))
+        .unwrap();
+    srv.send_fragment(DataKind::Text, Bytes::from_static(b"b"), false, true)
+        .unwrap();
+    assert_eq!(
+        frames(&drain(&mut srv)),
+        [
+            (OpCode::Text, false, 0, false, b"a".to_vec()),
+            (OpCode::Pong, true, 0, false, b"between".to_vec()),
+            (OpCode::Continuation, true, 0, false, b"b".to_vec()),
+        ]
+    );
+}
+
+// ------------------------------------------------------------------- timers
+
+fn timed(config: Config) -> (Connection, Instant) {
+    let mut conn = Connection::new(Role::Server, config);
+    let start = Instant::now();
+    conn.record_activity(start);
+    (conn, start)
+}
+
+#[test]
+fn keepalive_ping_is_sent_after_the_interval_and_any_frame_answers() {
+    let config = Config::default()
+        .ping_interval(Some(Duration::from_secs(20)))
+        .pong_timeout(Duration::from_secs(5));
+    let (mut srv, t0) = timed(config);
+    assert_eq!(srv.poll_timeout(), Some(t0 + Duration::from_secs(20)));
+    srv.handle_timeout(t0 + Duration::from_secs(19)).unwrap();
+    assert_eq!(srv.transmit_len(), 0);
+    srv.handle_timeout(t0 + Duration::from_secs(20)).unwrap();
+    assert_eq!(
+        frames(&drain(&mut srv)),
+        [(OpCode::Ping, true, 0, false, vec![])]
+    );
+    assert_eq!(srv.poll_timeout(), Some(t0 + Duration::from_secs(25)));
+    // Any frame (here a text message) answers the ping.
+    srv.receive(&c(0x81, b"x"));
+    events(&mut srv).unwrap();
+    assert_eq!(srv.poll_timeout(), Some(t0 + Duration::from_secs(40)));
+    srv.handle_timeout(t0 + Duration::from_secs(26)).unwrap();
+}
+
+#[test]
+fn missing_pong_fails_with_keepalive_timeout_and_close_1011() {
+    let config = Config::default()
+        .ping_interval(Some(Duration::from_secs(1)))
+        .pong_timeout(Duration::from_secs(2));
+    let (mut srv, t0) = timed(config);
+    srv.handle_timeout(t0 + Duration::from_secs(1)).unwrap();
+    let deadline = srv.poll_timeout().unwrap();
+    assert_eq!(deadline, t0 + Duration::from_secs(3));
+    assert_eq!(
+        srv.handle_timeout(deadline),
+        Err(Error::KeepaliveTimeout(Duration::from_secs(2)))
+    );
+    let sent = frames(&drain(&mut srv));
+    assert_eq!(
+        sent[1],
+        (OpCode::Close, true, 0, false, close_payload(1011, ""))
+    );
+    assert!(srv.should_close_transport());
+    assert_eq!(srv.poll_timeout(), None);
+}
+
+#[test]
+fn record_activity_resets_idle_timeout_which_fails_with_1001() {
+    let config = Config::default()
+        .ping_interval(None)
+        .idle_timeout(Some(Duration::from_secs(30)));
+    let (mut srv, t0) = timed(config);
+    srv.record_activity(t0 + Duration::from_secs(10));
+    assert_eq!(srv.poll_timeout(), Some(t0 + Duration::from_secs(40)));
+    srv.handle_timeout(t0 + Duration::from_secs(39)).unwrap();
+    assert_eq!(
+        srv.handle_timeout(t0 + Duration::from_secs(40)),
+        Err(Error::IdleTimeout(Duration::from_secs(30)))
+    );
+    let sent = frames(&drain(&mut srv));
+    assert_eq!(
+        sent,
+        [(OpCode::Close, true, 0, false, close_payload(1001, ""))]
+    );
+}
+
+#[test]
+fn close_timeout_starts_when_the_driver_next_tells_the_time() {
+    let config = Config::default().close_timeout(Duration::from_secs(10));
+    let (mut srv, t0) = timed(config);
+    let t1 = t0 + Duration::from_secs(3);
+    srv.close(None).unwrap();
+    // Due at once: the connection needs to learn the current time.
+    assert_eq!(srv.poll_timeout(), Some(t0));
+    srv.handle_timeout(t1).unwrap();
+    assert_eq!(srv.poll_timeout(), Some(t1 + Duration::from_secs(10)));
+    assert!(!srv.should_close_transport());
+    assert_eq!(
+        srv.handle_timeout(t1 + Duration::from_secs(10)),
+        Err(Error::CloseTimeout(Duration::from_secs(10)))
+    );
+    assert!(srv.should_close_transport());
+    assert_eq!(
+        frames(&drain(&mut srv)).len(),
+        1,
+        "only the first close frame"
+    );
+}
+
+#[test]
+fn client_waiting_for_eof_gives_up_after_close_timeout() {
+    let config = Config::default().close_timeout(Duration::from_secs(10));
+    let mut cli = Connection::new(Role::Client, config);
+    let t0 = Instant::now();
+    cli.receive(&s(0x88, b""));
+    cli.record_activity(t0);
+    events(&mut cli).unwrap();
+    drain(&mut cli);
+    assert_eq!(cli.state(), State::Closed);
+    assert!(!cli.should_close_transport());
+    assert_eq!(cli.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+    assert_eq!(
+        cli.handle_timeout(t0 + Duration::from_secs(10)),
+        Err(Error::CloseTimeout(Duration::from_secs(10)))
+    );
+    assert!(cli.should_close_transport());
+    assert_eq!(
+        cli.receive_eof(),
+        Ok(()),
+        "the close handshake itself completed"
+    );
+}
+
+#[test]
+fn no_timers_before_the_first_time_input() {
+    let srv = server();
+    assert_eq!(srv.poll_timeout(), None);
+}
+
+#[test]
+fn read_buffer_is_released_when_idle_after_a_large_frame() {
+    let mut srv = server();
+    srv.receive(&c(0x82, &vec![1u8; 200_000]));
+    let Some(Event::Message(Message::Binary(data))) = srv.poll_event().unwrap() else {
+        panic!("expected binary");
+    };
+    assert_eq!(data.len(), 200_000);
+    assert_eq!(srv.poll_event(), Ok(None));
+    assert!(
+        srv.read_buf().capacity() <= 64 * 1024,
+        "{}",
+        srv.read_buf().capacity()
+    );
+}
+
+#[test]
+fn incomplete_frame_grows_the_read_buffer_geometrically_within_the_frame() {
+    let mut srv = server();
+    let bytes = c(0x82, &vec![3u8; 1_000_000]);
+    srv.receive(&bytes[..100]);
+    assert_eq!(srv.poll_event(), Ok(None));
+    let capacity = srv.read_buf().capacity();
+    assert!(capacity >= 64 * 1024, "reserved a read step: {capacity}");
+    assert!(capacity <= bytes.len(), "never past the frame: {capacity}");
+    srv.receive(&bytes[100..]);
+    assert!(
+        matches!(srv.poll_event(), Ok(Some(Event::Message(Message::Binary(d)))) if d.len() == 1_000_000)
+    );
+}

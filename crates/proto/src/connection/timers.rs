@@ -1,0 +1,154 @@
+//! Keepalive, idle and close-handshake timers on driver-supplied time.
+//!
+//! The connection never reads a clock: the driver passes `now` to
+//! [`Connection::record_activity`] and [`Connection::handle_timeout`], and
+//! sleeps until [`Connection::poll_timeout`].
+
+use std::time::Instant;
+
+use super::{Connection, State};
+use crate::{Error, Role};
+
+/// When the close-handshake timer started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum CloseTimer {
+    #[default]
+    Off,
+    /// Started by a call that had no `now` (e.g. [`Connection::close`]);
+    /// stamped by the next `handle_timeout`, which `poll_timeout` asks for
+    /// right away.
+    Unstamped,
+    At(Instant),
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Timers {
+    /// The latest time the driver told us about.
+    last_now: Option<Instant>,
+    last_activity: Option<Instant>,
+    /// When the last keepalive ping went out.
+    last_ping: Option<Instant>,
+    /// A keepalive ping is unanswered.
+    awaiting_answer: bool,
+    close: CloseTimer,
+}
+
+impl Timers {
+    pub(super) fn record_activity(&mut self, now: Instant) {
+        self.last_now = Some(now);
+        self.last_activity = Some(now);
+        self.awaiting_answer = false;
+    }
+
+    /// Any frame from the peer answers a keepalive ping.
+    pub(super) fn frame_received(&mut self) {
+        self.awaiting_answer = false;
+    }
+
+    pub(super) fn close_started_locally(&mut self) {
+        if self.close == CloseTimer::Off {
+            self.close = CloseTimer::Unstamped;
+        }
+    }
+
+    /// The peer's close arrived with the bytes just recorded, so the last
+    /// known time is current.
+    pub(super) fn close_started_by_peer(&mut self) {
+        if self.close == CloseTimer::Off {
+            self.close = self.last_now.map_or(CloseTimer::Unstamped, CloseTimer::At);
+        }
+    }
+}
+
+impl Connection {
+    /// Whether we are waiting on the peer to finish closing: its close frame
+    /// (after ours), or for a client the end of TCP (RFC 6455 §7.1.1: the
+    /// server closes first).
+    fn awaiting_close(&self) -> bool {
+        if self.failed || self.eof {
+            return false;
+        }
+        match self.state {
+            State::Open => false,
+            State::CloseSent => true,
+            State::CloseReceived | State::Closed => self.role == Role::Client,
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let timers = &self.timers;
+        if self.awaiting_close() {
+            return match timers.close {
+                CloseTimer::Off => None,
+                // Due now: the driver calls handle_timeout, which stamps it.
+                CloseTimer::Unstamped => timers.last_now,
+                CloseTimer::At(start) => Some(start + self.config.close_timeout),
+            };
+        }
+        if self.state != State::Open || self.failed || self.eof {
+            return None;
+        }
+        let activity = timers.last_activity?;
+        let idle = self.config.idle_timeout.map(|idle| activity + idle);
+        let keepalive = if timers.awaiting_answer {
+            timers.last_ping.map(|ping| ping + self.config.pong_timeout)
+        } else {
+            self.config.ping_interval.map(|interval| {
+                let base = timers.last_ping.map_or(activity, |ping| ping.max(activity));
+                base + interval
+            })
+        };
+        match (idle, keepalive) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub(super) fn run_timers(&mut self, now: Instant) -> Result<(), Error> {
+        self.timers.last_now = Some(now);
+        if self.awaiting_close() {
+            match self.timers.close {
+                CloseTimer::Unstamped => self.timers.close = CloseTimer::At(now),
+                CloseTimer::At(start) if now >= start + self.config.close_timeout => {
+                    let error = Error::CloseTimeout(self.config.close_timeout);
+                    self.fail(&error);
+                    return Err(error);
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
+        if self.state != State::Open || self.failed || self.eof {
+            return Ok(());
+        }
+        let Some(activity) = self.timers.last_activity else {
+            return Ok(());
+        };
+        if let Some(idle) = self.config.idle_timeout {
+            if now >= activity + idle {
+                let error = Error::IdleTimeout(idle);
+                self.fail(&error);
+                return Err(error);
+            }
+        }
+        if self.timers.awaiting_answer {
+            let sent = self.timers.last_ping.unwrap_or(activity);
+            if now >= sent + self.config.pong_timeout {
+                let error = Error::KeepaliveTimeout(self.config.pong_timeout);
+                self.fail(&error);
+                return Err(error);
+            }
+        } else if let Some(interval) = self.config.ping_interval {
+            let base = self
+                .timers
+                .last_ping
+                .map_or(activity, |ping| ping.max(activity));
+            if now >= base + interval {
+                self.queue_ping(&[]);
+                self.timers.last_ping = Some(now);
+                self.timers.awaiting_answer = true;
+            }
+        }
+        Ok(())
+    }
+}

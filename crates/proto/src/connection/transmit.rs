@@ -1,0 +1,392 @@
+//! The transmit side: frame encoding, masking, fragmentation and the queue
+//! the driver drains with vectored writes.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::{Connection, State};
+use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::mask::apply_mask;
+use crate::{CloseFrame, DataKind, Encoded, Message, Role, SendError};
+
+/// Payloads at least this long are queued as their own chunk (no copy)
+/// when they need no masking; shorter ones are copied next to their header
+/// so that many small frames leave in one contiguous write.
+const ZERO_COPY_MIN: usize = 4 * 1024;
+/// A drained coalescing buffer above this capacity is released.
+const IDLE_TRANSMIT_CAPACITY: usize = 64 * 1024;
+/// Random bytes fetched per `getrandom` call: 64 mask keys.
+const MASK_POOL: usize = 256;
+
+/// Bytes waiting to be written: frozen chunks first, then the coalescing
+/// buffer that small frames are appended to.
+#[derive(Debug, Default)]
+pub(super) struct TransmitQueue {
+    chunks: VecDeque<Bytes>,
+    tail: BytesMut,
+    len: usize,
+    /// Total bytes ever queued / written: positions in the output stream.
+    queued: u64,
+    written: u64,
+}
+
+impl TransmitQueue {
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn queued(&self) -> u64 {
+        self.queued
+    }
+
+    pub(super) fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Appends one frame; the payload is copied (and masked) into the
+    /// coalescing buffer.
+    fn push_frame(&mut self, header: &FrameHeader, payload: &[u8]) {
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        self.tail.reserve(head_len + payload.len());
+        self.tail.extend_from_slice(&head[..head_len]);
+        let start = self.tail.len();
+        self.tail.extend_from_slice(payload);
+        if let Some(key) = header.mask {
+            // RFC 6455 §5.3: a client masks every frame with a fresh key.
+            apply_mask(&mut self.tail[start..], key);
+        }
+        self.account(head_len + payload.len());
+    }
+
+    /// Appends one frame, keeping a large unmasked payload as its own chunk
+    /// so it is written straight from the caller's buffer.
+    fn push_frame_bytes(&mut self, header: &FrameHeader, payload: Bytes) {
+        if header.mask.is_some() || payload.len() < ZERO_COPY_MIN {
+            self.push_frame(header, &payload);
+            return;
+        }
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        self.tail.extend_from_slice(&head[..head_len]);
+        let before = self.tail.split().freeze();
+        self.chunks.push_back(before);
+        let payload_len = payload.len();
+        self.chunks.push_back(payload);
+        self.account(head_len + payload_len);
+    }
+
+    fn account(&mut self, n: usize) {
+        self.len += n;
+        self.queued += n as u64;
+    }
+
+    pub(super) fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let sources = self
+            .chunks
+            .iter()
+            .map(|chunk| &chunk[..])
+            .chain(std::iter::once(&self.tail[..]))
+            .filter(|slice| !slice.is_empty());
+        let mut filled = 0;
+        for (slot, slice) in dst.iter_mut().zip(sources) {
+            *slot = IoSlice::new(slice);
+            filled += 1;
+        }
+        filled
+    }
+
+    pub(super) fn advance(&mut self, n: usize) {
+        let mut n = n.min(self.len);
+        self.len -= n;
+        self.written += n as u64;
+        while n > 0 {
+            match self.chunks.front_mut() {
+                Some(chunk) if chunk.len() <= n => {
+                    n -= chunk.len();
+                    self.chunks.pop_front();
+                }
+                Some(chunk) => {
+                    chunk.advance(n);
+                    n = 0;
+                }
+                None => {
+                    self.tail.advance(n);
+                    n = 0;
+                }
+            }
+        }
+        if self.len == 0 && self.tail.capacity() > IDLE_TRANSMIT_CAPACITY {
+            self.tail = BytesMut::new();
+        }
+    }
+}
+
+/// Mask keys from the OS CSPRNG (RFC 6455 §5.3 asks for unpredictable
+/// keys), fetched in batches so that sending is not one syscall per frame.
+#[derive(Debug)]
+pub(super) struct MaskKeys {
+    /// Allocated on first use: servers never mask.
+    pool: Option<Box<[u8; MASK_POOL]>>,
+    next: usize,
+}
+
+impl MaskKeys {
+    pub(super) fn new() -> Self {
+        MaskKeys {
+            pool: None,
+            next: MASK_POOL,
+        }
+    }
+
+    fn next_key(&mut self) -> [u8; 4] {
+        let pool = self.pool.get_or_insert_with(|| Box::new([0; MASK_POOL]));
+        if self.next + 4 > MASK_POOL {
+            // Failure means the OS has no entropy source at all; sending
+            // predictable masks would defeat their purpose (proxy cache
+            // poisoning, RFC 6455 §10.3), so stop instead.
+            getrandom::fill(&mut pool[..])
+                .expect("the OS random number generator failed; mask keys cannot be made");
+            self.next = 0;
+        }
+        let key = [
+            pool[self.next],
+            pool[self.next + 1],
+            pool[self.next + 2],
+            pool[self.next + 3],
+        ];
+        self.next += 4;
+        key
+    }
+}
+
+/// Send-side message state.
+#[derive(Debug, Default)]
+pub(super) struct Outgoing {
+    /// The streamed message in progress, if any.
+    open: Option<OpenMessage>,
+}
+
+#[derive(Debug)]
+struct OpenMessage {
+    kind: DataKind,
+    /// The extension transforms this message (its first piece was not
+    /// passed through).
+    transformed: bool,
+}
+
+fn data_opcode(kind: DataKind) -> OpCode {
+    match kind {
+        DataKind::Text => OpCode::Text,
+        DataKind::Binary => OpCode::Binary,
+    }
+}
+
+impl Connection {
+    pub(super) fn send_message(&mut self, message: Message) -> Result<(), SendError> {
+        match message {
+            Message::Text(text) => self.send_whole(DataKind::Text, text.into_bytes()),
+            Message::Binary(data) => self.send_whole(DataKind::Binary, data),
+            Message::Ping(data) => self.send_control(OpCode::Ping, data),
+            Message::Pong(data) => self.send_control(OpCode::Pong, data),
+            Message::Close(frame) => self.start_close(frame),
+        }
+    }
+
+    fn ensure_open(&self) -> Result<(), SendError> {
+        // RFC 6455 §5.5.1: after sending a close frame, no more data frames.
+        if self.state == State::Open {
+            Ok(())
+        } else {
+            Err(SendError::Closed)
+        }
+    }
+
+    fn send_whole(&mut self, kind: DataKind, payload: Bytes) -> Result<(), SendError> {
+        self.ensure_open()?;
+        if self.outgoing.open.is_some() {
+            return Err(SendError::FragmentOrder(
+                "a streamed message is in progress; finish it with send_fragment(.., fin = true) before sending a whole message",
+            ));
+        }
+        let (rsv, payload) = match self.encode_piece(kind, &payload, true, true)? {
+            Encoded::PassThrough => (0, payload),
+            Encoded::Transformed { rsv, payload } => (rsv, payload),
+        };
+        self.queue_data(data_opcode(kind), rsv, payload, true);
+        Ok(())
+    }
+
+    pub(super) fn send_piece(
+        &mut self,
+        kind: DataKind,
+        payload: Bytes,
+        first: bool,
+        fin: bool,
+    ) -> Result<(), SendError> {
+        self.ensure_open()?;
+        // RFC 6455 §5.4: fragments of one message are not interleaved with
+        // another message's.
+        let transformed = match (&self.outgoing.open, first) {
+            (Some(_), true) => {
+                return Err(SendError::FragmentOrder(
+                    "a new streamed message was started before the previous one ended with fin = true",
+                ))
+            }
+            (None, false) => {
+                return Err(SendError::FragmentOrder(
+                    "a continuation piece was sent with no streamed message in progress; start one with first = true",
+                ))
+            }
+            (Some(open), false) if open.kind != kind => {
+                return Err(SendError::FragmentOrder(
+                    "a continuation piece has a different kind than the message it continues",
+                ))
+            }
+            (Some(open), false) => open.transformed,
+            (None, true) => true,
+        };
+        let (rsv, payload, transformed) = if transformed {
+            match self.encode_piece(kind, &payload, first, fin)? {
+                Encoded::PassThrough => (0, payload, false),
+                Encoded::Transformed { rsv, payload } => (rsv, payload, true),
+            }
+        } else {
+            (0, payload, false)
+        };
+        let (opcode, rsv) = if first {
+            (data_opcode(kind), rsv)
+        } else {
+            (OpCode::Continuation, 0)
+        };
+        self.queue_data(opcode, rsv, payload, fin);
+        self.outgoing.open = (!fin).then_some(OpenMessage { kind, transformed });
+        Ok(())
+    }
+
+    fn encode_piece(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        first: bool,
+        fin: bool,
+    ) -> Result<Encoded, SendError> {
+        match self.extension.as_mut() {
+            Some(extension) => extension
+                .encode(kind, payload, first, fin)
+                .map_err(SendError::Extension),
+            None => Ok(Encoded::PassThrough),
+        }
+    }
+
+    /// Queues a data payload as one or more frames of at most
+    /// `Config::max_outgoing_frame_size` bytes. `rsv` goes on the first.
+    fn queue_data(&mut self, first_opcode: OpCode, rsv: u8, mut payload: Bytes, fin: bool) {
+        let max = self
+            .config
+            .max_outgoing_frame_size
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let mut opcode = first_opcode;
+        let mut rsv = rsv;
+        loop {
+            let piece = if payload.len() > max {
+                payload.split_to(max)
+            } else {
+                std::mem::take(&mut payload)
+            };
+            let last = payload.is_empty();
+            self.queue_frame_bytes(opcode, fin && last, rsv, piece);
+            if last {
+                return;
+            }
+            opcode = OpCode::Continuation;
+            rsv = 0;
+        }
+    }
+
+    fn mask_key(&mut self) -> Option<[u8; 4]> {
+        match self.role {
+            Role::Client => Some(self.masks.next_key()),
+            Role::Server => None,
+        }
+    }
+
+    fn header(&mut self, opcode: OpCode, fin: bool, rsv: u8, len: usize) -> FrameHeader {
+        FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask: self.mask_key(),
+            payload_len: len as u64,
+        }
+    }
+
+    fn queue_frame_bytes(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: Bytes) {
+        let header = self.header(opcode, fin, rsv, payload.len());
+        self.transmit.push_frame_bytes(&header, payload);
+    }
+
+    fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
+        let header = self.header(opcode, true, 0, payload.len());
+        self.transmit.push_frame(&header, payload);
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        self.ensure_open()?;
+        // RFC 6455 §5.5: control frame payloads are at most 125 bytes.
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlFrameTooLong(payload.len()));
+        }
+        self.queue_frame(opcode, &payload);
+        Ok(())
+    }
+
+    pub(super) fn queue_pong(&mut self, payload: &[u8]) {
+        self.queue_frame(OpCode::Pong, payload);
+    }
+
+    pub(super) fn queue_ping(&mut self, payload: &[u8]) {
+        self.queue_frame(OpCode::Ping, payload);
+    }
+
+    pub(super) fn start_close(&mut self, frame: Option<CloseFrame>) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Ok(());
+        }
+        if let Some(frame) = &frame {
+            // RFC 6455 §7.4: only registered codes may be sent.
+            if !frame.code.is_valid_on_wire() {
+                return Err(SendError::InvalidCloseCode(frame.code.0));
+            }
+            if frame.reason.len() > CloseFrame::MAX_REASON_LEN {
+                return Err(SendError::ControlFrameTooLong(2 + frame.reason.len()));
+            }
+        }
+        self.queue_close_frame(frame.as_ref());
+        self.close_sent = true;
+        self.state = State::CloseSent;
+        // Data frames received from now on are skipped; drop any partial one.
+        self.incoming_message_abandoned();
+        self.timers.close_started_locally();
+        Ok(())
+    }
+
+    /// Queues a close frame (no validation: callers pass valid frames).
+    pub(super) fn queue_close_frame(&mut self, frame: Option<&CloseFrame>) {
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        let len = match frame {
+            None => 0,
+            Some(frame) => {
+                let reason = frame.reason.as_bytes();
+                let reason_len = reason.len().min(CloseFrame::MAX_REASON_LEN);
+                payload[..2].copy_from_slice(&frame.code.0.to_be_bytes());
+                payload[2..2 + reason_len].copy_from_slice(&reason[..reason_len]);
+                2 + reason_len
+            }
+        };
+        self.queue_frame(OpCode::Close, &payload[..len]);
+    }
+}
