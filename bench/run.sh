@@ -133,6 +133,8 @@ start_server() {
 }
 stop_server() { cleanup; SERVER_PID=""; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
+# Nanoseconds the server's (only) thread has been on a CPU.
+server_cpu_ns() { cut -d' ' -f1 "/proc/$SERVER_PID/schedstat"; }
 loadgen() { "${SCHED[@]}" taskset -c "$LOADGEN_CPU" "$LOADGEN" --no-progress --json "$@"; }
 
 echo "== $ROUNDS round(s) x ${DURATION}s (+${WARMUP}s warm-up), servers: ${available[*]}" >&2
@@ -142,6 +144,7 @@ for round in $(seq "$ROUNDS"); do
   for scenario in $SCENARIOS; do
     for server in "${order[@]}"; do
       start_server "$server" "${SCHED[@]}"
+      cpu_before=$(server_cpu_ns); wall_before=$(date +%s%N)
       # shellcheck disable=SC2046
       if report=$(loadgen "$(server_url "$server")" $(mode_flags "$server") $(scenario_args "$scenario") -d "$DURATION" -w "$WARMUP" 2>"$OUT/loadgen.err"); then
         :
@@ -149,9 +152,11 @@ for round in $(seq "$ROUNDS"); do
         echo "round $round $scenario $server: load generator failed: $(cat "$OUT/loadgen.err")" >&2
         report=${report:-null}
       fi
+      # Share of one core the server used over the whole run (connect and warm-up included).
+      server_cpu=$(awk -v c=$(( $(server_cpu_ns) - cpu_before )) -v w=$(( $(date +%s%N) - wall_before )) 'BEGIN { printf "%.3f", c / w }')
       stop_server
-      printf '{"round":%s,"scenario":"%s","server":"%s","report":%s}\n' "$round" "$scenario" "$server" "$report" >> "$RESULTS"
-      echo "round $round  $(printf '%-8s %-17s' "$scenario" "$server") $(jq -r 'if . == null then "failed" else "\(.messages_per_sec|floor) msg/s, p50 \(.latency.p50_us // 0) us, mismatches \(.mismatches), errors \(.connection_errors)" end' <<<"$report")" >&2
+      printf '{"round":%s,"scenario":"%s","server":"%s","server_cpu":%s,"report":%s}\n' "$round" "$scenario" "$server" "$server_cpu" "$report" >> "$RESULTS"
+      echo "round $round  $(printf '%-8s %-17s' "$scenario" "$server") $(jq -r 'if . == null then "failed" else "\(.messages_per_sec|floor) msg/s, cpu server '"$server_cpu"' client \(.load_generator_cpu // 0 | . * 1000 | floor / 1000), p50 \(.latency.p50_us // 0) us, mismatches \(.mismatches), errors \(.connection_errors)" end' <<<"$report")" >&2
     done
   done
 done

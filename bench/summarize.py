@@ -27,6 +27,7 @@ def main(path):
     runs = defaultdict(list)  # (scenario, server) -> [report]
     memory = {}
     scenarios = []
+    cpu = defaultdict(list)  # (scenario, server) -> [(server share, load generator share)]
     for line in open(path):
         row = json.loads(line)
         if row.get("memory"):
@@ -35,6 +36,9 @@ def main(path):
         if row["scenario"] not in scenarios:
             scenarios.append(row["scenario"])
         runs[(row["scenario"], row["server"])].append(row["report"])
+        if row["report"] is not None:
+            cpu[(row["scenario"], row["server"])].append(
+                (row.get("server_cpu"), row["report"].get("load_generator_cpu")))
     servers = [s for s in ORDER if any(k[1] == s for k in runs) or s in memory]
     servers += sorted({k[1] for k in runs} - set(servers))
 
@@ -83,6 +87,21 @@ def main(path):
                 value = p50(scenario, server)
                 cells.append("–" if value is None else f"{value:.1f} µs")
             print("| ↳ round-trip p50 | " + " | ".join(cells) + " |")
+    print()
+    print("CPU used, as a share of one core (median): server / load generator. A server "
+          "near 100% is the bottleneck; a load generator near 100% means the row measures "
+          "the load generator as much as the server.")
+    print()
+    print("| scenario | " + " | ".join(servers) + " |")
+    print("|---|" + "---:|" * len(servers))
+    for scenario in scenarios:
+        cells = []
+        for server in servers:
+            samples = cpu.get((scenario, server), [])
+            shares = [statistics.median([x for x in column if x is not None] or [float("nan")])
+                      for column in zip(*samples)] if samples else []
+            cells.append(" / ".join(f"{x * 100:.0f}%" for x in shares) if shares else "–")
+        print(f"| {LABELS.get(scenario, scenario)} | " + " | ".join(cells) + " |")
     if memory:
         print()
         print("Memory per idle connection (server RSS growth while holding the connections open).")
