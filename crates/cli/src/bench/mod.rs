@@ -182,9 +182,6 @@ async fn open_connections(
     addr: SocketAddr,
     stats: &Stats,
 ) -> Vec<Established> {
-    // Room for two windows of payloads before the scratch buffer must
-    // allocate again (see `WsWire`).
-    let scratch = (2 * options.in_flight.max(1) * options.payload_size).min(4 << 20);
     let attempts = futures_util::stream::iter(0..options.connections)
         .map(|index| async move {
             if options.raw_tcp {
@@ -195,7 +192,7 @@ async fn open_connections(
                 let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
                 Ok(Established::RawTcp(stream, RawWire::new(seed)))
             } else {
-                let (stream, wire) = ws::connect(uri, addr, scratch).await?;
+                let (stream, wire) = ws::connect(uri, addr).await?;
                 Ok(Established::WebSocket(stream, Box::new(wire)))
             }
         })

@@ -20,9 +20,10 @@ use crate::bench::wire::{Echo, Wire};
 #[derive(Debug)]
 pub(crate) struct WsWire {
     connection: Connection,
-    /// Payloads are built here and split off as `Bytes`; once the
-    /// connection has copied (masked) and dropped them, `reserve` reclaims
-    /// the space, so steady state allocates nothing per message.
+    /// Payloads are built here and split off as `Bytes`; the connection
+    /// copies (masks) and drops each one inside `send`, so the next
+    /// `reserve` reclaims the same space: steady state allocates nothing per
+    /// message.
     scratch: BytesMut,
 }
 
@@ -32,7 +33,6 @@ pub(crate) struct WsWire {
 pub(crate) async fn connect(
     uri: &http::Uri,
     addr: SocketAddr,
-    scratch_capacity: usize,
 ) -> anyhow::Result<(TcpStream, WsWire)> {
     let mut stream = TcpStream::connect(addr)
         .await
@@ -68,7 +68,7 @@ pub(crate) async fn connect(
         stream,
         WsWire {
             connection,
-            scratch: BytesMut::with_capacity(scratch_capacity),
+            scratch: BytesMut::new(),
         },
     ))
 }
