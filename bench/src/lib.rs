@@ -100,3 +100,63 @@ where
         }
     }
 }
+
+/// Checks a WebSocket echo server on `127.0.0.1:port` with tokio-tungstenite
+/// as the client: a text message with non-ASCII characters, a small binary
+/// message and a 1 MiB binary message must come back unchanged, and a ping
+/// must be answered with its payload. Returns a one-line summary.
+pub async fn check_websocket_echo(port: u16) -> anyhow::Result<String> {
+    use anyhow::{bail, ensure};
+    use tokio_tungstenite::tungstenite::{Bytes, Message};
+
+    let url = format!("ws://127.0.0.1:{port}/any/path?x=1");
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .with_context(|| format!("connecting to {url}"))?;
+    let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let sent = [
+        Message::text("héllo wörld €uro 😀"),
+        Message::binary(Bytes::from_static(&[0, 1, 2, 255])),
+        Message::binary(big),
+    ];
+    for message in &sent {
+        ws.send(message.clone()).await?;
+    }
+    ws.send(Message::Ping(Bytes::from_static(b"are you there")))
+        .await?;
+    let mut echoed = Vec::new();
+    let mut pong = false;
+    while echoed.len() < sent.len() || !pong {
+        match ws.next().await.context("the server closed early")?? {
+            Message::Pong(data) => {
+                ensure!(&data[..] == b"are you there", "wrong pong payload");
+                pong = true;
+            }
+            message @ (Message::Text(_) | Message::Binary(_)) => echoed.push(message),
+            other => bail!("unexpected message {other:?}"),
+        }
+    }
+    ensure!(echoed == sent, "echoed messages differ from the sent ones");
+    ws.close(None).await?;
+    while ws.next().await.is_some() {}
+    Ok(format!(
+        "ok: {url} echoed text, binary, 1 MiB and answered a ping"
+    ))
+}
+
+/// Checks a plain TCP echo server on `127.0.0.1:port`: 300,000 bytes written
+/// while reading must all come back unchanged. Returns a one-line summary.
+pub async fn check_raw_echo(port: u16) -> anyhow::Result<String> {
+    use anyhow::ensure;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let (mut reader, mut writer) = stream.split();
+    let mut back = vec![0u8; data.len()];
+    let (written, read) = tokio::join!(writer.write_all(&data), reader.read_exact(&mut back));
+    written?;
+    read?;
+    ensure!(back == data, "raw echo differs");
+    Ok(format!("ok: raw TCP echo on port {port}"))
+}
