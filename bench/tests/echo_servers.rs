@@ -57,6 +57,11 @@ fn check(binary: &str, raw: bool) {
 }
 
 #[test]
+fn switchboard_echo_works() {
+    check(env!("CARGO_BIN_EXE_switchboard-echo"), false);
+}
+
+#[test]
 fn tungstenite_echo_works() {
     check(env!("CARGO_BIN_EXE_tungstenite-echo"), false);
 }
