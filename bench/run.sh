@@ -111,6 +111,7 @@ done
 [[ -x $LOADGEN ]] || { echo "the load generator $LOADGEN is not built" >&2; exit 1; }
 
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
 : > "$RESULTS"
@@ -185,7 +186,7 @@ fi
 
 {
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), ROUNDS=$ROUNDS DURATION=${DURATION}s WARMUP=${WARMUP}s, servers on CPU $SERVER_CPU, load generator on CPU $LOADGEN_CPU, BENCH_SCHED=$BENCH_SCHED, load average at start: $LOAD_AT_START"
+  echo "Run: started $STARTED, ROUNDS=$ROUNDS DURATION=${DURATION}s WARMUP=${WARMUP}s, servers on CPU $SERVER_CPU, load generator on CPU $LOADGEN_CPU, BENCH_SCHED=$BENCH_SCHED, load average at start: $LOAD_AT_START"
   echo
   python3 "$BENCH_DIR/summarize.py" "$RESULTS"
 } | tee "$OUT/table.md"

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Turns bench/run.sh's results.jsonl into markdown tables.
 
+Usage: summarize.py results.jsonl [more.jsonl ...]. Rows of a later file
+replace the same scenario's (or server's memory) rows of earlier files, so a
+rerun of some scenarios can be combined with a full run; every row still
+compares servers measured in the same run.
+
 Throughput: the MEDIAN messages/s over the rounds per scenario and server,
 with each server's ratio to the best peer crate (neither switchboard nor
 raw TCP) and to raw TCP. Memory: RSS growth per idle connection.
@@ -23,13 +28,21 @@ LABELS = {
 }
 
 
-def main(path):
+def main(paths):
     runs = defaultdict(list)  # (scenario, server) -> [report]
     memory = {}
     scenarios = []
     cpu = defaultdict(list)  # (scenario, server) -> [(server share, load generator share)]
-    for line in open(path):
-        row = json.loads(line)
+    rows = []
+    for path in paths:
+        file_rows = [json.loads(line) for line in open(path) if line.strip()]
+        replaced = {r["scenario"] for r in file_rows if not r.get("memory")}
+        replaced_memory = {r["server"] for r in file_rows if r.get("memory")}
+        rows = [r for r in rows
+                if (r["server"] not in replaced_memory if r.get("memory")
+                    else r["scenario"] not in replaced)]
+        rows += file_rows
+    for row in rows:
         if row.get("memory"):
             memory[row["server"]] = row
             continue
@@ -39,6 +52,7 @@ def main(path):
         if row["report"] is not None:
             cpu[(row["scenario"], row["server"])].append(
                 (row.get("server_cpu"), row["report"].get("load_generator_cpu")))
+    scenarios.sort(key=lambda name: list(LABELS).index(name) if name in LABELS else len(LABELS))
     servers = [s for s in ORDER if any(k[1] == s for k in runs) or s in memory]
     servers += sorted({k[1] for k in runs} - set(servers))
 
@@ -125,4 +139,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])

@@ -71,7 +71,7 @@ pub(crate) async fn drive(
                 stats.record_echo(false, echo.payload.len(), std::time::Duration::ZERO);
                 continue;
             };
-            let verified = echo.kind == pattern.kind() && pattern.verify(seq, &echo.payload);
+            let verified = echo.matches(pattern, seq);
             stats.record_echo(verified, echo.payload.len(), now - sent_at);
             drop(echo);
             wire.queue(pattern, next_seq)?;

@@ -99,6 +99,28 @@ impl Pattern {
             && got_padding.iter().all(|&b| b == b'.')
     }
 
+    /// Whether `masked`, unmasked with `key` (RFC 6455 §5.3, starting at
+    /// key byte 0), is exactly the payload of message `seq`. Unmasking and
+    /// comparing happen in one pass without writing, so checking a masked
+    /// echo costs no more than checking an unmasked one.
+    pub fn verify_masked(&self, seq: u64, masked: &[u8], key: [u8; 4]) -> bool {
+        if masked.len() != self.size {
+            return false;
+        }
+        let (header, body) = self.parts(seq);
+        let header_len = self.header_len();
+        let (got_header, rest) = masked.split_at(header_len);
+        let (got_body, got_padding) = rest.split_at(body.len());
+        // Header and body lengths are multiples of 4, so each part starts at
+        // key byte 0.
+        equal_masked(got_header, &header[..header_len], key)
+            && equal_masked(got_body, body, key)
+            && got_padding
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b ^ key[i % 4] == b'.')
+    }
+
     fn header_len(&self) -> usize {
         match self.kind {
             PayloadKind::Binary => BINARY_HEADER_LEN,
@@ -138,9 +160,68 @@ impl Pattern {
     }
 }
 
+/// Whether `masked` XOR the repeated `key` equals `expected` (same length).
+/// Works on 64-byte blocks against a 64-byte repetition of the key, which
+/// the compiler turns into SIMD XORs and compares.
+fn equal_masked(masked: &[u8], expected: &[u8], key: [u8; 4]) -> bool {
+    const BLOCK: usize = 64;
+    if masked.len() != expected.len() {
+        return false;
+    }
+    let mut wide = [0u8; BLOCK];
+    for (i, byte) in wide.iter_mut().enumerate() {
+        *byte = key[i % 4];
+    }
+    let mut masked_blocks = masked.chunks_exact(BLOCK);
+    let mut expected_blocks = expected.chunks_exact(BLOCK);
+    for (m, e) in (&mut masked_blocks).zip(&mut expected_blocks) {
+        let mut diff = 0u8;
+        for i in 0..BLOCK {
+            diff |= m[i] ^ wide[i] ^ e[i];
+        }
+        if diff != 0 {
+            return false;
+        }
+    }
+    // The tail starts at a multiple of 64, so at key byte 0 again.
+    masked_blocks
+        .remainder()
+        .iter()
+        .zip(expected_blocks.remainder())
+        .zip(wide)
+        .all(|((m, e), k)| m ^ k == *e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_payloads_verify_with_their_key_only() {
+        let key = [0x12, 0x34, 0x56, 0x78];
+        for kind in [PayloadKind::Binary, PayloadKind::Text] {
+            for size in [16, 17, 21, 100, 1024, 70_001] {
+                let pattern = Pattern::new(kind, size);
+                let mut out = bytes::BytesMut::new();
+                pattern.write_to(5, &mut out);
+                let mut masked = out.to_vec();
+                for (i, byte) in masked.iter_mut().enumerate() {
+                    *byte ^= key[i % 4];
+                }
+                assert!(pattern.verify_masked(5, &masked, key), "{kind:?} {size}");
+                assert!(!pattern.verify_masked(6, &masked, key), "{kind:?} {size}");
+                assert!(!pattern.verify_masked(5, &masked, [1, 2, 3, 4]));
+                for i in [0, size / 2, size - 1] {
+                    let mut altered = masked.clone();
+                    altered[i] ^= 0x40;
+                    assert!(
+                        !pattern.verify_masked(5, &altered, key),
+                        "{kind:?} {size} {i}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn text_blocks_are_six_bytes_each() {

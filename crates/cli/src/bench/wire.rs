@@ -13,8 +13,22 @@ use crate::bench::payload::Pattern;
 pub(crate) struct Echo {
     /// Text or binary, as the frame said.
     pub kind: PayloadKind,
-    /// The (unmasked) payload.
+    /// The payload as received.
     pub payload: Bytes,
+    /// The key the payload is still masked with (raw-TCP mode, where the
+    /// echo server sends the client's masked frames back), if any.
+    pub mask: Option<[u8; 4]>,
+}
+
+impl Echo {
+    /// Whether this echo is message `seq` of `pattern`.
+    pub fn matches(&self, pattern: &Pattern, seq: u64) -> bool {
+        self.kind == pattern.kind()
+            && match self.mask {
+                None => pattern.verify(seq, &self.payload),
+                Some(key) => pattern.verify_masked(seq, &self.payload, key),
+            }
+    }
 }
 
 /// A sans-I/O view of one benchmark connection: bytes in through

@@ -115,7 +115,11 @@ impl Wire for WsWire {
                 }
             };
             let (kind, payload) = kind_and_payload;
-            return Ok(Some(Echo { kind, payload }));
+            return Ok(Some(Echo {
+                kind,
+                payload,
+                mask: None,
+            }));
         }
     }
 
