@@ -215,3 +215,7 @@ pub use switchboard_proto::{
     State, Utf8Bytes,
 };
 pub use websocket::WebSocket;
+
+pub mod forwarded;
+pub mod proxy;
+pub mod tls;
