@@ -23,8 +23,8 @@ enum Closing {
     Open,
     /// Standard input ended; a ping went out and the close follows its
     /// pong (or the deadline). A server that answers in order has sent
-    /// every reply to earlier lines by then, and a close frame sent earlier
-    /// would make this side discard replies still in flight.
+    /// every reply to earlier lines by then; a server that sees our close
+    /// frame first stops sending and its pending replies would be lost.
     Draining(Instant),
     /// This side sent a close frame.
     ByUs,

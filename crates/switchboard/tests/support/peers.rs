@@ -79,14 +79,35 @@ pub async fn run_python_client(url: &str, ca_file: Option<&Path>, limit: Duratio
         // Python's default SSL context reads its trust store from here.
         command.env("SSL_CERT_FILE", ca_file);
     }
-    let child = command.spawn().expect("cannot start the Python peer");
-    let output = tokio::time::timeout(limit + Duration::from_secs(5), child.wait_with_output())
-        .await
-        .expect("the Python peer did not finish in time")
-        .expect("waiting for the Python peer failed");
-    PeerRun {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    let mut child = command.spawn().expect("cannot start the Python peer");
+    // Read both pipes as the peer writes, so a peer that overruns its time
+    // still shows what it got through.
+    let stdout = tokio::spawn(read_all(child.stdout.take().unwrap()));
+    let stderr = tokio::spawn(read_all(child.stderr.take().unwrap()));
+    let status = tokio::time::timeout(limit + Duration::from_secs(5), child.wait()).await;
+    if status.is_err() {
+        let _ = child.kill().await;
     }
+    let run = PeerRun {
+        code: status
+            .as_ref()
+            .ok()
+            .and_then(|status| status.as_ref().ok())
+            .and_then(|status| status.code()),
+        stdout: stdout.await.unwrap(),
+        stderr: stderr.await.unwrap(),
+    };
+    assert!(
+        status.is_ok(),
+        "the Python peer at {url} did not finish within {limit:?}; it printed:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+async fn read_all(mut pipe: impl tokio::io::AsyncRead + Unpin) -> String {
+    let mut bytes = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut bytes).await;
+    String::from_utf8_lossy(&bytes).into_owned()
 }

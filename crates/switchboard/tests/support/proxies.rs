@@ -201,6 +201,11 @@ impl ReverseProxy {
         SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, self.plain_port))
     }
 
+    /// The TLS listening address.
+    pub fn tls_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.tls_port))
+    }
+
     /// The plain listening address.
     pub fn plain_addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.plain_port))
