@@ -7,7 +7,7 @@
 //! received lines are marked `< ` and lines starting with `/` are commands
 //! ([`input::COMMANDS_HELP`]). Pongs and the close code go to standard
 //! error. When standard input ends, a ping goes out first and the close
-//! frame (1000) follows its pong (or 2 s), so that a server that answers
+//! frame (1000) follows its pong (or 5 s), so that a server that answers
 //! in order (like `/echo`) has sent its replies to the last lines before
 //! it sees the close; then the program waits for the server's close. The
 //! exit code says how it ended ([`outcome::EXIT_CODES_HELP`]).

@@ -15,7 +15,9 @@ use super::{ConnectArgs, Outcome};
 /// Payload of the ping sent when standard input ends.
 const DRAIN_PING: &[u8] = b"switchboard: end of input";
 /// How long to wait for the answer to [`DRAIN_PING`] before closing anyway.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// Long enough for a loaded server, short enough not to hang on one that
+/// never answers pings.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where the session stands on closing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,6 +25,9 @@ pub struct Server {
     /// The bound address, from the `listening on` log line.
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
+    /// The thread copying standard error into `log`; joined once the
+    /// process has exited so the log is complete.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -44,13 +47,16 @@ impl Server {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (addr_tx, addr_rx) = mpsc::channel();
         let log_writer = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             // Keeps draining so the server never blocks on a full pipe.
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = listening_addr(&line) {
+                let addr = listening_addr(&line);
+                // Logged before the address is announced, so a test that
+                // got the address also sees the line in the log.
+                log_writer.lock().unwrap().push(line);
+                if let Some(addr) = addr {
                     let _ = addr_tx.send(addr);
                 }
-                log_writer.lock().unwrap().push(line);
             }
         });
         let addr = match addr_rx.recv_timeout(TIMEOUT) {
@@ -60,7 +66,12 @@ impl Server {
                 panic!("no `listening on` line; log: {:?}", log.lock().unwrap());
             }
         };
-        Server { child, addr, log }
+        Server {
+            child,
+            addr,
+            log,
+            reader: Some(reader),
+        }
     }
 
     /// `ws://ADDR/PATH`.
