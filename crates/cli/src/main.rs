@@ -5,12 +5,14 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use switchboard_cli::bench::{self, BenchOptions};
 use switchboard_cli::config::LogFormat;
 use switchboard_cli::connect::{self, ConnectArgs, Outcome};
 use switchboard_cli::serve::{self, ServeArgs, ServeSettings};
 use tracing_subscriber::EnvFilter;
 
-/// WebSocket tools: an echo and chat server (`serve`) and an interactive client (`connect`).
+/// WebSocket tools: an echo and chat server (`serve`), an interactive client
+/// (`connect`) and an echo load generator (`bench`).
 #[derive(Debug, Parser)]
 #[command(name = "switchboard", version, propagate_version = true)]
 struct Cli {
@@ -24,6 +26,18 @@ enum Command {
     Serve(ServeArgs),
     /// Connect to a WebSocket server: send standard-input lines, print what arrives.
     Connect(ConnectArgs),
+    /// Load-test an echo server: messages/s, MB/s and latency percentiles.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    options: BenchOptions,
+
+    /// Print the report as one line of JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
@@ -31,7 +45,42 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve_main(&args),
         Command::Connect(args) => connect_main(args),
+        Command::Bench(args) => bench_main(args),
     }
+}
+
+fn bench_main(args: BenchArgs) -> ExitCode {
+    // The load generator runs every connection on this one thread.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = match runtime.block_on(bench::run(args.options)) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{report}");
+    }
+    if report.mismatches > 0 {
+        eprintln!(
+            "error: {} echoed messages did not match what was sent",
+            report.mismatches
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 fn serve_main(args: &ServeArgs) -> ExitCode {
@@ -153,6 +202,24 @@ mod tests {
         assert_eq!(args.log_format, Some(LogFormat::Json));
         assert_eq!(args.compression, Some(Compression::LowMemory));
         assert!(Cli::try_parse_from(["switchboard", "serve", "--max-connections", "0"]).is_err());
+    }
+
+    #[test]
+    fn bench_is_a_subcommand() {
+        let cli = Cli::try_parse_from([
+            "switchboard",
+            "bench",
+            "-c",
+            "3",
+            "--json",
+            "ws://127.0.0.1:1/",
+        ])
+        .unwrap();
+        let Command::Bench(args) = cli.command else {
+            panic!("not bench")
+        };
+        assert_eq!(args.options.connections, 3);
+        assert!(args.json);
     }
 
     #[test]
