@@ -37,8 +37,22 @@ pub enum Delivery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
-    /// Send a ping when nothing has been received for this long. `None`
-    /// disables keepalive.
+    /// Send a ping when nothing has been received, *or* nothing has been
+    /// sent, for this long: the ping is due at `min(last received, last
+    /// sent) + ping_interval`. `None` disables keepalive.
+    ///
+    /// Both directions count because some proxies time only one: Caddy's
+    /// `read_timeout` counts bytes from the backend alone, so a server that
+    /// only receives (a client streaming telemetry) must still send
+    /// something, and its pings are that something. A connection busy in
+    /// both directions never pings.
+    ///
+    /// "Received" is the time the driver passes to
+    /// [`Connection::record_activity`](crate::Connection::record_activity).
+    /// "Sent" means queued in the transmit buffer (messages, automatic
+    /// pongs, pings, close): the core has no clock, so a queued frame is
+    /// stamped with the latest time the driver passed in, which can make a
+    /// ping come early, never late.
     ///
     /// Default 20 s: well under the 60 s idle timeout of nginx
     /// (`proxy_read_timeout`), AWS ALB and HAProxy setups in the wild, and

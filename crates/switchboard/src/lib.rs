@@ -82,13 +82,18 @@
 //!
 //! Timers are inputs to the protocol core (`poll_timeout`/`handle_timeout`);
 //! the driver arms one `tokio::time::Sleep` only while a deadline exists.
-//! By default ([`Config`]) a ping goes out after 20 s without traffic and
-//! the connection fails with [`Error::Timeout`]
-//! ([`TimeoutKind::Keepalive`]) if nothing answers within another 20 s.
-//! 20 s is well under the 60 s idle timeout of nginx (`proxy_read_timeout`),
-//! AWS ALB and typical HAProxy setups (and Cloudflare's 100 s), so an idle
-//! connection behind any of them stays open, and a dead peer is noticed
-//! within 40 s. `Config::idle_timeout` (off by default) fails a connection
+//! By default ([`Config`]) a ping goes out once nothing has been received
+//! *or* nothing has been sent for 20 s, and the connection fails with
+//! [`Error::Timeout`] ([`TimeoutKind::Keepalive`]) if nothing answers within
+//! another 20 s. Both directions count because some proxies time only one
+//! (Caddy's `read_timeout` counts bytes from the backend): a server that
+//! only receives still pings, so server-side keepalive alone keeps one-way
+//! traffic open. "Sent" means queued by the core, automatic pongs included,
+//! stamped with the latest time the driver passed in (a ping may come
+//! early, never late). 20 s is well under the 60 s idle timeout of nginx
+//! (`proxy_read_timeout`), AWS ALB and typical HAProxy setups (and
+//! Cloudflare's 100 s), so an idle connection behind any of them stays
+//! open, and a dead peer is noticed within 40 s. `Config::idle_timeout` (off by default) fails a connection
 //! that receives nothing at all. The opening handshake is bounded by
 //! [`DEFAULT_SERVER_HANDSHAKE_TIMEOUT`]/[`DEFAULT_CLIENT_TIMEOUT`] (10 s)
 //! and the header limits in [`Limits`] (16 KiB, 64 headers; over them the

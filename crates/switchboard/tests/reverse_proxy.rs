@@ -14,8 +14,10 @@
 //! * `ws://` and `wss://` (TLS ended at the proxy) both work, with the
 //!   Switchboard client and with Python `websockets` as the client.
 //!
-//! Plus one-way (client to server only) traffic, and Caddy's default of
-//! no idle timeout at all.
+//! Plus one-way (client to server only) traffic, which the server's
+//! keepalive alone keeps open through every proxy (Caddy included, whose
+//! `read_timeout` counts only backend bytes), and Caddy's default of no
+//! idle timeout at all.
 //!
 //! The idle tests take real time (about 10 s each) but mostly sleep: run
 //! them with `--test-threads 32` and the whole file takes about 11 s
@@ -179,17 +181,24 @@ async fn caddy_default_keeps_idle_connection_open() {
 }
 
 /// A client that only sends (a browser reporting telemetry, say) to a
-/// server that only listens, with the server's keepalive on and the
-/// client's as given, for [`IDLE_PERIOD`]; `expected` says whether the
-/// proxy keeps the connection open.
+/// server that only listens, with the server's and the client's keepalive
+/// as given, for [`IDLE_PERIOD`] (5x the proxy's timeout); `expected` says
+/// whether the proxy keeps the connection open.
 ///
-/// Switchboard pings when nothing has been *received* for the ping
-/// interval, so here the server never pings: nginx and HAProxy count
-/// traffic in both directions and keep the connection; Caddy's
-/// `read_timeout` counts only bytes from the backend and cuts it unless
-/// the client pings (and so draws pongs from the server).
-async fn one_way_client_traffic(kind: ProxyKind, client_config: Config, expected: OneWay) {
-    let server_config = Config::default().ping_interval(Some(KEEPALIVE_PING_INTERVAL));
+/// Switchboard pings when nothing has been received *or* nothing has been
+/// sent for the ping interval, so a server with keepalive on pings here
+/// although it receives all the time. nginx and HAProxy count traffic in
+/// both directions and would keep the connection anyway; Caddy's
+/// `read_timeout` counts only bytes from the backend, which the server's
+/// pings provide. With keepalive off on both sides, Caddy cuts it.
+async fn one_way_client_traffic(
+    kind: ProxyKind,
+    server_config: Config,
+    client_config: Config,
+    expected: OneWay,
+) {
+    let server_pings = server_config.ping_interval.is_some();
+    let client_pings = client_config.ping_interval.is_some();
     let mut backend = Backend::start_with(
         server_config,
         TrustedProxies::none(),
@@ -207,9 +216,10 @@ async fn one_way_client_traffic(kind: ProxyKind, client_config: Config, expected
     backend.next_opened().await;
 
     let mut sent = 0;
+    let mut pings_received = 0;
     // Five messages per ping interval: the server never goes a whole
-    // interval without receiving, so it never pings (even with some
-    // scheduling jitter on a busy machine).
+    // interval without receiving (even with some scheduling jitter on a
+    // busy machine), so whatever it sends is due to its sent side.
     let mut ticks = tokio::time::interval(KEEPALIVE_PING_INTERVAL / 5);
     let stream_for = tokio::time::sleep(IDLE_PERIOD);
     tokio::pin!(stream_for);
@@ -223,13 +233,21 @@ async fn one_way_client_traffic(kind: ProxyKind, client_config: Config, expected
                 sent += 1;
             }
             received = ws.recv() => match received {
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Ping(_))) => pings_received += 1,
+                Some(Ok(Message::Pong(_))) => {}
                 other => break Some(other),
             },
         }
     };
     match (expected, broke) {
         (OneWay::StaysOpen, None) => {
+            if server_pings && !client_pings {
+                // Only the server's own pings can have come back from it.
+                assert!(
+                    pings_received > 0,
+                    "the server, receiving all the time, never pinged through {kind:?}"
+                );
+            }
             echo(&mut ws, &format!("{ECHO_MARK}after")).await;
             close_cleanly(ws, &mut backend).await;
         }
@@ -237,15 +255,14 @@ async fn one_way_client_traffic(kind: ProxyKind, client_config: Config, expected
             assert!(matches!(backend.next_ended().await, Ended::Failed(_)));
         }
         (OneWay::StaysOpen, Some(other)) => panic!(
-            "the one-way connection through {kind:?} broke after {sent} messages: {other:?}; \
-             proxy log:\n{}",
+            "the one-way connection through {kind:?} broke after {sent} messages \
+             ({pings_received} pings from the server): {other:?}; proxy log:\n{}",
             proxy.log()
         ),
         (OneWay::IsCut, None) => panic!(
-            "{kind:?} kept a one-way connection open although only the client sent data and \
-             only the server had keepalive on. If Switchboard now also pings when it has sent \
-             nothing for a while, update the one-way caveat in docs/deployment.md and expect \
-             StaysOpen here."
+            "{kind:?} kept a one-way connection open for {IDLE_PERIOD:?} although the backend \
+             sent nothing (keepalive off on both sides, {pings_received} pings received); \
+             is the proxy's timeout on backend bytes still configured?"
         ),
         (OneWay::IsCut, Some(other)) => panic!("expected an abnormal closure, got {other:?}"),
     }
@@ -616,50 +633,100 @@ proxy_tests!(caddy, ProxyKind::Caddy);
 mod one_way_traffic {
     use super::*;
 
-    async fn run(test: &str, kind: ProxyKind, client_config: Config, expected: OneWay) {
+    async fn run(
+        test: &str,
+        kind: ProxyKind,
+        server_config: Config,
+        client_config: Config,
+        expected: OneWay,
+    ) {
         if skip_interop(test) {
             return;
         }
         bounded(
             TEST_BOUND,
-            one_way_client_traffic(kind, client_config, expected),
+            one_way_client_traffic(kind, server_config, client_config, expected),
         )
         .await;
     }
 
-    fn client_keepalive() -> Config {
+    fn keepalive() -> Config {
         Config::default().ping_interval(Some(KEEPALIVE_PING_INTERVAL))
     }
 
     #[tokio::test]
     async fn nginx_server_keepalive_suffices() {
         let test = "one_way_traffic::nginx_server_keepalive_suffices";
-        run(test, ProxyKind::Nginx, no_keepalive(), OneWay::StaysOpen).await;
+        let expected = OneWay::StaysOpen;
+        run(
+            test,
+            ProxyKind::Nginx,
+            keepalive(),
+            no_keepalive(),
+            expected,
+        )
+        .await;
     }
 
     #[tokio::test]
     async fn haproxy_server_keepalive_suffices() {
         let test = "one_way_traffic::haproxy_server_keepalive_suffices";
-        run(test, ProxyKind::Haproxy, no_keepalive(), OneWay::StaysOpen).await;
+        let expected = OneWay::StaysOpen;
+        run(
+            test,
+            ProxyKind::Haproxy,
+            keepalive(),
+            no_keepalive(),
+            expected,
+        )
+        .await;
     }
 
-    /// The limitation `docs/deployment.md` documents: the server, which
-    /// keeps receiving, never pings, and Caddy times only backend bytes.
+    /// The server receives all the time but has sent nothing for a ping
+    /// interval, so it pings, and its pings are the backend bytes Caddy's
+    /// `read_timeout` waits for.
     #[tokio::test]
-    async fn caddy_cuts_it_with_server_keepalive_only() {
-        let test = "one_way_traffic::caddy_cuts_it_with_server_keepalive_only";
-        run(test, ProxyKind::Caddy, no_keepalive(), OneWay::IsCut).await;
-    }
-
-    /// The documented remedy: client pings draw pongs from the backend.
-    #[tokio::test]
-    async fn caddy_needs_client_keepalive() {
-        let test = "one_way_traffic::caddy_needs_client_keepalive";
+    async fn caddy_server_keepalive_suffices() {
+        let test = "one_way_traffic::caddy_server_keepalive_suffices";
+        let expected = OneWay::StaysOpen;
         run(
             test,
             ProxyKind::Caddy,
-            client_keepalive(),
-            OneWay::StaysOpen,
+            keepalive(),
+            no_keepalive(),
+            expected,
+        )
+        .await;
+    }
+
+    /// Client pings work too: they draw pongs from the backend.
+    #[tokio::test]
+    async fn caddy_client_keepalive_suffices() {
+        let test = "one_way_traffic::caddy_client_keepalive_suffices";
+        let expected = OneWay::StaysOpen;
+        run(
+            test,
+            ProxyKind::Caddy,
+            no_keepalive(),
+            keepalive(),
+            expected,
+        )
+        .await;
+    }
+
+    /// The control: with keepalive off on both sides the backend sends
+    /// nothing, and Caddy cuts the connection although the client keeps
+    /// sending. So the survival above is the keepalive's doing.
+    #[tokio::test]
+    async fn caddy_cuts_it_without_keepalive() {
+        let test = "one_way_traffic::caddy_cuts_it_without_keepalive";
+        let expected = OneWay::IsCut;
+        run(
+            test,
+            ProxyKind::Caddy,
+            no_keepalive(),
+            no_keepalive(),
+            expected,
         )
         .await;
     }

@@ -58,8 +58,11 @@ pub enum State {
     /// checked and reported like in [`State::Open`], so nothing the peer
     /// sent is lost. RFC 6455 §5.5.1 only forbids *sending* data after a
     /// close frame. A message still incomplete when the peer's close
-    /// arrives is dropped. Pings are reported but no longer answered, and
-    /// nothing but the close handshake can be sent.
+    /// arrives is dropped. Pings are still answered automatically (RFC 6455
+    /// §5.5.2 releases an endpoint from answering only once it *received* a
+    /// close frame, and §5.5.1 forbids only data frames after ours), so such
+    /// a pong follows our close frame on the wire. The application can send
+    /// nothing more.
     CloseSent,
     /// The peer sent a close frame; ours (the echo) is queued or sent.
     /// Nothing more will be received.
@@ -105,7 +108,9 @@ pub enum State {
 /// as soon as one of the waiting pongs has been written (or just before
 /// a close frame). RFC 6455 §5.5.3 allows answering only the most recent
 /// ping when several are pending. Every ping is still reported as an
-/// event. Pongs sent with [`Connection::send`] are not affected.
+/// event. Pongs sent with [`Connection::send`] are not affected. The same
+/// bound holds after our close frame, when pings are still answered (see
+/// [`State::CloseSent`]); after the peer's close none are.
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
@@ -206,8 +211,10 @@ impl Connection {
         self.read_buf().extend_from_slice(data);
     }
 
-    /// Tells the connection that bytes arrived at `now`; resets the idle and
-    /// keepalive timers. Any bytes count as the answer to a keepalive ping.
+    /// Tells the connection that bytes arrived at `now`; resets the idle
+    /// timer and the received side of the keepalive timer (a ping is also
+    /// due when nothing has been *sent* for `Config::ping_interval`). Any
+    /// bytes count as the answer to a keepalive ping.
     pub fn record_activity(&mut self, now: Instant) {
         self.timers.record_activity(now);
     }

@@ -451,8 +451,11 @@ impl Connection {
         match opcode {
             OpCode::Ping => {
                 // RFC 6455 §5.5.2: answer a ping with a pong carrying the same
-                // application data, unless we already sent a close frame.
-                if self.state == State::Open {
+                // application data, unless we already received a close frame
+                // (we never get here after the peer's close). After *our*
+                // close the answer is still due: §5.5.1 forbids only data
+                // frames after a close frame.
+                if self.answers_pings() {
                     self.queue_pong(&payload);
                 }
                 Ok(Event::Message(Message::Ping(payload)))
@@ -480,6 +483,10 @@ impl Connection {
             self.state = State::CloseReceived;
             self.timers.close_started_by_peer();
         } else {
+            // Our close went out first. A pong held back during a ping flood
+            // answers a ping that came before this close, so RFC 6455
+            // §5.5.2 still asks for it; nothing later is answered.
+            self.queue_held_pong();
             self.state = State::Closed;
         }
         self.peer_close = Some(frame);

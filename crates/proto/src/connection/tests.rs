@@ -521,10 +521,12 @@ fn after_our_close_data_is_still_delivered_until_the_peer_close() {
         ]
     );
     assert_eq!(cli.state(), State::Closed);
+    // RFC 6455 §5.5.2: the ping came before the peer's close, so it is
+    // answered even after ours; no second close frame is sent.
     assert_eq!(
-        cli.transmit_len(),
-        0,
-        "no pong or second close after our close"
+        frames(&drain(&mut cli)),
+        [(OpCode::Pong, true, 0, true, b"ping".to_vec())],
+        "only the pong after our close"
     );
     assert!(
         !cli.should_close_transport(),
@@ -917,6 +919,121 @@ fn keepalive_ping_is_sent_after_the_interval_and_any_frame_answers() {
     srv.handle_timeout(t0 + Duration::from_secs(26)).unwrap();
 }
 
+/// A text frame from the client at `at`, fed the way the driver does.
+fn client_text_at(srv: &mut Connection, at: Instant, text: &[u8]) {
+    srv.receive(&c(0x81, text));
+    srv.record_activity(at);
+    assert_eq!(events(srv).unwrap().len(), 1);
+}
+
+#[test]
+fn keepalive_pings_a_server_that_only_receives() {
+    // A client streams a message every 5 s and the server never answers:
+    // the server still pings every 20 s, because it has sent nothing for
+    // that long (a proxy that times only backend bytes, like Caddy's
+    // read_timeout, would cut the connection otherwise).
+    let secs = Duration::from_secs;
+    let config = Config::default()
+        .ping_interval(Some(secs(20)))
+        .pong_timeout(secs(5));
+    let (mut srv, t0) = timed(config);
+    let mut pings_at = Vec::new();
+    for tick in 1..=20u64 {
+        let now = t0 + secs(5 * tick);
+        client_text_at(&mut srv, now, b"report");
+        // Received just now, sent nothing since the last ping (or the
+        // opening): the deadline is on the sent side.
+        let last_sent = pings_at.last().copied().unwrap_or(t0);
+        assert_eq!(srv.poll_timeout(), Some(last_sent + secs(20)), "{tick}");
+        srv.handle_timeout(now).unwrap();
+        let sent = frames(&drain(&mut srv));
+        if now >= last_sent + secs(20) {
+            assert_eq!(sent, [(OpCode::Ping, true, 0, false, vec![])], "{tick}");
+            pings_at.push(now);
+        } else {
+            assert_eq!(sent, [], "{tick}");
+        }
+    }
+    assert_eq!(
+        pings_at,
+        (1..=5).map(|n| t0 + secs(20 * n)).collect::<Vec<_>>()
+    );
+    // The client's next message answers the last ping; no pong is needed.
+    assert!(!srv.is_failed());
+    assert_eq!(srv.state(), State::Open);
+}
+
+#[test]
+fn keepalive_ping_for_one_way_traffic_still_needs_an_answer() {
+    let secs = Duration::from_secs;
+    let config = Config::default()
+        .ping_interval(Some(secs(20)))
+        .pong_timeout(secs(5));
+    let (mut srv, t0) = timed(config);
+    client_text_at(&mut srv, t0 + secs(19), b"report");
+    srv.handle_timeout(t0 + secs(20)).unwrap();
+    assert_eq!(
+        frames(&drain(&mut srv)),
+        [(OpCode::Ping, true, 0, false, vec![])]
+    );
+    // The client falls silent after the ping: the pong timeout runs from
+    // the ping, whatever arrived just before it.
+    assert_eq!(srv.poll_timeout(), Some(t0 + secs(25)));
+    assert_eq!(
+        srv.handle_timeout(t0 + secs(25)),
+        Err(Error::KeepaliveTimeout(secs(5)))
+    );
+}
+
+#[test]
+fn a_send_moves_the_sent_side_of_the_keepalive_deadline() {
+    let secs = Duration::from_secs;
+    let (mut srv, t0) = timed(Config::default().ping_interval(Some(secs(20))));
+    client_text_at(&mut srv, t0 + secs(15), b"hello");
+    assert_eq!(srv.poll_timeout(), Some(t0 + secs(20)), "nothing sent yet");
+    // Sent "now", as far as the connection knows: t0 + 15 s.
+    srv.send(Message::text("hi")).unwrap();
+    assert_eq!(srv.poll_timeout(), Some(t0 + secs(35)));
+    // A send between time inputs is stamped with the latest one, so the
+    // ping can come early, never late.
+    srv.handle_timeout(t0 + secs(30)).unwrap();
+    assert_eq!(srv.poll_timeout(), Some(t0 + secs(35)));
+    srv.send(Message::binary(&b"later"[..])).unwrap();
+    assert_eq!(srv.poll_timeout(), Some(t0 + secs(35)), "received side");
+    drain(&mut srv);
+    srv.handle_timeout(t0 + secs(35)).unwrap();
+    assert_eq!(
+        frames(&drain(&mut srv)),
+        [(OpCode::Ping, true, 0, false, vec![])]
+    );
+}
+
+#[test]
+fn keepalive_stays_silent_while_both_directions_carry_traffic() {
+    let secs = Duration::from_secs;
+    let (mut srv, t0) = timed(Config::default().ping_interval(Some(secs(20))));
+    for tick in 1..=40u64 {
+        let now = t0 + secs(5 * tick);
+        if tick % 2 == 0 {
+            // Every other tick the peer pings instead of sending data: the
+            // automatic pong counts as sent too.
+            srv.receive(&c(0x89, b"peer ping"));
+            srv.record_activity(now);
+            events(&mut srv).unwrap();
+        } else {
+            client_text_at(&mut srv, now, b"question");
+            srv.send(Message::text("answer")).unwrap();
+        }
+        srv.handle_timeout(now).unwrap();
+        let sent = frames(&drain(&mut srv));
+        assert!(
+            sent.iter().all(|frame| frame.0 != OpCode::Ping),
+            "{tick}: {sent:?}"
+        );
+        assert_eq!(srv.poll_timeout(), Some(now + secs(20)), "{tick}");
+    }
+}
+
 #[test]
 fn missing_pong_fails_with_keepalive_timeout_and_close_1011() {
     let config = Config::default()
@@ -1257,6 +1374,130 @@ fn held_pong_goes_out_before_a_close_frame() {
         assert_eq!(pongs, expected, "peer closes: {peer_closes}");
         assert_eq!(close.0, OpCode::Close, "peer closes: {peer_closes}");
     }
+}
+
+// ------------------------------------------------ pings after our close
+
+#[test]
+fn pings_after_our_close_are_answered_after_the_close_frame() {
+    // RFC 6455 §5.5.2: only a *received* close releases an endpoint from
+    // answering pings; §5.5.1 forbids data frames after our close, not
+    // control frames, so the pong follows our close frame on the wire.
+    for role in [Role::Server, Role::Client] {
+        let mut conn = Connection::new(role, Config::default());
+        conn.close(Some(CloseFrame::new(1000, "bye"))).unwrap();
+        conn.receive(&ping_from_peer(role, b"before the close is written"));
+        assert_eq!(
+            events(&mut conn).unwrap(),
+            [msg(Message::Ping(Bytes::from_static(
+                b"before the close is written"
+            )))]
+        );
+        let sent = frames(&drain(&mut conn));
+        let kinds: Vec<OpCode> = sent.iter().map(|frame| frame.0).collect();
+        assert_eq!(kinds, [OpCode::Close, OpCode::Pong], "{role:?}");
+        assert_eq!(sent[1].4, b"before the close is written", "{role:?}");
+        conn.receive(&ping_from_peer(role, b"after"));
+        events(&mut conn).unwrap();
+        assert_eq!(
+            pong_payloads(&drain(&mut conn)),
+            [b"after".to_vec()],
+            "{role:?}"
+        );
+        assert_eq!(conn.state(), State::CloseSent);
+        // The application still cannot send control frames itself.
+        assert_eq!(
+            conn.send(Message::Pong(Bytes::new())),
+            Err(SendError::Closed)
+        );
+    }
+}
+
+#[test]
+fn no_pong_once_the_peer_close_arrived() {
+    for ours_first in [false, true] {
+        let mut srv = server();
+        if ours_first {
+            srv.close(None).unwrap();
+            drain(&mut srv);
+        }
+        srv.receive(&c(0x89, b"answered"));
+        srv.receive(&c(0x88, &close_payload(1000, "")));
+        srv.receive(&c(0x89, b"after the close"));
+        let got = events(&mut srv).unwrap();
+        assert_eq!(got.len(), 2, "the ping after the close is not read");
+        let sent: Vec<(OpCode, Vec<u8>)> = frames(&drain(&mut srv))
+            .into_iter()
+            .map(|frame| (frame.0, frame.4))
+            .collect();
+        let mut expected = vec![(OpCode::Pong, b"answered".to_vec())];
+        if !ours_first {
+            expected.push((OpCode::Close, close_payload(1000, "")));
+        }
+        assert_eq!(sent, expected, "ours first: {ours_first}");
+        assert_eq!(srv.state(), State::Closed);
+    }
+}
+
+#[test]
+fn ping_flood_after_our_close_keeps_the_transmit_buffer_bounded() {
+    const PINGS: usize = 50_000;
+    for role in [Role::Server, Role::Client] {
+        let mut conn = Connection::new(role, Config::default());
+        conn.close(None).unwrap();
+        let close_len = conn.transmit_len();
+        let largest_pong = 2 + 4 + ping_payload(PINGS - 1).len();
+        let mut largest_transmit = 0;
+        let mut batch = Vec::new();
+        for i in 0..PINGS {
+            batch.extend(ping_from_peer(role, &ping_payload(i)));
+            if batch.len() >= 4096 || i == PINGS - 1 {
+                conn.receive(&batch);
+                batch.clear();
+                events(&mut conn).unwrap();
+                largest_transmit = largest_transmit.max(conn.transmit_len());
+            }
+        }
+        assert!(
+            largest_transmit <= close_len + transmit::MAX_QUEUED_PONGS * largest_pong,
+            "{role:?}: {largest_transmit} bytes queued for {PINGS} unread pings"
+        );
+        // Written at last: our close, the queued pongs, then the held one
+        // for the most recent ping, queued once room appeared.
+        let sent = frames(&drain(&mut conn));
+        let (close, pongs) = sent.split_first().unwrap();
+        assert_eq!(close.0, OpCode::Close, "{role:?}");
+        let pongs: Vec<Vec<u8>> = pongs
+            .iter()
+            .map(|frame| {
+                assert_eq!(frame.0, OpCode::Pong, "{role:?}");
+                frame.4.clone()
+            })
+            .collect();
+        let mut expected: Vec<Vec<u8>> =
+            (0..transmit::MAX_QUEUED_PONGS).map(ping_payload).collect();
+        expected.push(ping_payload(PINGS - 1));
+        assert_eq!(pongs, expected, "{role:?}");
+    }
+}
+
+#[test]
+fn held_pong_after_our_close_goes_out_when_the_peer_close_arrives() {
+    // Our close is out, a ping flood fills the pong backlog, and the peer's
+    // close arrives before anything more is written: the held pong answers
+    // a ping received before that close, so it is still sent.
+    let mut srv = server();
+    srv.close(None).unwrap();
+    drain(&mut srv);
+    for i in 0..20 {
+        srv.receive(&c(0x89, &ping_payload(i)));
+    }
+    srv.receive(&c(0x88, b""));
+    assert_eq!(events(&mut srv).unwrap().len(), 21);
+    assert_eq!(srv.state(), State::Closed);
+    let mut expected: Vec<Vec<u8>> = (0..transmit::MAX_QUEUED_PONGS).map(ping_payload).collect();
+    expected.push(ping_payload(19));
+    assert_eq!(pong_payloads(&drain(&mut srv)), expected);
 }
 
 // ------------------------------------------------------ read buffer growth

@@ -3,8 +3,24 @@
 //! The connection never reads a clock: the driver passes `now` to
 //! [`Connection::record_activity`] and [`Connection::handle_timeout`], and
 //! sleeps until [`Connection::poll_timeout`].
+//!
+//! # Keepalive rule
+//!
+//! A keepalive ping goes out once nothing has been received *or* nothing
+//! has been sent for `Config::ping_interval`: the deadline is
+//! `min(last received, last sent) + interval`. Watching both directions
+//! matters behind proxies that time one direction only (Caddy's
+//! `read_timeout` counts bytes from the backend): a server that only
+//! receives still pings, and the ping is traffic in the direction it
+//! otherwise lacks.
+//!
+//! "Sent" means queued in the transmit buffer (messages, pongs, pings,
+//! close frames): queueing is what the core sees, since `send` and the
+//! automatic replies take no `now`. A queued frame is stamped with the
+//! latest time the driver passed in, which is never later than the real
+//! time of the send, so a ping can come early but never late.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Connection, State};
 use crate::{Error, Role};
@@ -25,7 +41,10 @@ enum CloseTimer {
 pub(super) struct Timers {
     /// The latest time the driver told us about.
     last_now: Option<Instant>,
+    /// When bytes last arrived (from [`Connection::record_activity`]).
     last_activity: Option<Instant>,
+    /// When a frame was last queued for sending, stamped with `last_now`.
+    last_sent: Option<Instant>,
     /// When the last keepalive ping went out.
     last_ping: Option<Instant>,
     /// A keepalive ping is unanswered.
@@ -37,7 +56,32 @@ impl Timers {
     pub(super) fn record_activity(&mut self, now: Instant) {
         self.last_now = Some(now);
         self.last_activity = Some(now);
+        // The first time input is the opening of the connection, whose
+        // handshake (and anything queued before any time was known) was the
+        // last thing sent.
+        self.last_sent.get_or_insert(now);
         self.awaiting_answer = false;
+    }
+
+    /// A frame was queued for sending: it happened no earlier than the
+    /// latest time the driver told us about.
+    pub(super) fn frame_queued(&mut self) {
+        if self.last_now.is_some() {
+            self.last_sent = self.last_now;
+        }
+    }
+
+    /// When the next keepalive ping is due (no ping awaiting its answer).
+    ///
+    /// The received side counts from the latest of the last bytes and the
+    /// last keepalive ping: that ping was answered (otherwise the pong
+    /// timeout runs instead), so the peer was alive after it even if the
+    /// answering frame came with no `record_activity`.
+    fn next_ping(&self, interval: Duration) -> Option<Instant> {
+        let activity = self.last_activity?;
+        let received = self.last_ping.map_or(activity, |ping| ping.max(activity));
+        let sent = self.last_sent.unwrap_or(activity);
+        Some(received.min(sent) + interval)
     }
 
     /// Any frame from the peer answers a keepalive ping.
@@ -93,10 +137,9 @@ impl Connection {
         let keepalive = if timers.awaiting_answer {
             timers.last_ping.map(|ping| ping + self.config.pong_timeout)
         } else {
-            self.config.ping_interval.map(|interval| {
-                let base = timers.last_ping.map_or(activity, |ping| ping.max(activity));
-                base + interval
-            })
+            self.config
+                .ping_interval
+                .and_then(|interval| timers.next_ping(interval))
         };
         match (idle, keepalive) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -138,12 +181,13 @@ impl Connection {
                 self.fail(&error);
                 return Err(error);
             }
-        } else if let Some(interval) = self.config.ping_interval {
-            let base = self
-                .timers
-                .last_ping
-                .map_or(activity, |ping| ping.max(activity));
-            if now >= base + interval {
+        } else if let Some(due) = self
+            .config
+            .ping_interval
+            .and_then(|interval| self.timers.next_ping(interval))
+        {
+            // Nothing received, or nothing sent, for a whole interval.
+            if now >= due {
                 self.queue_ping(&[]);
                 self.timers.last_ping = Some(now);
                 self.timers.awaiting_answer = true;

@@ -348,14 +348,18 @@ impl Connection {
         }
     }
 
+    // Every frame we send passes through one of these two, so they feed the
+    // keepalive's "nothing sent for ping_interval" rule (see `timers`).
     fn queue_frame_bytes(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: Bytes) {
         let header = self.header(opcode, fin, rsv, payload.len());
         self.transmit.push_frame_bytes(&header, payload);
+        self.timers.frame_queued();
     }
 
     fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
         let header = self.header(opcode, true, 0, payload.len());
         self.transmit.push_frame(&header, payload);
+        self.timers.frame_queued();
     }
 
     fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
@@ -366,6 +370,18 @@ impl Connection {
         }
         self.queue_frame(opcode, &payload);
         Ok(())
+    }
+
+    /// Whether a ping received now gets a pong.
+    ///
+    /// RFC 6455 §5.5.2: an endpoint MUST answer a ping unless it already
+    /// received a close frame. Our own close does not stop the answers: a
+    /// pong is a control frame, and §5.5.1 forbids only *data* frames after
+    /// a close frame, so pongs may follow ours on the wire. After the
+    /// peer's close, a failure or the end of the stream the state is
+    /// `CloseReceived` or `Closed`.
+    pub(super) fn answers_pings(&self) -> bool {
+        matches!(self.state, State::Open | State::CloseSent)
     }
 
     /// Answers a ping (RFC 6455 §5.5.2), or holds the answer back while
@@ -395,10 +411,10 @@ impl Connection {
         {
             self.pongs.queued_ends.pop_front();
         }
-        if self.state != State::Open {
-            // After a close frame nothing is answered any more (a held pong
-            // was queued ahead of ours), and after the end of the stream
-            // nothing can be.
+        if !self.answers_pings() {
+            // After the peer's close nothing is answered any more (a held
+            // pong was queued ahead of our echo), and after a failure or the
+            // end of the stream nothing can be.
             self.pongs.held = None;
             return;
         }
@@ -406,6 +422,16 @@ impl Connection {
             if let Some(payload) = self.pongs.held.take() {
                 self.queue_auto_pong(&payload);
             }
+        }
+    }
+
+    /// Queues the held pong now, past the [`MAX_QUEUED_PONGS`] bound: called
+    /// once no more pings will be answered (a close frame), so that the
+    /// answer to the most recent ping is not lost. The overshoot is one
+    /// pong of at most 125 bytes, once.
+    pub(super) fn queue_held_pong(&mut self) {
+        if let Some(payload) = self.pongs.held.take() {
+            self.queue_auto_pong(&payload);
         }
     }
 
@@ -438,10 +464,8 @@ impl Connection {
     /// Queues a close frame (no validation: callers pass valid frames).
     pub(super) fn queue_close_frame(&mut self, frame: Option<&CloseFrame>) {
         // A held pong answers a ping that came before this close: it goes
-        // out first, since nothing is answered after the close frame.
-        if let Some(payload) = self.pongs.held.take() {
-            self.queue_auto_pong(&payload);
-        }
+        // out first rather than wait behind the close frame.
+        self.queue_held_pong();
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
         let len = match frame {
             None => 0,
