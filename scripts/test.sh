@@ -24,11 +24,11 @@ step() { printf '\n== %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings denied)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "cargo doc (warnings denied)"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --all-features --locked
 
 if [ "${SWITCHBOARD_SKIP_AUTOBAHN:-0}" = 1 ]; then
     step "Autobahn gate SKIPPED (SWITCHBOARD_SKIP_AUTOBAHN=1)"

@@ -25,6 +25,17 @@ pub(super) struct Incoming {
     partial: Option<PartialFrame>,
     /// The data message in progress (between its first and last frame).
     message: Option<IncomingMessage>,
+    /// Fail-fast UTF-8 over the received part of an incomplete text frame
+    /// in whole-message mode.
+    text_peek: Option<TextPeek>,
+}
+
+/// How far the front frame's payload (incomplete, text, whole-message mode)
+/// has been checked, and the validator state after those bytes.
+#[derive(Debug)]
+struct TextPeek {
+    validator: Utf8Validator,
+    checked: usize,
 }
 
 /// A data frame whose header was consumed but whose payload has not all
@@ -180,9 +191,11 @@ impl Connection {
             return self.step_partial();
         }
         if !complete {
+            self.peek_text(&header, header_len)?;
             self.reserve_read(header_len.saturating_add(len));
             return Ok(Step::NeedMore);
         }
+        self.incoming.text_peek = None;
         self.timers.frame_received();
         self.read_buf.advance(header_len);
         self.begin_frame(&header);
@@ -256,6 +269,48 @@ impl Connection {
                 }
                 .into());
             }
+        }
+        Ok(())
+    }
+
+    /// RFC 6455 §8.1: fail as soon as invalid UTF-8 arrives, even inside a
+    /// frame whose end has not arrived yet (Autobahn 6.4.3, 6.4.4). The
+    /// received part of the incomplete text frame at the front of the read
+    /// buffer is unmasked into a scratch buffer (the buffer itself is left
+    /// as is for the zero-copy path) and fed to a copy of the message's
+    /// validator; each byte is checked once here, and the complete frame is
+    /// validated as usual.
+    fn peek_text(&mut self, header: &FrameHeader, header_len: usize) -> Result<(), Error> {
+        let continues_text = |m: &IncomingMessage| m.kind == DataKind::Text && m.rsv == 0;
+        let text = match header.opcode {
+            OpCode::Text => header.rsv == 0,
+            OpCode::Continuation => self.incoming.message.as_ref().is_some_and(continues_text),
+            _ => false,
+        };
+        if !text {
+            return Ok(());
+        }
+        let message = &self.incoming.message;
+        let peek = self.incoming.text_peek.get_or_insert_with(|| TextPeek {
+            validator: match (header.opcode, message) {
+                (OpCode::Continuation, Some(m)) => m.utf8.clone(),
+                _ => Utf8Validator::new(),
+            },
+            checked: 0,
+        });
+        let available = self.read_buf.len() - header_len;
+        let mut scratch = [0u8; 1024];
+        while peek.checked < available {
+            let n = (available - peek.checked).min(scratch.len());
+            let start = header_len + peek.checked;
+            scratch[..n].copy_from_slice(&self.read_buf[start..start + n]);
+            if let Some(key) = header.mask {
+                apply_mask_at(&mut scratch[..n], key, peek.checked);
+            }
+            peek.validator
+                .feed(&scratch[..n])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            peek.checked += n;
         }
         Ok(())
     }

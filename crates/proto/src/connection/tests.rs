@@ -1035,3 +1035,38 @@ fn incomplete_frame_grows_the_read_buffer_geometrically_within_the_frame() {
         matches!(srv.poll_event(), Ok(Some(Event::Message(Message::Binary(d)))) if d.len() == 1_000_000)
     );
 }
+
+#[test]
+fn invalid_utf8_inside_an_incomplete_text_frame_fails_fast() {
+    // Autobahn 6.4.3/6.4.4: one text frame arrives in chops; the second chop
+    // holds F4 90 80 80 (above U+10FFFF). Whole-message mode must fail on
+    // that chop, before the rest of the frame arrives.
+    let payload = b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80edited";
+    for (conn, frame) in [(server(), c(0x81, payload)), (client(), s(0x81, payload))] {
+        let mut conn = conn;
+        let header_len = frame.len() - payload.len();
+        conn.receive(&frame[..header_len + 11]);
+        assert_eq!(events(&mut conn), Ok(vec![]));
+        conn.receive(&frame[header_len + 11..header_len + 13]);
+        assert_eq!(
+            events(&mut conn),
+            Err(Error::Protocol(ProtocolError::InvalidUtf8))
+        );
+    }
+    // The same check continues a fragmented message's validator state, and
+    // valid text split anywhere is still delivered whole.
+    let text = "κόσμε, ünïcödé";
+    let bytes = text.as_bytes();
+    for cut in 0..bytes.len() {
+        let mut conn = server();
+        let mut wire_bytes = c(0x01, &bytes[..cut]);
+        wire_bytes.extend(c(0x80, &bytes[cut..]));
+        for byte in &wire_bytes {
+            conn.receive(std::slice::from_ref(byte));
+            let got = events(&mut conn).unwrap();
+            if !got.is_empty() {
+                assert_eq!(got, vec![Event::Message(Message::text(text))]);
+            }
+        }
+    }
+}

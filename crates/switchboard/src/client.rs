@@ -1,0 +1,343 @@
+//! The client side: [`connect`] and [`ClientBuilder`].
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderName, HeaderValue, Uri};
+use switchboard_proto::deflate::DeflateConfig;
+use switchboard_proto::handshake::{ClientOutcome, ClientRequest};
+use switchboard_proto::{
+    Config, Connection, Extension, ExtensionOffer, HandshakeError, Limits, Role,
+};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::core::DEFAULT_WRITE_BUFFER_LIMIT;
+use crate::error::{Error, TimeoutKind};
+use crate::handshake_io::{self, Deadline};
+use crate::websocket::WebSocket;
+
+/// Default for [`ClientBuilder::connect_timeout`] and
+/// [`ClientBuilder::handshake_timeout`]: 10 s, python-websockets' open
+/// timeout. A healthy server answers in milliseconds; 10 s still tolerates a
+/// congested mobile link.
+pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most bytes of a non-101 response body kept in [`Error::Http`].
+const MAX_REJECTION_BODY: usize = 64 * 1024;
+
+/// Opens a WebSocket to a `ws://host[:port]/path` URL with default settings.
+///
+/// Returns the socket and the server's `101 Switching Protocols` response
+/// (for its headers, e.g. the chosen subprotocol). Use [`ClientBuilder`] for
+/// headers, subprotocols, limits and timeouts.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), switchboard::Error> {
+/// let (mut ws, _response) = switchboard::connect("ws://127.0.0.1:9001/chat").await?;
+/// ws.send(switchboard::Message::text("hello")).await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, http::Response<()>), Error> {
+    ClientBuilder::new(url).connect().await
+}
+
+/// Settings for a client connection.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use switchboard::{ClientBuilder, Config};
+///
+/// # async fn run() -> Result<(), switchboard::Error> {
+/// let (ws, response) = ClientBuilder::new("ws://127.0.0.1:9001/feed")
+///     .subprotocol("v2.feed")
+///     .origin("https://example.com")
+///     .header(http::header::AUTHORIZATION, http::HeaderValue::from_static("Bearer token"))
+///     .config(Config::default().ping_interval(Some(Duration::from_secs(15))))
+///     .handshake_timeout(Duration::from_secs(5))
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    url: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    subprotocols: Vec<String>,
+    origin: Option<String>,
+    config: Config,
+    limits: Limits,
+    connect_timeout: Duration,
+    handshake_timeout: Duration,
+    write_buffer_limit: usize,
+    deflate: Option<DeflateConfig>,
+}
+
+impl ClientBuilder {
+    /// A client for `url` (`ws://`, or `wss://` when the TLS stream is
+    /// passed to [`connect_on`](ClientBuilder::connect_on)).
+    pub fn new(url: impl Into<String>) -> Self {
+        ClientBuilder {
+            url: url.into(),
+            headers: Vec::new(),
+            subprotocols: Vec::new(),
+            origin: None,
+            config: Config::default(),
+            limits: Limits::default(),
+            connect_timeout: DEFAULT_CLIENT_TIMEOUT,
+            handshake_timeout: DEFAULT_CLIENT_TIMEOUT,
+            write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
+            deflate: None,
+        }
+    }
+
+    /// Adds a request header (e.g. `Authorization`, `Cookie`).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Offers a subprotocol; call several times to offer several, in order
+    /// of preference.
+    pub fn subprotocol(mut self, protocol: impl Into<String>) -> Self {
+        self.subprotocols.push(protocol.into());
+        self
+    }
+
+    /// Sets the `Origin` header (browsers always send one; servers may check it).
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Behaviour settings (keepalive, close timeout, delivery ...).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Safety limits (header, frame and message sizes).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Bound on establishing the TCP connection. Default
+    /// [`DEFAULT_CLIENT_TIMEOUT`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Bound on the whole opening handshake (request out, response in).
+    /// Default [`DEFAULT_CLIENT_TIMEOUT`].
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Queued bytes above which `send` waits; see
+    /// [`WebSocket::set_write_buffer_limit`]. Default 128 KiB.
+    pub fn write_buffer_limit(mut self, limit: usize) -> Self {
+        self.write_buffer_limit = limit.max(1);
+        self
+    }
+
+    /// Offers permessage-deflate compression (RFC 7692) with these
+    /// settings. Off by default: compression costs memory per connection
+    /// (from 6 KiB idle with `DeflateConfig::low_memory()` to about 420 KiB
+    /// with the default context takeover; see `switchboard_proto::deflate`).
+    /// If the server declines, the connection works uncompressed.
+    pub fn deflate(mut self, config: DeflateConfig) -> Self {
+        self.deflate = Some(config);
+        self
+    }
+
+    fn uri(&self) -> Result<Uri, Error> {
+        self.url.parse::<Uri>().map_err(|_| Error::InvalidUrl {
+            url: self.url.clone(),
+            reason: "not a valid URI; expected ws://host[:port]/path",
+        })
+    }
+
+    /// Opens a TCP connection to the URL's host and runs the handshake on it
+    /// (with `TCP_NODELAY`: WebSocket frames are latency-sensitive and
+    /// already batched by `feed`/`flush`).
+    ///
+    /// Only `ws://` is supported here. For `wss://`, set up TLS yourself and
+    /// use [`connect_on`](ClientBuilder::connect_on).
+    pub async fn connect(self) -> Result<(WebSocket<TcpStream>, http::Response<()>), Error> {
+        let uri = self.uri()?;
+        let invalid = |reason| Error::InvalidUrl {
+            url: self.url.clone(),
+            reason,
+        };
+        let default_port = match uri.scheme_str() {
+            Some("ws") | Some("http") => 80,
+            Some("wss") | Some("https") => {
+                return Err(invalid(
+                    "wss:// needs TLS, which connect() does not do yet; open the TLS stream yourself and call ClientBuilder::connect_on",
+                ))
+            }
+            _ => return Err(invalid("the scheme must be ws://")),
+        };
+        let host = uri.host().ok_or_else(|| invalid("the URL has no host"))?;
+        // `Uri::host` keeps the brackets of an IPv6 literal.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(default_port);
+        let tcp = match tokio::time::timeout(self.connect_timeout, TcpStream::connect((host, port)))
+            .await
+        {
+            Ok(result) => result?,
+            Err(_) => return Err(Error::Timeout(TimeoutKind::Connect(self.connect_timeout))),
+        };
+        tcp.set_nodelay(true)?;
+        self.handshake(tcp, &uri).await
+    }
+
+    /// Runs the opening handshake over an already established transport:
+    /// a TLS stream, a proxy tunnel, an in-memory pipe. The URL's host and
+    /// path go into the request; nothing is dialed.
+    pub async fn connect_on<S>(self, io: S) -> Result<(WebSocket<S>, http::Response<()>), Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let uri = self.uri()?;
+        self.handshake(io, &uri).await
+    }
+
+    /// The extensions this client offers, in `Sec-WebSocket-Extensions`.
+    fn extension_offers(&self) -> Vec<ExtensionOffer> {
+        self.deflate
+            .as_ref()
+            .map_or_else(Vec::new, DeflateConfig::client_offers)
+    }
+
+    /// Turns what the server accepted into the connection's extension
+    /// (RFC 7692 §7: a response that accepts none of the offers fails the
+    /// connection).
+    fn negotiate_extensions(
+        &self,
+        accepted: &[ExtensionOffer],
+    ) -> Result<Option<Box<dyn Extension>>, Error> {
+        if let Some(unknown) = accepted
+            .iter()
+            .find(|offer| self.deflate.is_none() || offer.name != "permessage-deflate")
+        {
+            return Err(Error::Extension(format!(
+                "the server accepted {:?}, which this client did not offer",
+                unknown.name
+            )));
+        }
+        let Some(config) = &self.deflate else {
+            return Ok(None);
+        };
+        match config.client_accept(accepted) {
+            Ok(extension) => Ok(extension.map(|e| Box::new(e) as Box<dyn Extension>)),
+            Err(error) => Err(Error::Extension(error.to_string())),
+        }
+    }
+
+    async fn handshake<S>(
+        self,
+        mut io: S,
+        uri: &Uri,
+    ) -> Result<(WebSocket<S>, http::Response<()>), Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let deadline = Deadline::after(self.handshake_timeout);
+        let mut request = ClientRequest::new(uri)?;
+        if let Some(origin) = &self.origin {
+            request = request.origin(origin.clone());
+        }
+        for protocol in &self.subprotocols {
+            request = request.subprotocol(protocol.clone());
+        }
+        for offer in self.extension_offers() {
+            request = request.extension(offer);
+        }
+        for (name, value) in &self.headers {
+            request = request.header(name.clone(), value.clone());
+        }
+        let mut out = Vec::with_capacity(256);
+        request.encode(&mut out);
+        handshake_io::write_all(&mut io, &out, &deadline).await?;
+
+        let mut buf = BytesMut::new();
+        let (outcome, consumed): (ClientOutcome, usize) = loop {
+            let scanned = buf.len();
+            let read = handshake_io::read_more(&mut io, &mut buf, &deadline).await?;
+            if read > 0
+                && !handshake_io::head_may_be_complete(&buf, scanned, self.limits.max_header_bytes)
+            {
+                continue;
+            }
+            match request.parse_response(&buf, &self.limits) {
+                Ok(Some(done)) => break done,
+                Ok(None) if read == 0 => {
+                    return Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the server closed the connection during the opening handshake",
+                    )))
+                }
+                Ok(None) => {}
+                Err(error) => return Err(http_rejection(error, buf, &mut io, &deadline).await),
+            }
+        };
+        let leftover = buf.split_off(consumed);
+        let extension = self.negotiate_extensions(&outcome.extensions)?;
+        let mut conn = Connection::with_limits(Role::Client, self.config, self.limits);
+        if let Some(extension) = extension {
+            conn.set_extension(extension);
+        }
+        if !leftover.is_empty() {
+            conn.receive(&leftover);
+        }
+        let mut ws = WebSocket::from_connection(io, conn);
+        ws.set_write_buffer_limit(self.write_buffer_limit);
+        Ok((ws, outcome.response))
+    }
+}
+
+/// A failed response that is a complete non-101 HTTP answer becomes
+/// [`Error::Http`] with (up to 64 KiB of) its body; anything else is the
+/// handshake error itself.
+async fn http_rejection<S: AsyncRead + Unpin>(
+    error: HandshakeError,
+    mut buf: BytesMut,
+    io: &mut S,
+    deadline: &Deadline,
+) -> Error {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let head_len = match parsed.parse(&buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        _ => return error.into(),
+    };
+    let status = match parsed.code.map(http::StatusCode::from_u16) {
+        Some(Ok(status)) if status != http::StatusCode::SWITCHING_PROTOCOLS => status,
+        _ => return error.into(),
+    };
+    let mut response = http::Response::new(Bytes::new());
+    *response.status_mut() = status;
+    for header in parsed.headers.iter() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(header.name.as_bytes()),
+            HeaderValue::from_bytes(header.value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    let content_length = response
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<usize>().ok());
+    let limit = content_length
+        .unwrap_or(MAX_REJECTION_BODY)
+        .min(MAX_REJECTION_BODY);
+    let mut body = buf.split_off(head_len);
+    handshake_io::read_body(io, &mut body, limit, deadline, content_length.is_some()).await;
+    *response.body_mut() = body.freeze();
+    Error::Http(Box::new(response))
+}

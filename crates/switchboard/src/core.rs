@@ -1,0 +1,522 @@
+//! The poll-based engine shared by [`WebSocket`](crate::WebSocket) and the
+//! split halves: one transport, one protocol [`Connection`], one timer.
+//!
+//! Every method takes the task's `cx` for reads and an optional `aux` waker
+//! for writes and timers. Unsplit, `aux` is `None` and everything registers
+//! on `cx`. Split, the reader and the writer are different tasks that may
+//! both write (the reader flushes automatic pongs); `aux` then wakes both, so
+//! neither task can steal the other's write-readiness wakeup.
+
+use std::task::{ready, Context, Poll, Waker};
+use std::time::Instant;
+
+use switchboard_proto::{
+    self as proto, CloseFrame, Connection, DataKind, Event, Fragment, Message, Role, State,
+};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::error::Error;
+use crate::timer::{self, Timer};
+use crate::transport;
+
+/// Default for [`Core::write_buffer_limit`]: 128 KiB queued before `send`
+/// waits. Enough for a burst of small messages to go out in one write,
+/// small enough that a slow reader cannot make us hold much.
+pub(crate) const DEFAULT_WRITE_BUFFER_LIMIT: usize = 128 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Running,
+    /// An error has been reported; input is drained until EOF or the
+    /// wind-down deadline so that closing does not reset the connection.
+    Lingering,
+    /// The stream has ended.
+    Done {
+        clean: bool,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct Core<S> {
+    pub(crate) io: S,
+    pub(crate) conn: Connection,
+    pub(crate) write_buffer_limit: usize,
+    timer: Timer,
+    end: End,
+    /// A failure whose close frame is still being flushed before it is
+    /// reported. Boxed: it is rare, and every idle connection carries the slot.
+    failure: Option<Box<Error>>,
+    /// Bounds flushing a failure's close frame, lingering, and waiting for the
+    /// peer's EOF after the close handshake.
+    wind_down_deadline: Option<Instant>,
+    /// When the local side started the close handshake.
+    close_started: Option<Instant>,
+    shutdown_done: bool,
+}
+
+/// Runs `f` with the aux waker's context when there is one.
+fn with_aux<R>(
+    cx: &mut Context<'_>,
+    aux: Option<&Waker>,
+    f: impl FnOnce(&mut Context<'_>) -> R,
+) -> R {
+    match aux {
+        Some(waker) => f(&mut Context::from_waker(waker)),
+        None => f(cx),
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
+    pub(crate) fn new(io: S, mut conn: Connection) -> Self {
+        // The core's timers start from the first activity it is told about.
+        conn.record_activity(timer::now());
+        Core {
+            io,
+            conn,
+            write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
+            timer: Timer::default(),
+            end: End::Running,
+            failure: None,
+            wind_down_deadline: None,
+            close_started: None,
+            shutdown_done: false,
+        }
+    }
+
+    /// Whether the stream has ended after a clean close handshake.
+    pub(crate) fn ended_cleanly(&self) -> bool {
+        self.end == End::Done { clean: true }
+    }
+
+    // ------------------------------------------------------------- reading
+
+    /// The next event. Flushes automatic replies (pongs, close echo) and
+    /// runs the timers whenever no complete event is buffered.
+    pub(crate) fn poll_event(
+        &mut self,
+        cx: &mut Context<'_>,
+        aux: Option<&Waker>,
+    ) -> Poll<Option<Result<Event, Error>>> {
+        loop {
+            match self.end {
+                End::Done { .. } => return Poll::Ready(None),
+                End::Lingering => {
+                    ready!(self.poll_linger(cx, aux));
+                    self.end = End::Done { clean: false };
+                    return Poll::Ready(None);
+                }
+                End::Running => {}
+            }
+            if self.failure.is_some() {
+                ready!(self.poll_wind_down(cx, aux));
+                self.end = End::Lingering;
+                return Poll::Ready(self.failure.take().map(|e| Err(*e)));
+            }
+            match self.conn.poll_event() {
+                Ok(Some(event)) => {
+                    if matches!(event, Event::Message(Message::Ping(_) | Message::Close(_))) {
+                        // Best effort, so the pong or close echo leaves even
+                        // if the application stops reading after this event.
+                        self.flush_replies(cx, aux);
+                    }
+                    return Poll::Ready(Some(Ok(event)));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.fail(e.into());
+                    continue;
+                }
+            }
+            if self.conn.state() == State::Closed {
+                let result = ready!(self.poll_finish(cx, aux));
+                self.end = End::Done {
+                    clean: result.is_ok(),
+                };
+                return Poll::Ready(result.err().map(Err));
+            }
+            // No complete event buffered: send what the decoded batch queued
+            // (pongs, close echo) in one write before waiting for input.
+            if self.conn.transmit_len() > 0 {
+                self.flush_replies(cx, aux);
+            }
+            match transport::poll_read_into(&mut self.io, &mut self.conn, cx) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(self.on_eof().map(Err)),
+                Poll::Ready(Ok(_)) => {
+                    self.conn.record_activity(timer::now());
+                    transport::release_read_buffer(&mut self.conn, false);
+                }
+                Poll::Ready(Err(e)) => {
+                    self.end = End::Done { clean: false };
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+                Poll::Pending => {
+                    transport::release_read_buffer(&mut self.conn, true);
+                    match self.poll_timers(cx, aux) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => self.fail(e.into()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next whole message (the `Stream` item).
+    pub(crate) fn poll_message(
+        &mut self,
+        cx: &mut Context<'_>,
+        aux: Option<&Waker>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        Poll::Ready(ready!(self.poll_event(cx, aux)).map(|event| match event? {
+            Event::Message(message) => Ok(message),
+            Event::Fragment(_) => Err(Error::Misuse(
+                "Delivery::Fragments hands out message pieces; read them with recv_fragment or recv_event",
+            )),
+        }))
+    }
+
+    /// The next piece of a data message; control frames are skipped.
+    pub(crate) fn poll_fragment(
+        &mut self,
+        cx: &mut Context<'_>,
+        aux: Option<&Waker>,
+    ) -> Poll<Option<Result<Fragment, Error>>> {
+        loop {
+            let fragment = match ready!(self.poll_event(cx, aux)) {
+                None => return Poll::Ready(None),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                Some(Ok(Event::Fragment(fragment))) => fragment,
+                Some(Ok(Event::Message(Message::Text(text)))) => Fragment {
+                    kind: DataKind::Text,
+                    payload: text.into_bytes(),
+                    first: true,
+                    fin: true,
+                },
+                Some(Ok(Event::Message(Message::Binary(payload)))) => Fragment {
+                    kind: DataKind::Binary,
+                    payload,
+                    first: true,
+                    fin: true,
+                },
+                Some(Ok(Event::Message(_))) => continue,
+            };
+            return Poll::Ready(Some(Ok(fragment)));
+        }
+    }
+
+    /// Writes queued replies from the read path without waiting. A write
+    /// error does not end reading: the peer may have closed its side after
+    /// sending frames (its close frame among them) that are still to be
+    /// read, and whether the connection ended cleanly is decided by those.
+    /// The unsendable bytes are dropped; the application's next send
+    /// reports the broken transport.
+    fn flush_replies(&mut self, cx: &mut Context<'_>, aux: Option<&Waker>) {
+        let flushed = with_aux(cx, aux, |c| {
+            transport::poll_write_all(&mut self.io, &mut self.conn, c)
+        });
+        if let Poll::Ready(Err(error)) = flushed {
+            tracing::debug!(%error, "dropping unsendable replies; reading on");
+            self.conn.advance_transmit(self.conn.transmit_len());
+        }
+    }
+
+    /// The transport ended. `None` when that completes a clean close.
+    fn on_eof(&mut self) -> Option<Error> {
+        match self.conn.receive_eof() {
+            Ok(()) => {
+                // Best effort: the peer may have half-closed and still read.
+                let waker = Waker::noop();
+                let mut cx = Context::from_waker(waker);
+                let _ = transport::poll_write_all(&mut self.io, &mut self.conn, &mut cx);
+                self.end = End::Done { clean: true };
+                None
+            }
+            Err(e) => {
+                self.end = End::Done { clean: false };
+                Some(e.into())
+            }
+        }
+    }
+
+    /// Records a failure; the connection core has queued the close frame.
+    fn fail(&mut self, error: Error) {
+        tracing::debug!(%error, "websocket failed");
+        self.failure = Some(Box::new(error));
+    }
+
+    fn wind_down_deadline(&mut self) -> Instant {
+        let close_timeout = self.conn.config().close_timeout;
+        let started = self.close_started;
+        *self
+            .wind_down_deadline
+            .get_or_insert_with(|| started.unwrap_or_else(timer::now) + close_timeout)
+    }
+
+    /// After a failure: flush the close frame and close the transport,
+    /// bounded by the close timeout.
+    fn poll_wind_down(&mut self, cx: &mut Context<'_>, aux: Option<&Waker>) -> Poll<()> {
+        let deadline = self.wind_down_deadline();
+        let flushed = with_aux(cx, aux, |c| {
+            transport::poll_write_all(&mut self.io, &mut self.conn, c)
+        });
+        match flushed {
+            Poll::Ready(Err(_)) => {
+                // The peer is gone; there is nobody to tell.
+                self.shutdown_done = true;
+                return Poll::Ready(());
+            }
+            Poll::Pending => {
+                return with_aux(cx, aux, |c| self.timer.poll_until(c, deadline));
+            }
+            Poll::Ready(Ok(())) => {}
+        }
+        if !self.shutdown_done {
+            let io = &mut self.io;
+            match with_aux(cx, aux, |c| std::pin::Pin::new(io).poll_shutdown(c)) {
+                Poll::Ready(_) => self.shutdown_done = true,
+                Poll::Pending => {
+                    return with_aux(cx, aux, |c| self.timer.poll_until(c, deadline));
+                }
+            }
+        }
+        Poll::Ready(())
+    }
+
+    /// After an error was reported: read and discard until the peer's EOF
+    /// (or the deadline), so the peer sees our close rather than a reset.
+    fn poll_linger(&mut self, cx: &mut Context<'_>, aux: Option<&Waker>) -> Poll<()> {
+        let deadline = self.wind_down_deadline();
+        loop {
+            match transport::poll_read_discard(&mut self.io, cx) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Ready(Ok(_)) => {
+                    if timer::now() >= deadline {
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Pending => {
+                    return with_aux(cx, aux, |c| self.timer.poll_until(c, deadline));
+                }
+            }
+        }
+    }
+
+    /// The close handshake is complete: flush the echo, then the server
+    /// closes the transport (RFC 6455 §7.1.1: the server closes TCP first)
+    /// and the client waits for the server's EOF, both bounded by the close
+    /// timeout.
+    fn poll_finish(
+        &mut self,
+        cx: &mut Context<'_>,
+        aux: Option<&Waker>,
+    ) -> Poll<Result<(), Error>> {
+        let deadline = self.wind_down_deadline();
+        match with_aux(cx, aux, |c| {
+            transport::poll_write_all(&mut self.io, &mut self.conn, c)
+        }) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+            Poll::Pending => {
+                ready!(with_aux(cx, aux, |c| self.timer.poll_until(c, deadline)));
+                return Poll::Ready(Err(Error::Timeout(crate::TimeoutKind::Close(
+                    self.conn.config().close_timeout,
+                ))));
+            }
+        }
+        if self.conn.should_close_transport() && !self.shutdown_done {
+            let io = &mut self.io;
+            match with_aux(cx, aux, |c| std::pin::Pin::new(io).poll_shutdown(c)) {
+                Poll::Ready(_) => self.shutdown_done = true,
+                Poll::Pending => {
+                    ready!(with_aux(cx, aux, |c| self.timer.poll_until(c, deadline)));
+                    self.shutdown_done = true;
+                }
+            }
+        }
+        if self.conn.role() == Role::Server && self.shutdown_done {
+            return Poll::Ready(Ok(()));
+        }
+        // RFC 6455 §7.1.1: the client waits for the server to close TCP.
+        loop {
+            match transport::poll_read_discard(&mut self.io, cx) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => break,
+                Poll::Ready(Ok(_)) => {
+                    if timer::now() >= deadline {
+                        break;
+                    }
+                }
+                Poll::Pending => {
+                    ready!(with_aux(cx, aux, |c| self.timer.poll_until(c, deadline)));
+                    break;
+                }
+            }
+        }
+        // The handshake itself completed, so an EOF that never came (or a
+        // reset at the very end) does not make the close unclean.
+        let _ = self.conn.receive_eof();
+        if !self.shutdown_done {
+            let waker = Waker::noop();
+            let mut noop = Context::from_waker(waker);
+            let _ = std::pin::Pin::new(&mut self.io).poll_shutdown(&mut noop);
+            self.shutdown_done = true;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Runs the protocol timers. `Ready(Ok)` when a timer fired and queued
+    /// something (a keepalive ping) that the caller should flush; `Pending`
+    /// with the waker registered for the next deadline otherwise.
+    fn poll_timers(
+        &mut self,
+        cx: &mut Context<'_>,
+        aux: Option<&Waker>,
+    ) -> Poll<Result<(), proto::Error>> {
+        let Some(deadline) = self.conn.poll_timeout() else {
+            return Poll::Pending;
+        };
+        ready!(with_aux(cx, aux, |c| self.timer.poll_until(c, deadline)));
+        self.conn.handle_timeout(timer::now())?;
+        Poll::Ready(Ok(()))
+    }
+
+    // ------------------------------------------------------------- writing
+
+    fn check_sendable(&self) -> Result<(), Error> {
+        if self.end != End::Running || self.failure.is_some() {
+            return Err(Error::ConnectionClosed);
+        }
+        Ok(())
+    }
+
+    /// Ready when the transmit buffer is under the write buffer limit,
+    /// writing to get there.
+    pub(crate) fn poll_ready(
+        &mut self,
+        cx: &mut Context<'_>,
+        aux: Option<&Waker>,
+    ) -> Poll<Result<(), Error>> {
+        self.check_sendable()?;
+        while self.conn.transmit_len() >= self.write_buffer_limit {
+            let written = with_aux(cx, aux, |c| {
+                transport::poll_write_once(&mut self.io, &mut self.conn, c)
+            });
+            match written {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Pending => return self.poll_timers_while_writing(cx, aux),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// While a write waits on the transport, the keepalive and close timers
+    /// still run, so a peer that stops reading is detected.
+    fn poll_timers_while_writing<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        aux: Option<&Waker>,
+    ) -> Poll<Result<T, Error>> {
+        match self.poll_timers(cx, aux) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) => {
+                // A timer queued a ping; try again right away.
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Poll::Ready(Err(e)) => {
+                self.fail(e.clone().into());
+                Poll::Ready(Err(e.into()))
+            }
+        }
+    }
+
+    pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        self.check_sendable()?;
+        if matches!(message, Message::Close(_)) {
+            self.close_started.get_or_insert_with(timer::now);
+        }
+        self.conn.send(message)?;
+        Ok(())
+    }
+
+    pub(crate) fn start_send_fragment(
+        &mut self,
+        kind: DataKind,
+        payload: bytes::Bytes,
+        first: bool,
+        fin: bool,
+    ) -> Result<(), Error> {
+        self.check_sendable()?;
+        self.conn.send_fragment(kind, payload, first, fin)?;
+        Ok(())
+    }
+
+    /// Writes the whole transmit buffer and flushes the transport.
+    pub(crate) fn poll_flush(
+        &mut self,
+        cx: &mut Context<'_>,
+        aux: Option<&Waker>,
+    ) -> Poll<Result<(), Error>> {
+        let written = with_aux(cx, aux, |c| {
+            ready!(transport::poll_write_all(&mut self.io, &mut self.conn, c))?;
+            std::pin::Pin::new(&mut self.io).poll_flush(c)
+        });
+        match written {
+            Poll::Ready(result) => Poll::Ready(result.map_err(Error::from)),
+            Poll::Pending => self.poll_timers_while_writing(cx, aux),
+        }
+    }
+
+    // ------------------------------------------------------------- closing
+
+    /// Queues our close frame (idempotent once closing).
+    pub(crate) fn start_close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        if self.end != End::Running || self.failure.is_some() {
+            return Ok(());
+        }
+        match self.conn.close(frame) {
+            Ok(()) | Err(proto::SendError::Closed) => {}
+            Err(e) => return Err(Error::Send(e)),
+        }
+        self.close_started.get_or_insert_with(timer::now);
+        Ok(())
+    }
+
+    /// Drives the connection until the close handshake and the transport
+    /// are finished, discarding messages that arrive meanwhile.
+    pub(crate) fn poll_close_handshake(
+        &mut self,
+        cx: &mut Context<'_>,
+        aux: Option<&Waker>,
+    ) -> Poll<Result<(), Error>> {
+        loop {
+            match ready!(self.poll_event(cx, aux)) {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Poll::Ready(Err(e)),
+                None if self.ended_cleanly() => return Poll::Ready(Ok(())),
+                None => return Poll::Ready(Err(Error::ConnectionClosed)),
+            }
+        }
+    }
+
+    /// Queues a close frame, makes one non-blocking attempt to send it and
+    /// closes the transport without waiting for the peer.
+    pub(crate) fn close_now(&mut self) {
+        if self.end == End::Running && self.failure.is_none() {
+            let _ = self.conn.close(Some(CloseFrame::new(
+                proto::CloseCode::NORMAL,
+                proto::Utf8Bytes::new(),
+            )));
+        }
+        if !self.shutdown_done {
+            let waker = Waker::noop();
+            let mut cx = Context::from_waker(waker);
+            let _ = transport::poll_write_all(&mut self.io, &mut self.conn, &mut cx);
+            let _ = std::pin::Pin::new(&mut self.io).poll_shutdown(&mut cx);
+            self.shutdown_done = true;
+        }
+        let clean = self.ended_cleanly();
+        self.failure = None;
+        self.end = End::Done { clean };
+    }
+}

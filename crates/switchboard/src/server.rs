@@ -1,0 +1,337 @@
+//! The server side: [`accept`], [`accept_with`] and [`ServerBuilder`].
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use switchboard_proto::deflate::DeflateConfig;
+use switchboard_proto::handshake::{self, UpgradeRequest};
+use switchboard_proto::{Config, Connection, Extension, ExtensionOffer, Limits, Role};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::core::DEFAULT_WRITE_BUFFER_LIMIT;
+use crate::error::Error;
+use crate::handshake_io::{self, Deadline};
+use crate::websocket::WebSocket;
+
+/// Default for [`ServerBuilder::handshake_timeout`]: 10 s. Real clients
+/// finish the upgrade in milliseconds; the bound stops slowloris clients
+/// that dribble a header byte at a time from holding a connection.
+pub const DEFAULT_SERVER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the server side of the opening handshake on `io` with default
+/// settings, accepting any path, origin and no subprotocol.
+///
+/// Malformed or non-WebSocket requests get the matching HTTP error (400,
+/// 405, 426, 431) and an `Err`.
+pub async fn accept<S>(io: S) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    ServerBuilder::new().accept(io).await
+}
+
+/// Like [`accept`], but `callback` sees the request first (path, headers,
+/// `Origin`, offered subprotocols) and accepts it, possibly choosing a
+/// subprotocol and adding response headers, or rejects it with an HTTP
+/// status and body, which is written to the client.
+///
+/// ```no_run
+/// use switchboard::{Accept, Reject};
+///
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), switchboard::Error> {
+/// let ws = switchboard::accept_with(tcp, |req: &switchboard::UpgradeRequest| {
+///     if req.request.uri().path() != "/chat" {
+///         return Err(Reject::new(http::StatusCode::NOT_FOUND).body("no such endpoint"));
+///     }
+///     let mut accept = Accept::new();
+///     if req.subprotocols.iter().any(|p| p == "chat.v2") {
+///         accept = accept.subprotocol("chat.v2");
+///     }
+///     Ok(accept)
+/// })
+/// .await?;
+/// # Ok(()) }
+/// ```
+pub async fn accept_with<S, F>(io: S, callback: F) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
+{
+    ServerBuilder::new().accept_with(io, callback).await
+}
+
+/// The application's yes to an upgrade request.
+#[derive(Debug, Clone, Default)]
+pub struct Accept {
+    subprotocol: Option<String>,
+    headers: HeaderMap,
+}
+
+impl Accept {
+    /// Accept without a subprotocol or extra headers.
+    pub fn new() -> Self {
+        Accept::default()
+    }
+
+    /// Selects a subprotocol; it must be one the client offered
+    /// (`UpgradeRequest::subprotocols`), otherwise the handshake fails with
+    /// a 500 and an [`Error::Handshake`].
+    pub fn subprotocol(mut self, protocol: impl Into<String>) -> Self {
+        self.subprotocol = Some(protocol.into());
+        self
+    }
+
+    /// Adds a header to the 101 response (e.g. `Set-Cookie`).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+}
+
+/// The application's no to an upgrade request: an HTTP response.
+#[derive(Debug, Clone)]
+pub struct Reject(Box<Rejection>);
+
+#[derive(Debug, Clone)]
+struct Rejection {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Reject {
+    /// A rejection with `status` (e.g. 401, 403, 404) and an empty body.
+    pub fn new(status: StatusCode) -> Self {
+        Reject(Box::new(Rejection {
+            status,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        }))
+    }
+
+    /// Sets the body (sent as `text/plain` unless a `Content-Type` is set).
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.0.body = body.into();
+        self
+    }
+
+    /// Adds a response header (e.g. `WWW-Authenticate`).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.0.headers.append(name, value);
+        self
+    }
+
+    /// The status the client will get.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn into_response(self) -> (http::Response<()>, Bytes) {
+        let Rejection {
+            status,
+            headers,
+            body,
+        } = *self.0;
+        let mut response = http::Response::new(());
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        let headers = response.headers_mut();
+        if !body.is_empty() && !headers.contains_key(http::header::CONTENT_TYPE) {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+        }
+        headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        (response, body)
+    }
+}
+
+/// Settings for the server side.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use switchboard::{Limits, ServerBuilder};
+///
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), switchboard::Error> {
+/// let ws = ServerBuilder::new()
+///     .limits(Limits::default().max_message_size(1 << 20))
+///     .handshake_timeout(Duration::from_secs(5))
+///     .accept(tcp)
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerBuilder {
+    config: Config,
+    limits: Limits,
+    handshake_timeout: Duration,
+    write_buffer_limit: usize,
+    deflate: Option<DeflateConfig>,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder::new()
+    }
+}
+
+impl ServerBuilder {
+    /// Default settings.
+    pub fn new() -> Self {
+        ServerBuilder {
+            config: Config::default(),
+            limits: Limits::default(),
+            handshake_timeout: DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+            write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
+            deflate: None,
+        }
+    }
+
+    /// Behaviour settings (keepalive, close timeout, delivery ...).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Safety limits; `max_header_bytes` and `max_headers` bound the
+    /// request head (over them: 431 and the connection ends).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Bound on the whole opening handshake, from the first byte read to
+    /// the 101 written. Default [`DEFAULT_SERVER_HANDSHAKE_TIMEOUT`].
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Queued bytes above which `send` waits. Default 128 KiB.
+    pub fn write_buffer_limit(mut self, limit: usize) -> Self {
+        self.write_buffer_limit = limit.max(1);
+        self
+    }
+
+    /// Accepts permessage-deflate (RFC 7692) when a client offers it, with
+    /// these settings. Off by default: compression costs memory per
+    /// connection (from 6 KiB idle with `DeflateConfig::low_memory()` to
+    /// about 420 KiB with the default context takeover; see
+    /// `switchboard_proto::deflate`).
+    pub fn deflate(mut self, config: DeflateConfig) -> Self {
+        self.deflate = Some(config);
+        self
+    }
+
+    /// Accepts any WebSocket upgrade; see [`accept`].
+    pub async fn accept<S>(&self, io: S) -> Result<WebSocket<S>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.accept_with(io, |_| Ok(Accept::new())).await
+    }
+
+    /// Lets `callback` decide; see [`accept_with`].
+    pub async fn accept_with<S, F>(&self, mut io: S, callback: F) -> Result<WebSocket<S>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+        F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
+    {
+        let deadline = Deadline::after(self.handshake_timeout);
+        let mut buf = BytesMut::new();
+        let (request, consumed) = loop {
+            let scanned = buf.len();
+            let read = handshake_io::read_more(&mut io, &mut buf, &deadline).await?;
+            if read > 0
+                && !handshake_io::head_may_be_complete(&buf, scanned, self.limits.max_header_bytes)
+            {
+                continue;
+            }
+            match handshake::parse_request(&buf, &self.limits) {
+                Ok(Some(parsed)) => break parsed,
+                Ok(None) if read == 0 => {
+                    return Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the client closed the connection during the opening handshake",
+                    )))
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    let (response, body) = error.to_response();
+                    handshake_io::write_rejection(&mut io, &response, &body, &deadline).await;
+                    return Err(error.into());
+                }
+            }
+        };
+        let leftover = buf.split_off(consumed);
+        drop(buf);
+
+        let upgrade = match UpgradeRequest::from_request(request) {
+            Ok(upgrade) => upgrade,
+            Err(error) => {
+                let (response, body) = error.to_response();
+                handshake_io::write_rejection(&mut io, &response, &body, &deadline).await;
+                return Err(error.into());
+            }
+        };
+        let accept = match callback(&upgrade) {
+            Ok(accept) => accept,
+            Err(reject) => {
+                let status = reject.status();
+                let (response, body) = reject.into_response();
+                handshake_io::write_rejection(&mut io, &response, &body, &deadline).await;
+                return Err(Error::Rejected(status));
+            }
+        };
+        let (response_extensions, extension) = self.negotiate_extensions(&upgrade.extensions);
+        let response = match upgrade.accept(
+            accept.subprotocol.as_deref(),
+            &response_extensions,
+            &accept.headers,
+        ) {
+            Ok(response) => response,
+            Err(error) => {
+                let (response, body) = Reject::new(StatusCode::INTERNAL_SERVER_ERROR)
+                    .body("the server chose an invalid subprotocol or extension")
+                    .into_response();
+                handshake_io::write_rejection(&mut io, &response, &body, &deadline).await;
+                return Err(error.into());
+            }
+        };
+        let mut out = Vec::with_capacity(256);
+        handshake::encode_response(&response, &[], &mut out);
+        handshake_io::write_all(&mut io, &out, &deadline).await?;
+
+        let mut conn =
+            Connection::with_limits(Role::Server, self.config.clone(), self.limits.clone());
+        if let Some(extension) = extension {
+            conn.set_extension(extension);
+        }
+        if !leftover.is_empty() {
+            conn.receive(&leftover);
+        }
+        let mut ws = WebSocket::from_connection(io, conn);
+        ws.set_write_buffer_limit(self.write_buffer_limit);
+        Ok(ws)
+    }
+}
+
+impl ServerBuilder {
+    /// Chooses the extensions to accept from the client's offers and builds
+    /// the matching connection extension (only permessage-deflate exists).
+    fn negotiate_extensions(
+        &self,
+        offers: &[ExtensionOffer],
+    ) -> (Vec<ExtensionOffer>, Option<Box<dyn Extension>>) {
+        match self
+            .deflate
+            .as_ref()
+            .and_then(|config| config.server_negotiate(offers))
+        {
+            Some((response, extension)) => (vec![response], Some(Box::new(extension))),
+            None => (Vec::new(), None),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! One lazily armed `tokio::time::Sleep` for all of a connection's deadlines.
+//!
+//! The protocol core moves its keepalive deadline forward on every read. Resetting a
+//! `Sleep` touches the runtime's timer wheel, so the timer is only moved *earlier*
+//! eagerly; a later deadline is picked up when the armed sleep fires early, which
+//! costs one spurious wakeup per ping interval instead of one reset per read.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant as StdInstant;
+
+use tokio::time::{Instant, Sleep};
+
+/// The current time on tokio's clock (honours paused time in tests), as the
+/// `std` instant the protocol core works with.
+pub(crate) fn now() -> StdInstant {
+    Instant::now().into_std()
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Timer {
+    /// Boxed so that `WebSocket` stays `Unpin`; allocated on first use only,
+    /// so connections without deadlines never pay for it.
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed_for: Option<Instant>,
+}
+
+impl Timer {
+    /// `Ready` once `deadline` has passed; otherwise registers `cx` to be
+    /// woken no later than `deadline`.
+    pub(crate) fn poll_until(&mut self, cx: &mut Context<'_>, deadline: StdInstant) -> Poll<()> {
+        let deadline = Instant::from_std(deadline);
+        let sleep = match &mut self.sleep {
+            Some(sleep) => {
+                if self.armed_for.is_none_or(|armed| deadline < armed) {
+                    sleep.as_mut().reset(deadline);
+                    self.armed_for = Some(deadline);
+                }
+                sleep
+            }
+            None => {
+                self.armed_for = Some(deadline);
+                self.sleep
+                    .insert(Box::pin(tokio::time::sleep_until(deadline)))
+            }
+        };
+        loop {
+            match sleep.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => {
+                    if Instant::now() >= deadline {
+                        self.armed_for = None;
+                        return Poll::Ready(());
+                    }
+                    // Fired for an earlier deadline that has since moved.
+                    sleep.as_mut().reset(deadline);
+                    self.armed_for = Some(deadline);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Keepalive pings, missing pongs, idle timeouts: the protocol core's timers
+//! driven by the socket's `tokio::time::Sleep`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use switchboard::{
+    ClientBuilder, Config, Error, Limits, Message, Role, ServerBuilder, TimeoutKind, WebSocket,
+};
+use tokio::io::AsyncWriteExt;
+
+fn fast_keepalive() -> Config {
+    Config::default()
+        .ping_interval(Some(Duration::from_millis(100)))
+        .pong_timeout(Duration::from_millis(300))
+}
+
+#[tokio::test]
+async fn idle_connection_sends_keepalive_pings() {
+    bounded(async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = ServerBuilder::new()
+                .config(fast_keepalive())
+                .accept(tcp)
+                .await
+                .unwrap();
+            ws.recv().await
+        });
+        let mut tcp = raw_client(addr).await;
+        // Nothing sent: the server's timer alone produces the ping.
+        let ping = read_frame(&mut tcp).await.unwrap();
+        assert_eq!(ping.opcode, 0x9);
+        // Answer it; the server stays open and reads our message.
+        tcp.write_all(&client_frame(0xA, &ping.payload))
+            .await
+            .unwrap();
+        tcp.write_all(&client_frame(0x1, b"alive")).await.unwrap();
+        let received = server.await.unwrap();
+        // The pong is reported to the application first.
+        assert!(
+            matches!(received, Some(Ok(Message::Pong(_)))),
+            "{received:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn missing_pong_fails_with_a_keepalive_timeout() {
+    bounded(async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = ServerBuilder::new()
+                .config(fast_keepalive())
+                .accept(tcp)
+                .await
+                .unwrap();
+            ws.recv().await
+        });
+        let mut tcp = raw_client(addr).await;
+        let ping = read_frame(&mut tcp).await.unwrap();
+        assert_eq!(ping.opcode, 0x9);
+        // Never answer.
+        let result = server.await.unwrap();
+        match result {
+            Some(Err(error @ Error::Timeout(TimeoutKind::Keepalive(_)))) => {
+                assert!(error.to_string().contains("reconnect"), "{error}");
+            }
+            other => panic!("expected a keepalive timeout, got {other:?}"),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn automatic_pongs_keep_a_reading_peer_alive() {
+    bounded(async {
+        let (mut client, mut server) = pair_with(
+            |url| ClientBuilder::new(url).config(Config::default().ping_interval(None)),
+            ServerBuilder::new().config(fast_keepalive()),
+        )
+        .await;
+        // The client only reads (its pongs go out automatically) until it
+        // has seen five keepalive pings, i.e. several pong timeouts passed.
+        let client_task = tokio::spawn(async move {
+            let mut pings = 0;
+            while pings < 5 {
+                if let Message::Ping(_) = client.recv().await.unwrap().unwrap() {
+                    pings += 1;
+                }
+            }
+            client.send(Message::text("still here")).await.unwrap();
+            client
+        });
+        // The server never fails with a keepalive timeout meanwhile.
+        let mut pongs = 0;
+        loop {
+            match server.recv().await {
+                Some(Ok(Message::Pong(_))) => pongs += 1,
+                Some(Ok(Message::Text(text))) => {
+                    assert_eq!(text, "still here");
+                    break;
+                }
+                other => panic!("server got {other:?}"),
+            }
+        }
+        assert!(pongs >= 5, "{pongs} pongs");
+        client_task.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn idle_timeout_ends_a_silent_connection() {
+    bounded(async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = ServerBuilder::new()
+                .config(
+                    Config::default()
+                        .ping_interval(None)
+                        .idle_timeout(Some(Duration::from_millis(300))),
+                )
+                .accept(tcp)
+                .await
+                .unwrap();
+            ws.recv().await
+        });
+        let _tcp = raw_client(addr).await;
+        let result = server.await.unwrap();
+        assert!(
+            matches!(result, Some(Err(Error::Timeout(TimeoutKind::Idle(_))))),
+            "{result:?}"
+        );
+    })
+    .await;
+}
+
+/// The defaults on virtual time: the first ping after 20 s of silence
+/// (below the 60 s idle timeout of common proxies), the failure 20 s later.
+#[tokio::test(start_paused = true)]
+async fn default_keepalive_on_virtual_time() {
+    // `bounded` would fire first on virtual time; this bound is virtual too.
+    let bound = Duration::from_secs(120);
+    tokio::time::timeout(bound, async {
+        let (client_io, server_io) = tokio::io::duplex(4096);
+        let mut server = WebSocket::from_raw(
+            server_io,
+            Role::Server,
+            Config::default(),
+            Limits::default(),
+        );
+        // A client that never reads or writes anything.
+        let _client = client_io;
+        let start = tokio::time::Instant::now();
+        let result = server.recv().await;
+        let waited = start.elapsed();
+        assert!(
+            matches!(result, Some(Err(Error::Timeout(TimeoutKind::Keepalive(_))))),
+            "{result:?}"
+        );
+        // 20 s until the ping, 20 s until the missing pong is noticed.
+        assert!(waited >= Duration::from_secs(40), "{waited:?}");
+        assert!(waited < Duration::from_secs(41), "{waited:?}");
+    })
+    .await
+    .expect("no keepalive failure within 120 virtual seconds");
+}
