@@ -219,3 +219,5 @@ pub use websocket::WebSocket;
 pub mod forwarded;
 pub mod proxy;
 pub mod tls;
+
+pub use tls::MaybeTlsStream;
