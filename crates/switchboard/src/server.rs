@@ -315,7 +315,13 @@ impl ServerBuilder {
         let (request, consumed) = loop {
             let scanned = buf.len();
             let read = handshake_io::read_more(&mut io, &mut buf, &deadline).await?;
+            // A request line starts with a method token. Anything else (a
+            // TLS ClientHello starts with 0x16: a wss:// client on a ws://
+            // port) is parsed at once, so that client gets its 400 now
+            // rather than waiting out the handshake timeout.
+            let cannot_be_http = buf.first().is_some_and(|byte| !byte.is_ascii_alphabetic());
             if read > 0
+                && !cannot_be_http
                 && !handshake_io::head_may_be_complete(&buf, scanned, self.limits.max_header_bytes)
             {
                 continue;

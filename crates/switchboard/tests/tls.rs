@@ -67,7 +67,8 @@ async fn untrusted_certificate_fails_with_a_clear_error_on_both_sides() {
         let (addr, mut accepted) = tls_echo(acceptor).await;
 
         // Trusting only the webpki roots, and trusting a different CA.
-        for config in [TlsClientConfig::new(), client_trusting(&other_pki)] {
+        let webpki_only = TlsClientConfig::new().with_webpki_roots();
+        for config in [webpki_only, client_trusting(&other_pki)] {
             let tcp = TcpStream::connect(addr).await.unwrap();
             let error = wrap_client(tcp, &config, "localhost").await.unwrap_err();
             let message = error.to_string();
@@ -256,7 +257,8 @@ async fn wss_connect_reports_untrusted_and_mismatched_certificates() {
         let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
         let (addr, mut outcomes) = ws_echo(Some(acceptor)).await;
 
-        // Default roots (webpki): the private CA is unknown.
+        // Default roots (webpki, or the OS store with `native-roots`): the
+        // private CA is unknown.
         let url = format!("wss://127.0.0.1:{}/", addr.port());
         let error = ClientBuilder::new(url.clone())
             .proxy_mode(ProxyMode::Disabled)
@@ -285,14 +287,22 @@ async fn wss_connect_reports_untrusted_and_mismatched_certificates() {
 #[tokio::test]
 async fn wss_client_against_a_plain_ws_server_fails_with_a_tls_error() {
     bounded(async {
-        let (addr, _outcomes) = ws_echo(None).await;
+        let (addr, mut outcomes) = ws_echo(None).await;
         let url = format!("wss://localhost:{}/", addr.port());
         let error = ClientBuilder::new(url)
             .proxy_mode(ProxyMode::Disabled)
             .connect()
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::Tls(_)), "{error:?}");
+        // The server answers the ClientHello with an HTTP 400 at once, which
+        // is not a TLS record.
+        assert!(
+            matches!(&error, Error::Tls(tls) if matches!(**tls, TlsError::Handshake { .. })),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("speaks TLS"), "{error}");
+        let server_side = outcomes.recv().await.unwrap().unwrap_err();
+        assert!(server_side.contains("handshake"), "{server_side}");
     })
     .await;
 }
