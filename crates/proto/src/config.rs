@@ -10,10 +10,26 @@ pub enum Delivery {
     /// `Limits::max_message_size`.
     #[default]
     Messages,
-    /// Deliver each frame's payload as it arrives
+    /// Deliver the payload as it arrives
     /// ([`Event::Fragment`](crate::Event::Fragment)), for applications that
-    /// handle huge messages chunk by chunk. Only `Limits::max_frame_size`
-    /// bounds memory; `max_message_size` still bounds the total.
+    /// handle huge messages chunk by chunk.
+    ///
+    /// A frame's payload is handed out in as many pieces as the reads it
+    /// came in: whatever part of it is in the receive buffer when
+    /// [`Connection::poll_event`](crate::Connection::poll_event) runs
+    /// becomes one piece, without waiting for the rest of the frame. Piece
+    /// boundaries therefore depend on how the transport cut the byte stream
+    /// and carry no meaning (they do not match the peer's frames); only the
+    /// pieces joined in order are the same however the stream was cut. A
+    /// piece can be empty (an empty frame) and, for text, can end inside a
+    /// UTF-8 character. Messages of a negotiated extension (e.g.
+    /// permessage-deflate) are decoded frame by frame instead: one piece
+    /// per frame, once the whole frame has arrived.
+    ///
+    /// Plain messages are never buffered whole, so memory does not grow
+    /// with their frame or message size. `Limits::max_message_size` still
+    /// bounds each message's total, and `Limits::max_frame_size` each frame
+    /// (and so what an extension-decoded frame buffers).
     Fragments,
 }
 

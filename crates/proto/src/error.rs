@@ -65,9 +65,16 @@ pub enum ProtocolError {
         "reserved opcode {0:#x}; the peer speaks an unknown extension or is not a WebSocket peer"
     )]
     ReservedOpcode(u8),
-    /// A control frame with more than 125 bytes of payload (RFC 6455 §5.5).
-    #[error("control frame payload of {0} bytes exceeds 125 bytes")]
-    ControlFrameTooLong(u64),
+    /// A control frame (close, ping, pong) that declares an extended payload
+    /// length, i.e. more than 125 bytes (RFC 6455 §5.5).
+    ///
+    /// The field is the 7-bit length code from the frame's second byte: 126
+    /// (a 16-bit length follows) or 127 (a 64-bit length follows). The frame
+    /// is rejected on that code alone, before the extended length arrives,
+    /// so the actual declared length is not known. The peer is broken or
+    /// is not speaking WebSocket; nothing local fixes it.
+    #[error("control frame declares an extended payload length (7-bit length code {0}), so more than 125 bytes; control frames carry at most 125 bytes, the peer is broken")]
+    ControlFrameTooLong(u8),
     /// A control frame with FIN clear (RFC 6455 §5.5).
     #[error("fragmented control frame; control frames must not be fragmented")]
     FragmentedControlFrame,

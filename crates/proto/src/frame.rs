@@ -121,10 +121,13 @@ impl FrameHeader {
                 return Err(ProtocolError::FragmentedControlFrame);
             }
             // RFC 6455 §5.5: control frames MUST have a payload length of 125
-            // bytes or less; 126/127 announce an extended length, which is
-            // already too long, so fail without waiting for it.
+            // bytes or less. The 7-bit codes 126/127 announce an extended
+            // length, which is always more than 125, so fail on the second
+            // byte without waiting for it: the same bytes fail the same way
+            // however they are chunked. The error reports the code, not a
+            // length this frame was never seen to declare.
             if usize::from(short_len) > MAX_CONTROL_PAYLOAD {
-                return Err(ProtocolError::ControlFrameTooLong(u64::from(short_len)));
+                return Err(ProtocolError::ControlFrameTooLong(short_len));
             }
         }
         let (payload_len, len_bytes) = match short_len {
@@ -381,5 +384,29 @@ mod tests {
         assert_eq!(h.payload_len, 125);
         assert!(OpCode::Close.is_control() && OpCode::Ping.is_control());
         assert!(!OpCode::Text.is_control() && !OpCode::Continuation.is_control());
+    }
+
+    #[test]
+    fn oversized_control_frame_fails_on_its_second_byte_and_says_so_truthfully() {
+        // A 64 KiB ping: 7-bit code 127, then a 64-bit length of 65536.
+        let ping = [0x89, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0];
+        for cut in 2..=ping.len() {
+            assert_eq!(
+                FrameHeader::decode(&ping[..cut]),
+                Err(ProtocolError::ControlFrameTooLong(127)),
+                "cut {cut}: the same error however the bytes arrive"
+            );
+        }
+        for (code, bytes) in [(126, [0x89, 0x7E]), (127, [0x89, 0x7F])] {
+            let message = FrameHeader::decode(&bytes).unwrap_err().to_string();
+            assert!(
+                message.contains("extended payload length")
+                    && message.contains(&format!("code {code}")),
+                "{message}"
+            );
+            // The real length was never read: the message must not pass
+            // the 7-bit code off as a byte count.
+            assert!(!message.contains(&format!("{code} bytes")), "{message}");
+        }
     }
 }

@@ -314,8 +314,9 @@ fn transport_closing_rule_after_our_close() {
         );
         assert_eq!(conn.send(Message::text("late")), Err(SendError::Closed));
 
-        // Data the peer sent before seeing our close: the implementation
-        // skips it (RFC 6455 leaves this open); only its close is reported.
+        // Data the peer sent before seeing our close is still delivered (no
+        // lost data: RFC 6455 §5.5.1 only forbids *sending* data after a
+        // close), then its close completes the handshake.
         conn.receive(&setup.text(b"in flight"));
         conn.receive(&setup.close(1000, b""));
         let mut messages = Vec::new();
@@ -330,7 +331,11 @@ fn transport_closing_rule_after_our_close() {
             sent: Vec::new(),
             conn,
         };
-        assert_eq!(outcome.messages(), vec![close_event(1000, "")]);
+        assert_eq!(
+            outcome.messages(),
+            vec![text("in flight"), close_event(1000, "")],
+            "{setup:?}"
+        );
         let mut conn = outcome.conn;
         assert_eq!(
             conn.transmit_len(),

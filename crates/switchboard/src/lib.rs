@@ -180,6 +180,16 @@
 //! arrives ([`WebSocket::recv_fragment`]); [`WebSocket::send_fragment`]
 //! sends a message piece by piece. Neither side buffers the whole message.
 //!
+//! ## hyper and axum
+//!
+//! With the `hyper` feature, `switchboard::upgrade::Upgrade` turns a
+//! WebSocket request received by a hyper 1.x server into the 101 response
+//! plus a future of the [`WebSocket`]; with the `axum` feature,
+//! `switchboard::upgrade::WebSocketUpgrade` is the same as an axum 0.8 extractor
+//! (`ws.protocols([..]).on_upgrade(|ws| async move { .. })`). The request
+//! checks and the 400/405/426 rejections are the protocol core's, as for
+//! [`accept`]. Both features are off by default.
+//!
 //! ## Errors
 //!
 //! [`Error`] is split by cause: the peer broke the protocol
@@ -198,6 +208,8 @@ mod server;
 mod split;
 mod timer;
 mod transport;
+#[cfg(feature = "hyper")]
+pub mod upgrade;
 mod websocket;
 
 pub use switchboard_proto as proto;

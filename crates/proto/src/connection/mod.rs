@@ -44,7 +44,7 @@ use crate::{
 
 use receive::Incoming;
 use timers::Timers;
-use transmit::{MaskKeys, Outgoing, TransmitQueue};
+use transmit::{MaskKeys, Outgoing, PongBacklog, TransmitQueue};
 
 /// Where the close handshake stands (RFC 6455 §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +52,14 @@ pub enum State {
     /// Data flows both ways.
     Open,
     /// We sent a close frame and wait for the peer's.
+    ///
+    /// Data the peer sent before it saw our close is still delivered: text
+    /// and binary messages (and streamed fragments) that arrive now are
+    /// checked and reported like in [`State::Open`], so nothing the peer
+    /// sent is lost. RFC 6455 §5.5.1 only forbids *sending* data after a
+    /// close frame. A message still incomplete when the peer's close
+    /// arrives is dropped. Pings are reported but no longer answered, and
+    /// nothing but the close handshake can be sent.
     CloseSent,
     /// The peer sent a close frame; ours (the echo) is queued or sent.
     /// Nothing more will be received.
@@ -65,6 +73,39 @@ pub enum State {
 /// One WebSocket connection after the opening handshake: frame codec,
 /// reassembly, UTF-8 checks, control frames, close handshake, keepalive
 /// timers and the transmit buffer. No sockets, no async, no clock.
+///
+/// See the [module documentation](self) for the driving loop.
+///
+/// # Timer contract
+///
+/// The connection never reads a clock; the driver is its clock.
+///
+/// - Call [`Connection::record_activity`]`(now)` once when the connection
+///   opens: keepalive and idle timers count from that first time, and
+///   before it (or a first [`Connection::handle_timeout`])
+///   [`Connection::poll_timeout`] returns `None`. Call it again whenever
+///   bytes arrive.
+/// - [`Connection::poll_timeout`] may return an instant that has already
+///   passed. That means "call [`Connection::handle_timeout`] now"; it is
+///   how [`Connection::close`], which takes no `now`, asks for the current
+///   time to start the close timer. Never sleep on a past deadline.
+/// - Ask [`Connection::poll_timeout`] again after every call that changes
+///   state (received bytes, sends, [`Connection::handle_timeout`]): the
+///   deadline moves.
+///
+/// # Automatic pongs under a ping flood
+///
+/// Every ping is answered with a pong queued in the transmit buffer before
+/// the ping's event is returned, so a driver that writes the buffer after
+/// each read answers every ping (Autobahn 2.10/2.11 expect that). A peer
+/// that keeps sending pings but never reads must not grow that buffer
+/// without bound, so at most 16 automatic pongs wait unwritten at a time.
+/// A ping that arrives while 16 are waiting is answered by a single held
+/// pong carrying the payload of the *most recent* such ping; it is queued
+/// as soon as one of the waiting pongs has been written (or just before
+/// a close frame). RFC 6455 §5.5.3 allows answering only the most recent
+/// ping when several are pending. Every ping is still reported as an
+/// event. Pongs sent with [`Connection::send`] are not affected.
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
@@ -88,6 +129,7 @@ pub struct Connection {
     incoming: Incoming,
     outgoing: Outgoing,
     transmit: TransmitQueue,
+    pongs: PongBacklog,
     masks: MaskKeys,
     timers: Timers,
 }
@@ -115,6 +157,7 @@ impl Connection {
             incoming: Incoming::default(),
             outgoing: Outgoing::default(),
             transmit: TransmitQueue::default(),
+            pongs: PongBacklog::default(),
             masks: MaskKeys::new(),
             timers: Timers::default(),
         }
@@ -245,6 +288,7 @@ impl Connection {
     /// `n` larger than [`Connection::transmit_len`] drains everything.
     pub fn advance_transmit(&mut self, n: usize) {
         self.transmit.advance(n);
+        self.pongs_written();
         if self.state == State::CloseReceived
             && self
                 .close_echo_end

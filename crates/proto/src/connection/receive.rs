@@ -13,7 +13,12 @@ use crate::{
 };
 
 /// Smallest step the read buffer grows by while a frame is incomplete.
-const READ_RESERVE_STEP: usize = 64 * 1024;
+pub(super) const READ_RESERVE_STEP: usize = 64 * 1024;
+/// While a frame is incomplete, the read buffer is grown only once less than
+/// this much room is left for the next read (or for the rest of the frame,
+/// if that is less). Growing at every call would double a buffer that is
+/// fed a few bytes at a time long before it fills.
+pub(super) const READ_SPARE_MIN: usize = 8 * 1024;
 /// An empty read buffer above this capacity is released (memory per idle
 /// connection matters more than one reallocation).
 const IDLE_READ_CAPACITY: usize = 64 * 1024;
@@ -47,8 +52,6 @@ struct PartialFrame {
     offset: usize,
     remaining: usize,
     fin: bool,
-    /// Skip the payload (data frames after we sent close).
-    discard: bool,
 }
 
 #[derive(Debug)]
@@ -116,7 +119,7 @@ impl IncomingMessage {
 /// What one step of the decoder produced.
 enum Step {
     Event(Event),
-    /// Progress without an event (a fragment buffered, a payload skipped).
+    /// Progress without an event (a fragment buffered).
     Continue,
     NeedMore,
 }
@@ -169,24 +172,24 @@ impl Connection {
             return self.on_control(header.opcode, payload).map(Step::Event);
         }
 
-        let discard = self.close_sent;
+        // Data frames are delivered in every state that reaches here,
+        // including after our close (State::CloseSent): the peer may have
+        // sent them before it saw our close, and RFC 6455 §5.5.1 forbids
+        // only *sending* data after a close frame. They are checked like
+        // any other frame.
         let extension_message = match header.opcode {
             OpCode::Continuation => self.incoming.message.as_ref().is_some_and(|m| m.rsv != 0),
             _ => header.rsv != 0,
         };
-        let stream = discard || (self.config.delivery == Delivery::Fragments && !extension_message);
-        if stream {
+        if self.config.delivery == Delivery::Fragments && !extension_message {
             self.timers.frame_received();
             self.read_buf.advance(header_len);
-            if !discard {
-                self.begin_frame(&header);
-            }
+            self.begin_frame(&header);
             self.incoming.partial = Some(PartialFrame {
                 mask: header.mask,
                 offset: 0,
                 remaining: len,
                 fin: header.fin,
-                discard,
             });
             return self.step_partial();
         }
@@ -222,12 +225,6 @@ impl Connection {
                     .extension
                     .as_ref()
                     .is_some_and(|ext| header.rsv & !ext.rsv_mask() == 0),
-                // After our close, data frames are skipped unchecked for
-                // order, so a continuation is judged like a first frame.
-                OpCode::Continuation if self.close_sent => self
-                    .extension
-                    .as_ref()
-                    .is_some_and(|ext| header.rsv & !ext.rsv_mask() == 0),
                 _ => false,
             };
             if !allowed {
@@ -242,7 +239,7 @@ impl Connection {
             }
             .into());
         }
-        if header.opcode.is_control() || self.close_sent {
+        if header.opcode.is_control() {
             return Ok(());
         }
         // RFC 6455 §5.4: continuation frames continue an open message; a new
@@ -340,7 +337,7 @@ impl Connection {
         payload
     }
 
-    /// Streams (or skips) the payload of the current partial frame.
+    /// Streams the payload of the current partial frame.
     fn step_partial(&mut self) -> Result<Step, Error> {
         let Some(partial) = self.incoming.partial.as_mut() else {
             return Ok(Step::Continue);
@@ -352,17 +349,6 @@ impl Connection {
         partial.remaining -= take;
         let frame_done = partial.remaining == 0;
         let message_done = frame_done && partial.fin;
-        if partial.discard || self.close_sent {
-            self.read_buf.advance(take);
-            if frame_done {
-                self.incoming.partial = None;
-            }
-            return Ok(if frame_done {
-                Step::Continue
-            } else {
-                Step::NeedMore
-            });
-        }
         let mut payload = self.read_buf.split_to(take);
         if let Some(key) = partial.mask {
             apply_mask_at(&mut payload, key, partial.offset);
@@ -499,13 +485,44 @@ impl Connection {
         self.peer_close = Some(frame);
     }
 
-    /// Grows the read buffer for an incomplete frame of `frame_len` bytes:
-    /// at least doubling (so large frames are not copied over and over),
-    /// never past what the frame still needs (bounded by the limits).
+    /// Makes room for an incomplete frame of `frame_len` bytes (header
+    /// included) once the spare capacity runs low: the capacity at least
+    /// doubles and grows by at least [`READ_RESERVE_STEP`] (so a large frame
+    /// is copied O(log n) times, not once per read), but never past the
+    /// frame, so the declared length (already checked against the limits)
+    /// bounds the buffer.
+    #[inline]
     fn reserve_read(&mut self, frame_len: usize) {
-        let missing = frame_len.saturating_sub(self.read_buf.len());
-        let step = missing.min(self.read_buf.len().max(READ_RESERVE_STEP));
-        self.read_buf.reserve(step);
+        let len = self.read_buf.len();
+        let missing = frame_len.saturating_sub(len);
+        if self.read_buf.capacity() - len < missing.min(READ_SPARE_MIN) {
+            self.grow_read_buf(frame_len);
+        }
+    }
+
+    /// The growth step of [`Connection::reserve_read`], kept out of line so
+    /// that the per-frame path stays small.
+    #[cold]
+    #[inline(never)]
+    fn grow_read_buf(&mut self, frame_len: usize) {
+        let len = self.read_buf.len();
+        let capacity = self.read_buf.capacity();
+        // The frame does not fit the capacity, so `target > capacity`.
+        let target = capacity
+            .saturating_mul(2)
+            .max(len.saturating_add(READ_RESERVE_STEP))
+            .min(frame_len);
+        if target <= READ_RESERVE_STEP {
+            // Small frames: `reserve` may reuse the allocation (moving the
+            // bytes to its front) and its rounding stays within one step.
+            self.read_buf.reserve(target - len);
+        } else {
+            // `reserve` may double past `target` (up to twice the frame
+            // limit), so large buffers are grown to the exact size.
+            let mut grown = BytesMut::with_capacity(target);
+            grown.extend_from_slice(&self.read_buf);
+            self.read_buf = grown;
+        }
     }
 
     fn release_idle_read_buf(&mut self) {
@@ -555,13 +572,5 @@ fn parse_close_payload(payload: &Bytes) -> Result<Option<CloseFrame>, ProtocolEr
             let reason = Utf8Bytes::from_validated(payload.slice(2..));
             Ok(Some(CloseFrame { code, reason }))
         }
-    }
-}
-
-impl Connection {
-    /// Forgets the message being received (after we sent close, data is
-    /// skipped); a frame in flight is skipped to its end.
-    pub(super) fn incoming_message_abandoned(&mut self) {
-        self.incoming.message = None;
     }
 }

@@ -491,7 +491,7 @@ fn empty_close_echoes_empty_and_client_waits_for_eof() {
 }
 
 #[test]
-fn after_our_close_data_is_ignored_but_peer_close_completes() {
+fn after_our_close_data_is_still_delivered_until_the_peer_close() {
     let mut cli = client();
     cli.close(Some(CloseFrame::new(CloseCode::NORMAL, "bye")))
         .unwrap();
@@ -503,13 +503,20 @@ fn after_our_close_data_is_ignored_but_peer_close_completes() {
         [(OpCode::Close, true, 0, true, close_payload(1000, "bye"))]
     );
     cli.receive(&s(0x81, b"data"));
-    cli.receive(&s(0x02, &[0; 100_000]));
+    cli.receive(&s(0x02, &[7; 100_000]));
     cli.receive(&s(0x89, b"ping"));
+    cli.receive(&s(0x80, b"end"));
+    // Never completed: the peer's close ends it.
+    cli.receive(&s(0x01, b"cut short"));
     cli.receive(&s(0x88, &close_payload(1000, "")));
+    let mut whole = vec![7; 100_000];
+    whole.extend_from_slice(b"end");
     assert_eq!(
         events(&mut cli).unwrap(),
         [
+            msg(Message::text("data")),
             msg(Message::Ping(Bytes::from_static(b"ping"))),
+            msg(Message::Binary(Bytes::from(whole))),
             msg(Message::Close(Some(CloseFrame::new(1000, ""))))
         ]
     );
@@ -1069,4 +1076,230 @@ fn invalid_utf8_inside_an_incomplete_text_frame_fails_fast() {
             }
         }
     }
+}
+
+// ------------------------------------------------- data after our close
+
+#[test]
+fn a_message_in_progress_when_we_close_is_completed_and_delivered() {
+    for delivery in [Delivery::Messages, Delivery::Fragments] {
+        let mut srv = Connection::new(Role::Server, Config::default().delivery(delivery));
+        srv.receive(&c(0x01, b"hello "));
+        let before = events(&mut srv).unwrap();
+        srv.close(None).unwrap();
+        drain(&mut srv);
+        srv.receive(&c(0x80, b"world"));
+        srv.receive(&c(0x88, b""));
+        let mut got = before;
+        got.extend(events(&mut srv).unwrap());
+        let expected = match delivery {
+            Delivery::Messages => vec![msg(Message::text("hello world"))],
+            Delivery::Fragments => vec![
+                fragment(DataKind::Text, b"hello ", true, false),
+                fragment(DataKind::Text, b"world", false, true),
+            ],
+        };
+        assert_eq!(got[..got.len() - 1], expected[..], "{delivery:?}");
+        assert_eq!(got.last(), Some(&msg(Message::Close(None))));
+        assert_eq!(srv.state(), State::Closed);
+    }
+}
+
+#[test]
+fn data_after_our_close_is_still_checked() {
+    // RFC 6455 §8.1: invalid UTF-8 fails (1007) in every state; our close
+    // frame is already out, so no second one is queued.
+    let mut srv = server();
+    srv.close(Some(CloseFrame::new(1000, ""))).unwrap();
+    drain(&mut srv);
+    srv.receive(&c(0x81, &[0xC0, 0x80]));
+    assert_eq!(srv.poll_event(), Err(protocol(ProtocolError::InvalidUtf8)));
+    assert_eq!(srv.transmit_len(), 0, "a second close frame was queued");
+    assert!(srv.is_failed() && srv.should_close_transport());
+    // RFC 6455 §5.4: fragment order is checked too.
+    let mut srv = server();
+    srv.close(None).unwrap();
+    srv.receive(&c(0x80, b"orphan"));
+    assert_eq!(
+        srv.poll_event(),
+        Err(protocol(ProtocolError::UnexpectedContinuation))
+    );
+}
+
+// ------------------------------------------------------------ ping flood
+
+/// A ping frame from the peer of `role`.
+fn ping_from_peer(role: Role, payload: &[u8]) -> Vec<u8> {
+    match role {
+        Role::Server => c(0x89, payload),
+        Role::Client => s(0x89, payload),
+    }
+}
+
+fn pong_payloads(bytes: &[u8]) -> Vec<Vec<u8>> {
+    frames(bytes)
+        .into_iter()
+        .map(|(opcode, _, _, _, payload)| {
+            assert_eq!(opcode, OpCode::Pong);
+            payload
+        })
+        .collect()
+}
+
+fn ping_payload(i: usize) -> Vec<u8> {
+    format!("ping-{i}").into_bytes()
+}
+
+#[test]
+fn ping_flood_without_writes_keeps_the_transmit_buffer_bounded() {
+    const PINGS: usize = 100_000;
+    // Header (client pongs are masked) plus the longest payload used here.
+    let largest_pong = 2 + 4 + ping_payload(PINGS - 1).len();
+    for role in [Role::Server, Role::Client] {
+        let mut conn = Connection::new(role, Config::default());
+        let mut batch = Vec::new();
+        let mut largest_transmit = 0;
+        for i in 0..PINGS {
+            batch.extend(ping_from_peer(role, &ping_payload(i)));
+            if batch.len() >= 4096 || i == PINGS - 1 {
+                conn.receive(&batch);
+                batch.clear();
+                while let Some(event) = conn.poll_event().unwrap() {
+                    assert!(matches!(event, Event::Message(Message::Ping(_))));
+                }
+                largest_transmit = largest_transmit.max(conn.transmit_len());
+            }
+        }
+        assert!(
+            largest_transmit <= transmit::MAX_QUEUED_PONGS * largest_pong,
+            "{role:?}: {largest_transmit} bytes queued for {PINGS} unread pings"
+        );
+        assert!(largest_transmit < 400, "{role:?}: {largest_transmit}");
+        // The peer finally reads: the queued pongs, then one answering the
+        // most recent ping (RFC 6455 §5.5.3).
+        let pongs = pong_payloads(&drain(&mut conn));
+        let mut expected: Vec<Vec<u8>> =
+            (0..transmit::MAX_QUEUED_PONGS).map(ping_payload).collect();
+        expected.push(ping_payload(PINGS - 1));
+        assert_eq!(pongs, expected, "{role:?}");
+    }
+}
+
+#[test]
+fn every_ping_is_answered_when_the_driver_writes_after_each_read() {
+    for role in [Role::Server, Role::Client] {
+        let mut conn = Connection::new(role, Config::default());
+        let mut pongs = Vec::new();
+        // Bursts of 10 pings per read, like Autobahn 2.10.
+        for burst in 0..100 {
+            let bytes: Vec<u8> = (0..10)
+                .flat_map(|i| ping_from_peer(role, &ping_payload(burst * 10 + i)))
+                .collect();
+            conn.receive(&bytes);
+            assert_eq!(events(&mut conn).unwrap().len(), 10);
+            pongs.extend(pong_payloads(&drain(&mut conn)));
+        }
+        assert_eq!(
+            pongs,
+            (0..1000).map(ping_payload).collect::<Vec<_>>(),
+            "{role:?}"
+        );
+    }
+}
+
+#[test]
+fn held_pong_is_queued_once_a_queued_pong_is_written() {
+    let mut srv = server();
+    for i in 0..40 {
+        srv.receive(&c(0x89, &ping_payload(i)));
+    }
+    assert_eq!(events(&mut srv).unwrap().len(), 40);
+    let queued = srv.transmit_len();
+    // Write just the first pong (2-byte header, "ping-0").
+    let first = 2 + ping_payload(0).len();
+    srv.advance_transmit(first);
+    assert_eq!(
+        srv.transmit_len(),
+        queued - first + 2 + ping_payload(39).len(),
+        "the held pong was not queued when room appeared"
+    );
+    let pongs = pong_payloads(&drain(&mut srv));
+    let mut expected: Vec<Vec<u8>> = (1..transmit::MAX_QUEUED_PONGS).map(ping_payload).collect();
+    expected.push(ping_payload(39));
+    assert_eq!(pongs, expected);
+    // With the backlog gone, pings are answered one for one again.
+    srv.receive(&c(0x89, b"again"));
+    events(&mut srv).unwrap();
+    assert_eq!(pong_payloads(&drain(&mut srv)), [b"again".to_vec()]);
+}
+
+#[test]
+fn held_pong_goes_out_before_a_close_frame() {
+    let peer_close = c(0x88, &close_payload(1000, ""));
+    for peer_closes in [false, true] {
+        let mut srv = server();
+        for i in 0..20 {
+            srv.receive(&c(0x89, &ping_payload(i)));
+        }
+        if peer_closes {
+            srv.receive(&peer_close);
+            events(&mut srv).unwrap();
+        } else {
+            assert_eq!(events(&mut srv).unwrap().len(), 20);
+            srv.close(Some(CloseFrame::new(1001, ""))).unwrap();
+        }
+        let sent = frames(&drain(&mut srv));
+        let (close, pongs) = sent.split_last().unwrap();
+        let pongs: Vec<Vec<u8>> = pongs.iter().map(|f| f.4.clone()).collect();
+        let mut expected: Vec<Vec<u8>> =
+            (0..transmit::MAX_QUEUED_PONGS).map(ping_payload).collect();
+        expected.push(ping_payload(19));
+        assert_eq!(pongs, expected, "peer closes: {peer_closes}");
+        assert_eq!(close.0, OpCode::Close, "peer closes: {peer_closes}");
+    }
+}
+
+// ------------------------------------------------------ read buffer growth
+
+#[test]
+fn read_buffer_fed_byte_by_byte_grows_only_when_its_spare_room_runs_low() {
+    // A client with default limits; a 10-byte header announcing 1 MiB.
+    const LEN: usize = 1 << 20;
+    let bytes = s(0x82, &vec![9u8; LEN]);
+    let header = 10;
+    let mut cli = client();
+    let mut fed = 0;
+    let mut largest = 0;
+    while fed < bytes.len() {
+        // One byte at a time across the first growth steps, then larger reads.
+        let step = if fed < 200_000 { 1 } else { 4096 };
+        let end = (fed + step).min(bytes.len());
+        cli.receive(&bytes[fed..end]);
+        fed = end;
+        let event = cli.poll_event().unwrap();
+        if fed < bytes.len() {
+            assert_eq!(event, None);
+        } else {
+            assert!(matches!(event, Some(Event::Message(Message::Binary(d))) if d.len() == LEN));
+            break;
+        }
+        let capacity = cli.read_buf().capacity();
+        largest = largest.max(capacity);
+        if fed > header {
+            assert!(
+                capacity <= bytes.len(),
+                "past the frame: {capacity} after {fed}"
+            );
+            let geometric =
+                (fed + receive::READ_RESERVE_STEP).max(2 * fed + 2 * receive::READ_SPARE_MIN);
+            assert!(capacity <= geometric, "{capacity} after {fed} bytes");
+        }
+        if (header + 1..4096).contains(&fed) {
+            assert!(
+                capacity <= header + receive::READ_RESERVE_STEP,
+                "grew again with room to spare: {capacity} after {fed} bytes"
+            );
+        }
+    }
+    assert!(largest <= bytes.len(), "{largest}");
 }

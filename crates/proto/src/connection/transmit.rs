@@ -19,6 +19,11 @@ const ZERO_COPY_MIN: usize = 4 * 1024;
 const IDLE_TRANSMIT_CAPACITY: usize = 64 * 1024;
 /// Random bytes fetched per `getrandom` call: 64 mask keys.
 const MASK_POOL: usize = 256;
+/// Most automatic pongs waiting in the transmit buffer. Beyond this the
+/// peer is not reading, and newer pings share one held-back pong (see
+/// [`PongBacklog`]). Above Autobahn 2.10's burst of 10 pings, so a burst
+/// read in one go is still answered ping for ping.
+pub(super) const MAX_QUEUED_PONGS: usize = 16;
 
 /// Bytes waiting to be written: frozen chunks first, then the coalescing
 /// buffer that small frames are appended to.
@@ -122,6 +127,25 @@ impl TransmitQueue {
             self.tail = BytesMut::new();
         }
     }
+}
+
+/// Automatic pongs not yet written, so that a peer that sends pings but never
+/// reads cannot grow the transmit buffer without bound.
+///
+/// RFC 6455 §5.5.3: an endpoint that has not yet sent the pongs for earlier
+/// pings MAY answer only the most recently processed ping. Up to
+/// [`MAX_QUEUED_PONGS`] pongs are queued as usual; a ping that arrives
+/// while that many are unwritten is answered by a single held pong, which
+/// each newer ping replaces and which is queued as soon as one of the
+/// queued pongs has been written (or right before a close frame).
+#[derive(Debug, Default)]
+pub(super) struct PongBacklog {
+    /// Transmit-stream positions just past each queued automatic pong that
+    /// is not fully written yet, oldest first.
+    queued_ends: VecDeque<u64>,
+    /// Payload of the newest ping while the queue is full. A copy, so that
+    /// it does not keep a large read buffer alive.
+    held: Option<Bytes>,
 }
 
 /// Mask keys from the OS CSPRNG (RFC 6455 §5.3 asks for unpredictable
@@ -344,8 +368,45 @@ impl Connection {
         Ok(())
     }
 
+    /// Answers a ping (RFC 6455 §5.5.2), or holds the answer back while
+    /// [`MAX_QUEUED_PONGS`] earlier answers are still unwritten (§5.5.3).
     pub(super) fn queue_pong(&mut self, payload: &[u8]) {
+        if self.pongs.queued_ends.len() >= MAX_QUEUED_PONGS {
+            self.pongs.held = Some(Bytes::copy_from_slice(payload));
+            return;
+        }
+        self.queue_auto_pong(payload);
+    }
+
+    fn queue_auto_pong(&mut self, payload: &[u8]) {
         self.queue_frame(OpCode::Pong, payload);
+        self.pongs.queued_ends.push_back(self.transmit.queued());
+    }
+
+    /// Forgets the automatic pongs written so far and queues the held pong
+    /// once there is room for it. Called after each write.
+    pub(super) fn pongs_written(&mut self) {
+        let written = self.transmit.written();
+        while self
+            .pongs
+            .queued_ends
+            .front()
+            .is_some_and(|&end| end <= written)
+        {
+            self.pongs.queued_ends.pop_front();
+        }
+        if self.state != State::Open {
+            // After a close frame nothing is answered any more (a held pong
+            // was queued ahead of ours), and after the end of the stream
+            // nothing can be.
+            self.pongs.held = None;
+            return;
+        }
+        if self.pongs.queued_ends.len() < MAX_QUEUED_PONGS {
+            if let Some(payload) = self.pongs.held.take() {
+                self.queue_auto_pong(&payload);
+            }
+        }
     }
 
     pub(super) fn queue_ping(&mut self, payload: &[u8]) {
@@ -368,14 +429,19 @@ impl Connection {
         self.queue_close_frame(frame.as_ref());
         self.close_sent = true;
         self.state = State::CloseSent;
-        // Data frames received from now on are skipped; drop any partial one.
-        self.incoming_message_abandoned();
+        // A message the peer is still sending is kept: it is delivered if
+        // it completes before the peer's close (see State::CloseSent).
         self.timers.close_started_locally();
         Ok(())
     }
 
     /// Queues a close frame (no validation: callers pass valid frames).
     pub(super) fn queue_close_frame(&mut self, frame: Option<&CloseFrame>) {
+        // A held pong answers a ping that came before this close: it goes
+        // out first, since nothing is answered after the close frame.
+        if let Some(payload) = self.pongs.held.take() {
+            self.queue_auto_pong(&payload);
+        }
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
         let len = match frame {
             None => 0,

@@ -23,10 +23,12 @@ use tokio::process::{Child, ChildStdout, Command};
 pub const SKIP_ENV: &str = "SWITCHBOARD_SKIP_INTEROP";
 
 /// Bound on one whole interop test; a hang fails instead of blocking CI.
-pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Generous because the machine has 2 cores and debug-build deflate of
+/// multi-megabyte messages competes with parallel tests.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Bound on waiting for a single event line from a peer.
-pub const EVENT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Close code and reason of the scripted exchange (README "Scripted exchange").
 pub const SCRIPT_CLOSE_CODE: u16 = 4000;
@@ -40,6 +42,17 @@ pub fn skip_requested(test: &str) -> bool {
         eprintln!("SKIPPED {test}: {SKIP_ENV}=1 is set");
     }
     skip
+}
+
+/// Like [`run`], but one test at a time per test binary. Chromium tests use
+/// it: several browsers starting at once on a 2-core machine only slow each
+/// other down towards the timeout. The wait for the turn is not counted
+/// against [`TEST_TIMEOUT`]; each holder is bounded by it.
+pub fn run_exclusive<F: std::future::Future<Output = ()>>(body: F) {
+    static TURN: Mutex<()> = Mutex::new(());
+    // A test that failed while holding the turn poisons the lock; the next one may still run.
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    run(body);
 }
 
 /// Runs `body` on a fresh multi-threaded runtime, failing after [`TEST_TIMEOUT`].
@@ -114,7 +127,10 @@ impl PeerKind {
                 if self == PeerKind::Node {
                     (node, vec![interop.join("node/peer.js")])
                 } else {
-                    require(&interop.join("node_modules/playwright-core"), "npm package playwright-core");
+                    require(
+                        &interop.join("node_modules/playwright-core"),
+                        "npm package playwright-core",
+                    );
                     require(Path::new("/usr/bin/chromium"), "Debian package chromium");
                     (node, vec![interop.join("browser/run.js")])
                 }
@@ -178,8 +194,12 @@ impl Peer {
     /// Starts `kind` in server mode on an ephemeral loopback port and waits
     /// for its `LISTENING <port>` line. `extra` are peer options (e.g. `--deflate`).
     pub async fn server(kind: PeerKind, extra: &[&str]) -> (Peer, u16) {
-        assert_ne!(kind, PeerKind::Chromium, "a browser cannot be a WebSocket server");
-        let mut args: Vec<String> = ["server", "--port", "0", "--lifetime", "150"]
+        assert_ne!(
+            kind,
+            PeerKind::Chromium,
+            "a browser cannot be a WebSocket server"
+        );
+        let mut args: Vec<String> = ["server", "--port", "0", "--lifetime", "330"]
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -200,7 +220,12 @@ impl Peer {
         if kind != PeerKind::Chromium {
             args.push("client".into());
         }
-        args.extend(["--url".to_string(), url.to_string(), "--timeout".into(), "90".into()]);
+        args.extend([
+            "--url".to_string(),
+            url.to_string(),
+            "--timeout".into(),
+            "280".into(),
+        ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         Peer::spawn(kind, &args)
     }
@@ -251,7 +276,9 @@ impl Peer {
                 return event;
             }
             if event["event"] == "error" || event["event"] == "mismatch" {
-                self.fail(&format!("peer reported a failure while waiting for `{name}`"));
+                self.fail(&format!(
+                    "peer reported a failure while waiting for `{name}`"
+                ));
             }
         }
     }
@@ -302,18 +329,27 @@ impl Drop for Peer {
 
 /// Byte i = (i*31 + 7) & 0xff (README "Scripted exchange").
 pub fn binary_pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i.wrapping_mul(31).wrapping_add(7) & 0xff) as u8).collect()
+    (0..len)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(7) & 0xff) as u8)
+        .collect()
 }
 
 /// `ab✓🎉cdefghi` (16 UTF-8 bytes) repeated; `len` is a multiple of 16.
 pub fn text_pattern(len: usize) -> String {
-    assert_eq!(len % 16, 0, "text pattern lengths are multiples of 16 bytes");
+    assert_eq!(
+        len % 16,
+        0,
+        "text pattern lengths are multiples of 16 bytes"
+    );
     "ab\u{2713}\u{1F389}cdefghi".repeat(len / 16)
 }
 
 /// Lower-case hex SHA-256, as the peers print it.
 pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// One data message of the scripted exchange.
@@ -337,11 +373,19 @@ pub fn script_messages() -> Vec<ScriptMessage> {
         fragments: vec![payload.clone()],
         payload,
     };
-    let fragmented_text = "fragmented text \u{2713} message \u{1F389}".as_bytes().to_vec();
+    let fragmented_text = "fragmented text \u{2713} message \u{1F389}"
+        .as_bytes()
+        .to_vec();
     let all_bytes: Vec<u8> = (0..=255).collect();
     vec![
         whole(1, true, b"hello".to_vec()),
-        whole(2, true, "h\u{e9}llo w\u{f6}rld \u{2713} \u{1F389}".as_bytes().to_vec()),
+        whole(
+            2,
+            true,
+            "h\u{e9}llo w\u{f6}rld \u{2713} \u{1F389}"
+                .as_bytes()
+                .to_vec(),
+        ),
         whole(3, false, all_bytes.clone()),
         whole(4, false, binary_pattern(4 * 1024 * 1024)),
         whole(5, true, text_pattern(2 * 1024 * 1024).into_bytes()),
@@ -399,3 +443,9 @@ pub fn assert_close(peer: &Peer, event: &Value, received: (u16, &str), sent: Opt
         ));
     }
 }
+
+/// The interop scenarios, run by every interop test binary.
+pub mod scenarios;
+
+/// The permessage-deflate scenarios.
+pub mod deflate;

@@ -1,0 +1,37 @@
+//! The load generator on its own (`switchboard bench` once the CLI wires
+//! it in): `switchboard-bench ws://127.0.0.1:9001/ -c 100 -s 1KiB -n 8`.
+
+use clap::Parser;
+use switchboard_cli::bench::{run, BenchOptions};
+
+/// Echo load generator for WebSocket servers.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard-bench", version)]
+struct Args {
+    #[command(flatten)]
+    options: BenchOptions,
+
+    /// Print the report as one line of JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(run(args.options))?;
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{report}");
+    }
+    if report.mismatches > 0 {
+        anyhow::bail!(
+            "{} echoed messages did not match what was sent",
+            report.mismatches
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! [`UpgradeFuture`]: waits for hyper to hand over the connection.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use switchboard_proto::{Config, Connection, Extension, Limits, Role};
+
+use crate::error::Error;
+use crate::websocket::WebSocket;
+
+/// The WebSocket a hyper or axum upgrade yields: switchboard's
+/// [`WebSocket`] over hyper's upgraded connection.
+pub type UpgradedWebSocket = WebSocket<TokioIo<Upgraded>>;
+
+/// What the connection is set up with once the upgrade completes.
+#[derive(Debug)]
+pub(super) struct Setup {
+    pub(super) config: Config,
+    pub(super) limits: Limits,
+    pub(super) extension: Option<Box<dyn Extension>>,
+    pub(super) write_buffer_limit: usize,
+}
+
+/// Resolves to the server side [`WebSocket`] once hyper has sent the 101
+/// response and handed the connection over (from
+/// [`Upgrade::accept`](super::Upgrade::accept)).
+///
+/// Errors with [`Error::Io`] if the upgrade does not happen: the client
+/// went away before the 101 was written, the response returned to hyper
+/// was not the 101, or the connection is served without hyper's
+/// `.with_upgrades()`.
+///
+/// **Cancel safety:** dropping it gives up the connection.
+#[derive(Debug)]
+#[must_use = "the WebSocket only exists once this future is awaited"]
+pub struct UpgradeFuture {
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    Waiting {
+        on_upgrade: OnUpgrade,
+        setup: Box<Setup>,
+    },
+    Failed(Error),
+    Done,
+}
+
+impl UpgradeFuture {
+    pub(super) fn pending(on_upgrade: OnUpgrade, setup: Setup) -> Self {
+        UpgradeFuture {
+            state: State::Waiting {
+                on_upgrade,
+                setup: Box::new(setup),
+            },
+        }
+    }
+
+    pub(super) fn failed(error: Error) -> Self {
+        UpgradeFuture {
+            state: State::Failed(error),
+        }
+    }
+}
+
+impl Future for UpgradeFuture {
+    type Output = Result<UpgradedWebSocket, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match std::mem::replace(&mut this.state, State::Done) {
+            State::Waiting {
+                mut on_upgrade,
+                setup,
+            } => match Pin::new(&mut on_upgrade).poll(cx) {
+                Poll::Pending => {
+                    this.state = State::Waiting { on_upgrade, setup };
+                    Poll::Pending
+                }
+                Poll::Ready(Ok(upgraded)) => Poll::Ready(Ok(websocket_over(upgraded, *setup))),
+                Poll::Ready(Err(error)) => {
+                    Poll::Ready(Err(Error::Io(std::io::Error::other(UpgradeFailed(error)))))
+                }
+            },
+            State::Failed(error) => Poll::Ready(Err(error)),
+            State::Done => Poll::Ready(Err(Error::Misuse(
+                "UpgradeFuture polled after it completed; await it once",
+            ))),
+        }
+    }
+}
+
+fn websocket_over(upgraded: Upgraded, setup: Setup) -> UpgradedWebSocket {
+    let Setup {
+        config,
+        limits,
+        extension,
+        write_buffer_limit,
+    } = setup;
+    let mut conn = Connection::with_limits(Role::Server, config, limits);
+    if let Some(extension) = extension {
+        conn.set_extension(extension);
+    }
+    // Bytes hyper read past the request head (a pipelined first frame)
+    // stay in `Upgraded`'s own read buffer and come out of its first reads,
+    // so nothing has to be handed to the connection here.
+    let mut ws = WebSocket::from_connection(TokioIo::new(upgraded), conn);
+    ws.set_write_buffer_limit(write_buffer_limit);
+    ws
+}
+
+/// hyper's reason for not handing the connection over, with what to check.
+#[derive(Debug, thiserror::Error)]
+#[error("the HTTP connection was not handed over for the WebSocket ({0}); serve it with hyper's `.with_upgrades()` (axum::serve does) and return the 101 response unchanged")]
+struct UpgradeFailed(#[source] hyper::Error);

@@ -1,0 +1,300 @@
+//! The `switchboard::upgrade::WebSocketUpgrade` extractor in a real axum
+//! 0.8 `Router` served by `axum::serve` on 127.0.0.1: plain HTTP and
+//! WebSocket routes on one port, the core's rejections, `Option<..>` on a
+//! shared route, and permessage-deflate negotiated through axum.
+#![cfg(feature = "axum")]
+
+mod upgrade_support;
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use switchboard::upgrade::WebSocketUpgrade;
+use switchboard::{ClientBuilder, DeflateConfig, Message};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use upgrade_support::*;
+
+#[derive(Clone)]
+struct AppState {
+    reports: mpsc::UnboundedSender<ServerSaw>,
+}
+
+/// `/ws`: echo with subprotocols `chat.v2`, `chat.v1` (any method reaches
+/// the extractor, so the core decides about non-GET requests).
+async fn ws_echo(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.protocols(["chat.v2", "chat.v1"])
+        .on_upgrade(move |ws| echo(ws, state.reports))
+}
+
+/// `/deflate`: echo with permessage-deflate at default settings.
+async fn deflate_echo(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.deflate(DeflateConfig::default())
+        .on_upgrade(move |ws| echo(ws, state.reports))
+}
+
+/// `/deflate-low-memory`: echo with the no-context-takeover preset.
+async fn low_memory_echo(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.deflate(DeflateConfig::low_memory())
+        .on_upgrade(move |ws| echo(ws, state.reports))
+}
+
+/// `/maybe`: a WebSocket for upgrade requests, plain text otherwise.
+async fn maybe_ws(State(state): State<AppState>, ws: Option<WebSocketUpgrade>) -> Response {
+    match ws {
+        Some(ws) => ws
+            .protocols(["chat.v1"])
+            .on_upgrade(move |ws| echo(ws, state.reports)),
+        None => "plain HTTP on the WebSocket route".into_response(),
+    }
+}
+
+async fn start() -> (SocketAddr, mpsc::UnboundedReceiver<ServerSaw>) {
+    let (reports, received) = mpsc::unbounded_channel();
+    let app = Router::new()
+        .route("/", get(|| async { "plain HTTP here" }))
+        .route("/ws", any(ws_echo))
+        .route("/deflate", get(deflate_echo))
+        .route("/deflate-low-memory", get(low_memory_echo))
+        .route("/maybe", get(maybe_ws))
+        .with_state(AppState { reports });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, received)
+}
+
+#[tokio::test]
+async fn axum_serves_plain_http_and_websocket_on_one_port() {
+    bounded(async {
+        let (addr, mut reports) = start().await;
+        let plain = raw_http(
+            addr,
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(plain.status, 200);
+        assert_eq!(plain.text(), "plain HTTP here");
+
+        run_echo_session(format!("ws://{addr}/ws"), "chat.v2", &mut reports).await;
+
+        let plain = raw_http(
+            addr,
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(plain.status, 200);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn axum_hands_pipelined_bytes_to_the_websocket() {
+    bounded(async {
+        let (addr, _reports) = start().await;
+        pipelined_frame_is_echoed(addr, "/ws").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn axum_rejects_bad_upgrades_with_the_core_responses() {
+    bounded(async {
+        let (addr, _reports) = start().await;
+
+        let response = raw_http(
+            addr,
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(response.status, 426);
+        assert_eq!(response.header("upgrade"), Some("websocket"));
+        assert_eq!(response.header("sec-websocket-version"), Some("13"));
+        assert!(response.text().contains("Upgrade: websocket"));
+
+        let post = upgrade_request("/ws", "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n")
+            .replacen("GET", "POST", 1);
+        let response = raw_http(addr, &post).await;
+        assert_eq!(response.status, 405);
+        assert_eq!(response.header("allow"), Some("GET"));
+
+        let response = raw_http(
+            addr,
+            &upgrade_request("/ws", "Sec-WebSocket-Version: 7\r\n"),
+        )
+        .await;
+        assert_eq!(response.status, 426);
+        assert_eq!(response.header("sec-websocket-version"), Some("13"));
+
+        // RFC 6455 §4.2.1 item 4: `Connection: Upgrade` is required.
+        let no_connection = upgrade_request("/ws", "Sec-WebSocket-Version: 13\r\n")
+            .replace("Connection: Upgrade", "Connection: close");
+        let response = raw_http(addr, &no_connection).await;
+        assert_eq!(response.status, 400);
+        assert!(response.text().contains("Connection: Upgrade"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn optional_extractor_shares_a_route_between_http_and_websocket() {
+    bounded(async {
+        let (addr, mut reports) = start().await;
+        let plain = raw_http(
+            addr,
+            "GET /maybe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(plain.status, 200);
+        assert_eq!(plain.text(), "plain HTTP on the WebSocket route");
+
+        // An upgrade attempt that breaks the rules is still refused.
+        let bad_version = raw_http(
+            addr,
+            &upgrade_request("/maybe", "Sec-WebSocket-Version: 8\r\n"),
+        )
+        .await;
+        assert_eq!(bad_version.status, 426);
+
+        run_echo_session(format!("ws://{addr}/maybe"), "chat.v1", &mut reports).await;
+    })
+    .await;
+}
+
+/// A client transport that counts the bytes it reads.
+struct Metered {
+    inner: TcpStream,
+    read: Arc<AtomicUsize>,
+}
+
+impl AsyncRead for Metered {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.read
+            .fetch_add(buf.filled().len() - before, Ordering::Relaxed);
+        result
+    }
+}
+
+impl AsyncWrite for Metered {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn axum_negotiates_deflate_and_compresses_on_the_wire() {
+    bounded(async {
+        let (addr, mut reports) = start().await;
+        let read = Arc::new(AtomicUsize::new(0));
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (mut ws, response) = ClientBuilder::new(format!("ws://{addr}/deflate"))
+            .deflate(DeflateConfig::default())
+            .connect_on(Metered {
+                inner: tcp,
+                read: read.clone(),
+            })
+            .await
+            .unwrap();
+        let extensions = response.headers()["sec-websocket-extensions"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(extensions.starts_with("permessage-deflate"), "{extensions}");
+
+        let text = "{\"channel\":\"prices\",\"symbol\":\"ABC\",\"bid\":101.25}\n".repeat(1500);
+        let after_handshake = read.load(Ordering::Relaxed);
+        for _ in 0..3 {
+            ws.send(Message::text(text.clone())).await.unwrap();
+            let echo = ws.recv().await.unwrap().unwrap();
+            assert!(echo == Message::text(text.clone()), "echo differs");
+            let seen = next_report(&mut reports).await;
+            assert!(
+                seen == ServerSaw::Data(Message::text(text.clone())),
+                "server saw another message"
+            );
+        }
+        let binary: Vec<u8> = b"0123456789abcdef".repeat(4096);
+        ws.send(Message::binary(binary.clone())).await.unwrap();
+        let echo = ws.recv().await.unwrap().unwrap();
+        assert!(
+            echo == Message::binary(binary.clone()),
+            "binary echo differs"
+        );
+
+        // The echoes arrived compressed: far fewer bytes than the payloads.
+        let echoed = read.load(Ordering::Relaxed) - after_handshake;
+        let payload = 3 * text.len() + binary.len();
+        assert!(
+            echoed * 10 < payload,
+            "{echoed} bytes on the wire for {payload} bytes of messages"
+        );
+        ws.close(switchboard::CloseCode::NORMAL, "").await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn axum_deflate_presets_shape_the_answer() {
+    bounded(async {
+        let (addr, _reports) = start().await;
+        let (mut ws, response) = ClientBuilder::new(format!("ws://{addr}/deflate-low-memory"))
+            .deflate(DeflateConfig::default())
+            .connect()
+            .await
+            .unwrap();
+        let extensions = response.headers()["sec-websocket-extensions"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        // RFC 7692 §7.1.1: the server announces its own no context
+        // takeover and asks the client for the same.
+        assert!(
+            extensions.contains("server_no_context_takeover"),
+            "{extensions}"
+        );
+        assert!(
+            extensions.contains("client_no_context_takeover"),
+            "{extensions}"
+        );
+        let text = "repeat after me ".repeat(500);
+        for _ in 0..2 {
+            ws.send(Message::text(text.clone())).await.unwrap();
+            let echo = ws.recv().await.unwrap().unwrap();
+            assert!(echo == Message::text(text.clone()), "echo differs");
+        }
+
+        // A route without deflate declines the same offer.
+        let (_ws, response) = ClientBuilder::new(format!("ws://{addr}/ws"))
+            .deflate(DeflateConfig::default())
+            .connect()
+            .await
+            .unwrap();
+        assert!(response.headers().get("sec-websocket-extensions").is_none());
+    })
+    .await;
+}
