@@ -8,7 +8,7 @@
 
 use futures_util::FutureExt;
 use switchboard::proto::deflate::DeflateConfig;
-use switchboard::{ClientBuilder, Config, Error, Limits, Message, WebSocket};
+use switchboard::{ClientBuilder, Config, Error, Limits, MaybeTlsStream, Message, WebSocket};
 use tokio::net::TcpStream;
 
 #[tokio::main(flavor = "current_thread")]
@@ -32,7 +32,7 @@ async fn main() -> Result<(), Error> {
     Ok(())
 }
 
-async fn open(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+async fn open(url: &str) -> Result<WebSocket<MaybeTlsStream<TcpStream>>, Error> {
     let (ws, _) = ClientBuilder::new(url)
         .config(Config::default().ping_interval(None))
         .limits(
@@ -57,7 +57,7 @@ async fn case_count(base: &str) -> Result<u32, Error> {
     count.ok_or(Error::Misuse("the fuzzingserver did not send a case count"))
 }
 
-async fn echo(ws: &mut WebSocket<TcpStream>) {
+async fn echo(ws: &mut WebSocket<MaybeTlsStream<TcpStream>>) {
     loop {
         let next = match ws.recv().now_or_never() {
             Some(next) => next,

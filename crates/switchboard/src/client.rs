@@ -15,6 +15,8 @@ use tokio::net::TcpStream;
 use crate::core::DEFAULT_WRITE_BUFFER_LIMIT;
 use crate::error::{Error, TimeoutKind};
 use crate::handshake_io::{self, Deadline};
+use crate::proxy::{self, ProxyConfig, ProxyMode};
+use crate::tls::{self, MaybeTlsStream, TlsClientConfig};
 use crate::websocket::WebSocket;
 
 /// Default for [`ClientBuilder::connect_timeout`] and
@@ -26,11 +28,14 @@ pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most bytes of a non-101 response body kept in [`Error::Http`].
 const MAX_REJECTION_BODY: usize = 64 * 1024;
 
-/// Opens a WebSocket to a `ws://host[:port]/path` URL with default settings.
+/// Opens a WebSocket to a `ws://` or `wss://` URL with default settings:
+/// certificates verified against the webpki roots, and the proxy taken from
+/// the environment (`https_proxy`/`http_proxy`/`all_proxy`/`no_proxy`, as
+/// curl reads them).
 ///
 /// Returns the socket and the server's `101 Switching Protocols` response
 /// (for its headers, e.g. the chosen subprotocol). Use [`ClientBuilder`] for
-/// headers, subprotocols, limits and timeouts.
+/// headers, subprotocols, TLS and proxy settings, limits and timeouts.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), switchboard::Error> {
@@ -38,7 +43,9 @@ const MAX_REJECTION_BODY: usize = 64 * 1024;
 /// ws.send(switchboard::Message::text("hello")).await?;
 /// # Ok(()) }
 /// ```
-pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, http::Response<()>), Error> {
+pub async fn connect(
+    url: &str,
+) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, http::Response<()>), Error> {
     ClientBuilder::new(url).connect().await
 }
 
@@ -71,11 +78,12 @@ pub struct ClientBuilder {
     handshake_timeout: Duration,
     write_buffer_limit: usize,
     deflate: Option<DeflateConfig>,
+    tls: TlsClientConfig,
+    proxy: ProxyMode,
 }
 
 impl ClientBuilder {
-    /// A client for `url` (`ws://`, or `wss://` when the TLS stream is
-    /// passed to [`connect_on`](ClientBuilder::connect_on)).
+    /// A client for `url` (`ws://` or `wss://`).
     pub fn new(url: impl Into<String>) -> Self {
         ClientBuilder {
             url: url.into(),
@@ -88,6 +96,8 @@ impl ClientBuilder {
             handshake_timeout: DEFAULT_CLIENT_TIMEOUT,
             write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
             deflate: None,
+            tls: TlsClientConfig::new(),
+            proxy: ProxyMode::FromEnvironment,
         }
     }
 
@@ -122,15 +132,17 @@ impl ClientBuilder {
         self
     }
 
-    /// Bound on establishing the TCP connection. Default
+    /// Bound on establishing the TCP connection (through a proxy: the
+    /// connection to the proxy plus the tunnel setup). Default
     /// [`DEFAULT_CLIENT_TIMEOUT`].
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
-    /// Bound on the whole opening handshake (request out, response in).
-    /// Default [`DEFAULT_CLIENT_TIMEOUT`].
+    /// Bound on the whole opening handshake: the TLS handshake for
+    /// `wss://`, then the upgrade (request out, response in), against one
+    /// deadline. Default [`DEFAULT_CLIENT_TIMEOUT`].
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
@@ -153,57 +165,95 @@ impl ClientBuilder {
         self
     }
 
+    /// TLS settings for `wss://`: trusted roots, private CAs, ALPN. Default
+    /// [`TlsClientConfig::new`] (webpki roots, or the OS store with the
+    /// `native-roots` feature).
+    pub fn tls_config(mut self, tls: TlsClientConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Connects through `proxy` (HTTP CONNECT or SOCKS5), whatever the
+    /// environment says. For `wss://`, TLS runs end to end through the
+    /// tunnel.
+    pub fn proxy(self, proxy: ProxyConfig) -> Self {
+        self.proxy_mode(ProxyMode::Explicit(proxy))
+    }
+
+    /// Where the proxy comes from: [`ProxyMode::FromEnvironment`] (the
+    /// default), [`ProxyMode::Explicit`] or [`ProxyMode::Disabled`].
+    pub fn proxy_mode(mut self, mode: ProxyMode) -> Self {
+        self.proxy = mode;
+        self
+    }
+
     fn uri(&self) -> Result<Uri, Error> {
         self.url.parse::<Uri>().map_err(|_| Error::InvalidUrl {
             url: self.url.clone(),
-            reason: "not a valid URI; expected ws://host[:port]/path",
+            reason: "not a valid URI; expected ws://host[:port]/path or wss://host[:port]/path",
         })
     }
 
-    /// Opens a TCP connection to the URL's host and runs the handshake on it
-    /// (with `TCP_NODELAY`: WebSocket frames are latency-sensitive and
-    /// already batched by `feed`/`flush`).
-    ///
-    /// Only `ws://` is supported here. For `wss://`, set up TLS yourself and
-    /// use [`connect_on`](ClientBuilder::connect_on).
-    pub async fn connect(self) -> Result<(WebSocket<TcpStream>, http::Response<()>), Error> {
+    /// Opens a TCP connection to the URL's host (directly or through the
+    /// proxy, see [`proxy_mode`](ClientBuilder::proxy_mode)), runs TLS for
+    /// `wss://`, then the WebSocket handshake. `TCP_NODELAY` is set:
+    /// WebSocket frames are latency-sensitive and already batched by
+    /// `feed`/`flush`.
+    pub async fn connect(
+        self,
+    ) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, http::Response<()>), Error> {
         let uri = self.uri()?;
         let invalid = |reason| Error::InvalidUrl {
             url: self.url.clone(),
             reason,
         };
-        let default_port = match uri.scheme_str() {
-            Some("ws") | Some("http") => 80,
-            Some("wss") | Some("https") => {
-                return Err(invalid(
-                    "wss:// needs TLS, which connect() does not do yet; open the TLS stream yourself and call ClientBuilder::connect_on",
-                ))
-            }
-            _ => return Err(invalid("the scheme must be ws://")),
+        let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
+        let secure = match scheme.as_str() {
+            "ws" | "http" => false,
+            "wss" | "https" => true,
+            _ => return Err(invalid("the scheme must be ws:// or wss://")),
         };
         let host = uri.host().ok_or_else(|| invalid("the URL has no host"))?;
         // `Uri::host` keeps the brackets of an IPv6 literal.
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = uri.port_u16().unwrap_or(default_port);
-        let tcp = match tokio::time::timeout(self.connect_timeout, TcpStream::connect((host, port)))
-            .await
-        {
-            Ok(result) => result?,
-            Err(_) => return Err(Error::Timeout(TimeoutKind::Connect(self.connect_timeout))),
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let tcp = match self.proxy.resolve(secure, host, port)? {
+            Some(proxy) => proxy::connect_tcp(&proxy, host, port, self.connect_timeout).await?,
+            None => {
+                let dial = TcpStream::connect((host, port));
+                let tcp = match tokio::time::timeout(self.connect_timeout, dial).await {
+                    Ok(result) => result?,
+                    Err(_) => {
+                        return Err(Error::Timeout(TimeoutKind::Connect(self.connect_timeout)))
+                    }
+                };
+                tcp.set_nodelay(true)?;
+                tcp
+            }
         };
-        tcp.set_nodelay(true)?;
-        self.handshake(tcp, &uri).await
+        let deadline = Deadline::after(self.handshake_timeout);
+        let io = if secure {
+            let tls = deadline
+                .run_step(tls::wrap_client(tcp, &self.tls, host))
+                .await?;
+            MaybeTlsStream::from(tls)
+        } else {
+            MaybeTlsStream::Plain(tcp)
+        };
+        self.handshake(io, &uri, deadline).await
     }
 
     /// Runs the opening handshake over an already established transport:
     /// a TLS stream, a proxy tunnel, an in-memory pipe. The URL's host and
-    /// path go into the request; nothing is dialed.
+    /// path go into the request; nothing is dialed, and the TLS and proxy
+    /// settings are not used.
     pub async fn connect_on<S>(self, io: S) -> Result<(WebSocket<S>, http::Response<()>), Error>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let uri = self.uri()?;
-        self.handshake(io, &uri).await
+        let deadline = Deadline::after(self.handshake_timeout);
+        self.handshake(io, &uri, deadline).await
     }
 
     /// The extensions this client offers, in `Sec-WebSocket-Extensions`.
@@ -242,11 +292,11 @@ impl ClientBuilder {
         self,
         mut io: S,
         uri: &Uri,
+        deadline: Deadline,
     ) -> Result<(WebSocket<S>, http::Response<()>), Error>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let deadline = Deadline::after(self.handshake_timeout);
         let mut request = ClientRequest::new(uri)?;
         if let Some(origin) = &self.origin {
             request = request.origin(origin.clone());

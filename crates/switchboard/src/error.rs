@@ -132,9 +132,7 @@ pub enum Error {
     /// The URL cannot be used to connect (bad syntax, unsupported scheme,
     /// missing host).
     ///
-    /// Likely cause: a typo, or `wss://` passed to [`connect`](crate::connect),
-    /// which does not do TLS yet: establish the TLS stream yourself and use
-    /// [`ClientBuilder::connect_on`](crate::ClientBuilder::connect_on).
+    /// Likely cause: a typo, or a scheme other than `ws://` and `wss://`.
     #[error("invalid WebSocket URL {url:?}: {reason}")]
     InvalidUrl {
         /// The URL as given.
@@ -160,6 +158,21 @@ pub enum Error {
     /// offered. The connection was not established.
     #[error("extension negotiation failed: {0}; do not offer or accept this extension")]
     Extension(String),
+
+    /// TLS could not be set up: the server's certificate is not trusted or
+    /// names another host, the peer does not speak TLS, or a PEM file is
+    /// unusable. The inner error says which and what to try.
+    /// Boxed, like the other large payloads, so `Error` (kept inside every
+    /// `WebSocket`) stays small.
+    #[error(transparent)]
+    Tls(Box<crate::tls::TlsError>),
+
+    /// The connection through the proxy failed: the proxy is unreachable,
+    /// rejected the credentials, refused the target, or a proxy environment
+    /// variable is malformed. The inner error says which and what to try.
+    /// Boxed for the same reason as [`Error::Tls`].
+    #[error(transparent)]
+    Proxy(Box<crate::proxy::ProxyError>),
 
     /// Another failure reported by the protocol core, not covered by the
     /// variants above (newer `switchboard-proto` versions may add kinds).
@@ -190,6 +203,18 @@ impl Error {
     /// handshake (code 1006).
     pub fn is_abnormal_closure(&self) -> bool {
         matches!(self, Error::AbnormalClosure)
+    }
+}
+
+impl From<crate::tls::TlsError> for Error {
+    fn from(e: crate::tls::TlsError) -> Self {
+        Error::Tls(Box::new(e))
+    }
+}
+
+impl From<crate::proxy::ProxyError> for Error {
+    fn from(e: crate::proxy::ProxyError) -> Self {
+        Error::Proxy(Box::new(e))
     }
 }
 

@@ -51,6 +51,18 @@ impl Deadline {
         }
     }
 
+    /// Runs a step with its own error type (the TLS handshake), failing
+    /// with a handshake timeout at the deadline.
+    pub(crate) async fn run_step<T, E: Into<Error>>(
+        &self,
+        step: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, Error> {
+        match tokio::time::timeout_at(self.at, step).await {
+            Ok(result) => result.map_err(Into::into),
+            Err(_) => Err(self.error()),
+        }
+    }
+
     /// The earlier of the deadline and `now + limit`.
     fn capped(&self, limit: Duration) -> Instant {
         self.at.min(Instant::now() + limit)

@@ -236,3 +236,5 @@ pub use websocket::WebSocket;
 pub mod forwarded;
 pub mod proxy;
 pub mod tls;
+
+pub use tls::MaybeTlsStream;

@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::core::DEFAULT_WRITE_BUFFER_LIMIT;
 use crate::error::Error;
 use crate::handshake_io::{self, Deadline};
+use crate::tls::{MaybeTlsStream, TlsAcceptor};
 use crate::websocket::WebSocket;
 
 /// Default for [`ServerBuilder::handshake_timeout`]: 10 s. Real clients
@@ -169,6 +170,7 @@ pub struct ServerBuilder {
     handshake_timeout: Duration,
     write_buffer_limit: usize,
     deflate: Option<DeflateConfig>,
+    tls: Option<TlsAcceptor>,
 }
 
 impl Default for ServerBuilder {
@@ -186,6 +188,7 @@ impl ServerBuilder {
             handshake_timeout: DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
             write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
             deflate: None,
+            tls: None,
         }
     }
 
@@ -203,7 +206,9 @@ impl ServerBuilder {
     }
 
     /// Bound on the whole opening handshake, from the first byte read to
-    /// the 101 written. Default [`DEFAULT_SERVER_HANDSHAKE_TIMEOUT`].
+    /// the 101 written (including the TLS handshake in
+    /// [`accept_maybe_tls`](ServerBuilder::accept_maybe_tls)). Default
+    /// [`DEFAULT_SERVER_HANDSHAKE_TIMEOUT`].
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
@@ -225,6 +230,57 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves `wss://`: [`accept_maybe_tls`](ServerBuilder::accept_maybe_tls)
+    /// and [`accept_maybe_tls_with`](ServerBuilder::accept_maybe_tls_with)
+    /// run the TLS handshake with `acceptor` first (build it with
+    /// [`TlsAcceptor::from_pem_files`]). Without it they serve plain `ws://`.
+    pub fn tls(mut self, acceptor: TlsAcceptor) -> Self {
+        self.tls = Some(acceptor);
+        self
+    }
+
+    /// Accepts any WebSocket upgrade over TLS when [`tls`](ServerBuilder::tls)
+    /// is set, plain otherwise, so one code path serves `ws://` and `wss://`.
+    ///
+    /// ```no_run
+    /// use switchboard::tls::TlsAcceptor;
+    /// use switchboard::ServerBuilder;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = ServerBuilder::new().tls(TlsAcceptor::from_pem_files("chain.pem", "key.pem")?);
+    /// let listener = tokio::net::TcpListener::bind("0.0.0.0:443").await?;
+    /// let (tcp, _) = listener.accept().await?;
+    /// let mut ws = server.accept_maybe_tls(tcp).await?;
+    /// ws.send(switchboard::Message::text("hello over TLS")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn accept_maybe_tls<S>(&self, io: S) -> Result<WebSocket<MaybeTlsStream<S>>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.accept_maybe_tls_with(io, |_| Ok(Accept::new())).await
+    }
+
+    /// Like [`accept_maybe_tls`](ServerBuilder::accept_maybe_tls), with a
+    /// callback as in [`accept_with`]. The TLS handshake and the upgrade share
+    /// one [`handshake_timeout`](ServerBuilder::handshake_timeout).
+    pub async fn accept_maybe_tls_with<S, F>(
+        &self,
+        io: S,
+        callback: F,
+    ) -> Result<WebSocket<MaybeTlsStream<S>>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+        F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
+    {
+        let deadline = Deadline::after(self.handshake_timeout);
+        let io = match &self.tls {
+            Some(acceptor) => MaybeTlsStream::from(deadline.run_step(acceptor.accept(io)).await?),
+            None => MaybeTlsStream::Plain(io),
+        };
+        self.upgrade(io, callback, deadline).await
+    }
+
     /// Accepts any WebSocket upgrade; see [`accept`].
     pub async fn accept<S>(&self, io: S) -> Result<WebSocket<S>, Error>
     where
@@ -234,17 +290,38 @@ impl ServerBuilder {
     }
 
     /// Lets `callback` decide; see [`accept_with`].
-    pub async fn accept_with<S, F>(&self, mut io: S, callback: F) -> Result<WebSocket<S>, Error>
+    pub async fn accept_with<S, F>(&self, io: S, callback: F) -> Result<WebSocket<S>, Error>
     where
         S: AsyncRead + AsyncWrite + Unpin,
         F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
     {
         let deadline = Deadline::after(self.handshake_timeout);
+        self.upgrade(io, callback, deadline).await
+    }
+
+    /// The server side of the opening handshake on an established
+    /// transport, against `deadline`.
+    async fn upgrade<S, F>(
+        &self,
+        mut io: S,
+        callback: F,
+        deadline: Deadline,
+    ) -> Result<WebSocket<S>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+        F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
+    {
         let mut buf = BytesMut::new();
         let (request, consumed) = loop {
             let scanned = buf.len();
             let read = handshake_io::read_more(&mut io, &mut buf, &deadline).await?;
+            // A request line starts with a method token. Anything else (a
+            // TLS ClientHello starts with 0x16: a wss:// client on a ws://
+            // port) is parsed at once, so that client gets its 400 now
+            // rather than waiting out the handshake timeout.
+            let cannot_be_http = buf.first().is_some_and(|byte| !byte.is_ascii_alphabetic());
             if read > 0
+                && !cannot_be_http
                 && !handshake_io::head_may_be_complete(&buf, scanned, self.limits.max_header_bytes)
             {
                 continue;

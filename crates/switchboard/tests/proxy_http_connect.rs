@@ -9,8 +9,10 @@ use net_fixtures::bounded;
 use net_fixtures::echo::{round_trip, tcp_echo, tls_echo};
 use net_fixtures::pki::TestPki;
 use net_fixtures::proxies::ProxyProcess;
+use net_fixtures::ws_echo::{exchange_and_close, ws_echo};
 use switchboard::proxy::{connect_tcp, ProxyConfig, ProxyError};
 use switchboard::tls::{wrap_client, TlsAcceptor, TlsClientConfig};
+use switchboard::{ClientBuilder, Error};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -233,6 +235,77 @@ async fn a_silent_proxy_hits_the_timeout() {
             .unwrap_err();
         assert!(matches!(error, ProxyError::Timeout { .. }), "{error:?}");
         assert!(error.to_string().contains("connect timeout"), "{error}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ws_and_wss_through_tinyproxy_with_the_client_builder() {
+    bounded(async {
+        let pki = TestPki::new();
+        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let (plain, mut plain_outcomes) = ws_echo(None).await;
+        let (secure, mut secure_outcomes) = ws_echo(Some(acceptor)).await;
+        let proxy = ProxyProcess::tinyproxy("BasicAuth alice s3cret");
+
+        let url = format!("ws://localhost:{}/through-proxy", plain.port());
+        let (mut ws, _) = ClientBuilder::new(url)
+            .proxy(authed_proxy(&proxy))
+            .connect()
+            .await
+            .unwrap_or_else(|error| panic!("{error}\n{}", proxy.log()));
+        exchange_and_close(&mut ws).await;
+        assert_eq!(
+            plain_outcomes.recv().await.unwrap(),
+            Ok("/through-proxy".to_owned())
+        );
+
+        let url = format!("wss://localhost:{}/tls-through-proxy", secure.port());
+        let tls = TlsClientConfig::new()
+            .add_root_certificates_pem_file(pki.ca_path())
+            .unwrap();
+        let (mut ws, _) = ClientBuilder::new(url)
+            .proxy(authed_proxy(&proxy))
+            .tls_config(tls)
+            .connect()
+            .await
+            .unwrap_or_else(|error| panic!("{error}\n{}", proxy.log()));
+        assert!(ws.get_ref().is_tls());
+        exchange_and_close(&mut ws).await;
+        assert_eq!(
+            secure_outcomes.recv().await.unwrap(),
+            Ok("/tls-through-proxy".to_owned())
+        );
+
+        let log = proxy.log();
+        assert!(
+            log.contains(&format!("CONNECT localhost:{}", plain.port())),
+            "{log}"
+        );
+        assert!(
+            log.contains(&format!("CONNECT localhost:{}", secure.port())),
+            "{log}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_builder_surfaces_proxy_errors_typed() {
+    bounded(async {
+        let (plain, _outcomes) = ws_echo(None).await;
+        let proxy = ProxyProcess::tinyproxy("BasicAuth alice s3cret");
+        let url = format!("ws://127.0.0.1:{}/", plain.port());
+        let error = ClientBuilder::new(url)
+            .proxy(ProxyConfig::http("127.0.0.1", proxy.port).with_credentials("alice", "nope"))
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::Proxy(inner) if matches!(**inner, ProxyError::AuthRejected { .. })),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("rejected the credentials"), "{error}");
     })
     .await;
 }

@@ -9,8 +9,10 @@ use net_fixtures::bounded;
 use net_fixtures::echo::{round_trip, tcp_echo, tls_echo};
 use net_fixtures::pki::TestPki;
 use net_fixtures::proxies::ProxyProcess;
+use net_fixtures::ws_echo::{exchange_and_close, ws_echo};
 use switchboard::proxy::{connect_tcp, ProxyConfig, ProxyError};
 use switchboard::tls::{wrap_client, TlsAcceptor, TlsClientConfig};
+use switchboard::{ClientBuilder, Error};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -180,6 +182,71 @@ async fn dante_reports_a_closed_target_port_as_unreachable() {
             "{error:?}"
         );
         assert!(error.to_string().contains("connection refused"), "{error}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ws_and_wss_through_socks5_with_the_client_builder() {
+    bounded(async {
+        let pki = TestPki::new();
+        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let (plain, mut plain_outcomes) = ws_echo(None).await;
+        let (secure, mut secure_outcomes) = ws_echo(Some(acceptor)).await;
+        let proxy = ProxyProcess::microsocks(Some(("bob", "hunter2")));
+        let socks =
+            ProxyConfig::socks5h("127.0.0.1", proxy.port).with_credentials("bob", "hunter2");
+
+        let url = format!("ws://localhost:{}/socks-plain", plain.port());
+        let (mut ws, _) = ClientBuilder::new(url)
+            .proxy(socks.clone())
+            .connect()
+            .await
+            .unwrap();
+        exchange_and_close(&mut ws).await;
+        assert_eq!(
+            plain_outcomes.recv().await.unwrap(),
+            Ok("/socks-plain".to_owned())
+        );
+
+        let url = format!("wss://localhost:{}/socks-tls", secure.port());
+        let tls = TlsClientConfig::new()
+            .add_root_certificates_pem_file(pki.ca_path())
+            .unwrap();
+        let (mut ws, _) = ClientBuilder::new(url)
+            .proxy(socks)
+            .tls_config(tls)
+            .connect()
+            .await
+            .unwrap();
+        assert!(ws.get_ref().is_tls());
+        exchange_and_close(&mut ws).await;
+        assert_eq!(
+            secure_outcomes.recv().await.unwrap(),
+            Ok("/socks-tls".to_owned())
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_builder_surfaces_socks_refusals_typed() {
+    bounded(async {
+        let (plain, _outcomes) = ws_echo(None).await;
+        let proxy = ProxyProcess::dante(&format!(
+            "socks block {{ from: 0.0.0.0/0 to: 127.0.0.1/32 port = {} log: connect error }}",
+            plain.port()
+        ));
+        let url = format!("ws://127.0.0.1:{}/", plain.port());
+        let error = ClientBuilder::new(url)
+            .proxy(ProxyConfig::socks5h("127.0.0.1", proxy.port))
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::Proxy(inner) if matches!(**inner, ProxyError::TargetRefused { .. })),
+            "{error:?}"
+        );
     })
     .await;
 }

@@ -6,7 +6,10 @@ mod net_fixtures;
 use net_fixtures::bounded;
 use net_fixtures::echo::{round_trip, tls_echo};
 use net_fixtures::pki::TestPki;
+use net_fixtures::ws_echo::{exchange_and_close, ws_echo};
+use switchboard::proxy::ProxyMode;
 use switchboard::tls::{wrap_client, MaybeTlsStream, TlsAcceptor, TlsClientConfig, TlsError};
+use switchboard::{ClientBuilder, Error};
 use tokio::net::TcpStream;
 
 fn client_trusting(pki: &TestPki) -> TlsClientConfig {
@@ -64,7 +67,8 @@ async fn untrusted_certificate_fails_with_a_clear_error_on_both_sides() {
         let (addr, mut accepted) = tls_echo(acceptor).await;
 
         // Trusting only the webpki roots, and trusting a different CA.
-        for config in [TlsClientConfig::new(), client_trusting(&other_pki)] {
+        let webpki_only = TlsClientConfig::new().with_webpki_roots();
+        for config in [webpki_only, client_trusting(&other_pki)] {
             let tcp = TcpStream::connect(addr).await.unwrap();
             let error = wrap_client(tcp, &config, "localhost").await.unwrap_err();
             let message = error.to_string();
@@ -215,4 +219,137 @@ fn server_pem_errors_say_which_file_and_what_is_wrong() {
     let error = TlsAcceptor::from_pem_files(pki.chain_path(), other.key_path()).unwrap_err();
     assert!(matches!(error, TlsError::Config { .. }), "{error:?}");
     assert!(error.to_string().contains("private key"), "{error}");
+}
+
+/// A client for `url` that trusts `pki` and ignores any proxy environment.
+fn wss_client(url: String, pki: &TestPki) -> ClientBuilder {
+    ClientBuilder::new(url)
+        .tls_config(client_trusting(pki))
+        .proxy_mode(ProxyMode::Disabled)
+}
+
+#[tokio::test]
+async fn wss_client_and_server_exchange_messages() {
+    bounded(async {
+        let pki = TestPki::new();
+        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let (addr, mut outcomes) = ws_echo(Some(acceptor)).await;
+        for host in ["localhost", "127.0.0.1"] {
+            let url = format!("wss://{host}:{}/secure/chat", addr.port());
+            let (mut ws, response) = wss_client(url, &pki).connect().await.unwrap();
+            assert_eq!(response.status(), http::StatusCode::SWITCHING_PROTOCOLS);
+            assert!(ws.get_ref().is_tls());
+            assert_eq!(ws.get_ref().alpn_protocol(), Some(&b"http/1.1"[..]));
+            exchange_and_close(&mut ws).await;
+            assert_eq!(
+                outcomes.recv().await.unwrap(),
+                Ok("/secure/chat".to_owned())
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wss_connect_reports_untrusted_and_mismatched_certificates() {
+    bounded(async {
+        let pki = TestPki::for_names(&["ws.example.test"]);
+        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let (addr, mut outcomes) = ws_echo(Some(acceptor)).await;
+
+        // Default roots (webpki, or the OS store with `native-roots`): the
+        // private CA is unknown.
+        let url = format!("wss://127.0.0.1:{}/", addr.port());
+        let error = ClientBuilder::new(url.clone())
+            .proxy_mode(ProxyMode::Disabled)
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::Tls(tls) if matches!(**tls, TlsError::UntrustedCertificate { .. })),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("not trusted"), "{error}");
+        let server_side = outcomes.recv().await.unwrap().unwrap_err();
+        assert!(server_side.contains("aborted the handshake"), "{server_side}");
+
+        // Trusted CA, but the certificate does not name 127.0.0.1.
+        let error = wss_client(url, &pki).connect().await.unwrap_err();
+        assert!(
+            matches!(&error, Error::Tls(tls) if matches!(**tls, TlsError::HostnameMismatch { .. })),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("not valid for `127.0.0.1`"), "{error}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wss_client_against_a_plain_ws_server_fails_with_a_tls_error() {
+    bounded(async {
+        let (addr, mut outcomes) = ws_echo(None).await;
+        let url = format!("wss://localhost:{}/", addr.port());
+        let error = ClientBuilder::new(url)
+            .proxy_mode(ProxyMode::Disabled)
+            .connect()
+            .await
+            .unwrap_err();
+        // The server answers the ClientHello with an HTTP 400 at once, which
+        // is not a TLS record.
+        assert!(
+            matches!(&error, Error::Tls(tls) if matches!(**tls, TlsError::Handshake { .. })),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("speaks TLS"), "{error}");
+        let server_side = outcomes.recv().await.unwrap().unwrap_err();
+        assert!(server_side.contains("handshake"), "{server_side}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_without_tls_serves_plain_ws_through_the_same_path() {
+    bounded(async {
+        let (addr, mut outcomes) = ws_echo(None).await;
+        let url = format!("ws://127.0.0.1:{}/plain", addr.port());
+        let (mut ws, _) = ClientBuilder::new(url)
+            .proxy_mode(ProxyMode::Disabled)
+            .connect()
+            .await
+            .unwrap();
+        assert!(!ws.get_ref().is_tls());
+        exchange_and_close(&mut ws).await;
+        assert_eq!(outcomes.recv().await.unwrap(), Ok("/plain".to_owned()));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tls_handshake_counts_against_the_server_handshake_timeout() {
+    bounded(async {
+        let pki = TestPki::new();
+        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            switchboard::ServerBuilder::new()
+                .tls(acceptor)
+                .handshake_timeout(std::time::Duration::from_millis(200))
+                .accept_maybe_tls(tcp)
+                .await
+                .map(|_| ())
+        });
+        // Connect and say nothing: no ClientHello ever arrives.
+        let _silent = TcpStream::connect(addr).await.unwrap();
+        let error = server.await.unwrap().unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Timeout(switchboard::TimeoutKind::Handshake(_))
+            ),
+            "{error:?}"
+        );
+    })
+    .await;
 }

@@ -9,6 +9,23 @@
 //! (`https_proxy`, `http_proxy`, `all_proxy`, `no_proxy`, with curl's
 //! rules: see [`mod@env`]), an explicit [`ProxyConfig`], or none.
 //!
+//! ```no_run
+//! use switchboard::proxy::{ProxyConfig, ProxyMode};
+//! use switchboard::ClientBuilder;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // Explicit SOCKS5 proxy with credentials; the proxy resolves the name.
+//! let proxy = ProxyConfig::parse("socks5h://user:secret@127.0.0.1:1080")?;
+//! let (ws, _) = ClientBuilder::new("wss://example.com/feed").proxy(proxy).connect().await?;
+//!
+//! // Ignore https_proxy and friends for this client.
+//! let (ws, _) = ClientBuilder::new("ws://10.0.0.5:9001/")
+//!     .proxy_mode(ProxyMode::Disabled)
+//!     .connect()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
 //! Both `ws://` and `wss://` use a `CONNECT` tunnel through HTTP proxies
 //! (never a plain forwarded `GET`), because proxies that do not understand
 //! `Upgrade` would break the handshake otherwise.

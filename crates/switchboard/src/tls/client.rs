@@ -337,6 +337,15 @@ mod tests {
         ));
     }
 
+    #[cfg(feature = "native-roots")]
+    #[test]
+    fn native_roots_are_the_default_with_the_feature() {
+        let config = TlsClientConfig::new();
+        assert_eq!(config.builtin_roots, BuiltinRoots::Native);
+        // Needs a CA bundle on the machine (Debian: ca-certificates).
+        config.rustls_config().expect("the OS trust store loads");
+    }
+
     #[test]
     fn changing_a_setting_rebuilds_the_rustls_config() {
         let config = TlsClientConfig::new();

@@ -14,6 +14,26 @@
 //! an untrusted certificate, a certificate issued for another host name, and
 //! unreadable PEM files each have their own variant.
 //!
+//! ```no_run
+//! use switchboard::tls::{TlsAcceptor, TlsClientConfig};
+//! use switchboard::{ClientBuilder, ServerBuilder};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // Client: trust a private CA on top of the webpki roots.
+//! let tls = TlsClientConfig::new().add_root_certificates_pem_file("ca.pem")?;
+//! let (ws, _response) = ClientBuilder::new("wss://ws.internal.example/feed")
+//!     .tls_config(tls)
+//!     .connect()
+//!     .await?;
+//!
+//! // Server: one code path for ws:// and wss://.
+//! let server = ServerBuilder::new().tls(TlsAcceptor::from_pem_files("chain.pem", "key.pem")?);
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8443").await?;
+//! let (tcp, _) = listener.accept().await?;
+//! let ws = server.accept_maybe_tls(tcp).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! Why `ring` and not rustls' default `aws-lc-rs`: it builds with a plain C
 //! compiler (no cmake, no Go), keeps build times short, and offers the same
 //! TLS 1.2/1.3 cipher suites that browsers and servers negotiate.

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use switchboard::{ClientBuilder, ServerBuilder, WebSocket};
+use switchboard::{ClientBuilder, MaybeTlsStream, ServerBuilder, WebSocket};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -25,7 +25,7 @@ pub async fn bounded<T>(f: impl Future<Output = T>) -> T {
 pub async fn pair_with(
     client: impl FnOnce(String) -> ClientBuilder,
     server: ServerBuilder,
-) -> (WebSocket<TcpStream>, WebSocket<TcpStream>) {
+) -> (WebSocket<MaybeTlsStream<TcpStream>>, WebSocket<TcpStream>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepting = tokio::spawn(async move {
@@ -38,7 +38,7 @@ pub async fn pair_with(
 }
 
 /// A pair with default settings.
-pub async fn pair() -> (WebSocket<TcpStream>, WebSocket<TcpStream>) {
+pub async fn pair() -> (WebSocket<MaybeTlsStream<TcpStream>>, WebSocket<TcpStream>) {
     pair_with(ClientBuilder::new, ServerBuilder::new()).await
 }
 

@@ -137,7 +137,7 @@ pub async fn peer_deflate_client_against_our_server(
     let mut ws = ServerBuilder::new()
         .config(quiet_config())
         .deflate(ours)
-        .accept(tcp)
+        .accept_maybe_tls(tcp)
         .await
         .unwrap_or_else(|e| client.fail(&format!("server handshake failed: {e}")));
     let open = client.wait_for("open").await;

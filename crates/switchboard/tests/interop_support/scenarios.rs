@@ -6,14 +6,17 @@
 
 use bytes::Bytes;
 use switchboard::{
-    Accept, ClientBuilder, CloseFrame, Config, DataKind, Message, ServerBuilder, UpgradeRequest,
-    WebSocket,
+    Accept, ClientBuilder, CloseFrame, Config, DataKind, MaybeTlsStream, Message, ServerBuilder,
+    UpgradeRequest, WebSocket,
 };
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
 
-type Ws = WebSocket<TcpStream>;
+/// Client and server sockets share one type: `connect` returns a
+/// `MaybeTlsStream` (plain here), and the server accepts through the same
+/// `accept_maybe_tls` path (no TLS configured).
+type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
 
 /// No keepalive pings: every ping on the wire is one the test sent on purpose.
 fn quiet_config() -> Config {
@@ -280,7 +283,7 @@ async fn accept_one(listener: &TcpListener, client: &Peer) -> Ws {
     };
     ServerBuilder::new()
         .config(quiet_config())
-        .accept(tcp)
+        .accept_maybe_tls(tcp)
         .await
         .unwrap_or_else(|e| client.fail(&format!("server handshake failed: {e}")))
 }
@@ -520,7 +523,7 @@ pub async fn subprotocol_chosen_by_our_server(kind: PeerKind) {
     let mut offered = Vec::new();
     let mut ws = ServerBuilder::new()
         .config(quiet_config())
-        .accept_with(tcp, |request: &UpgradeRequest| {
+        .accept_maybe_tls_with(tcp, |request: &UpgradeRequest| {
             offered = request.subprotocols.clone();
             Ok(Accept::new().subprotocol("chat.v2"))
         })

@@ -8,6 +8,7 @@
 pub mod echo;
 pub mod pki;
 pub mod proxies;
+pub mod ws_echo;
 
 use std::future::Future;
 use std::time::Duration;
