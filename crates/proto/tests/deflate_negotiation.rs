@@ -161,18 +161,64 @@ fn server_uses_own_limits_unasked() {
     let (response, ext) = server
         .server_negotiate(&[offer("permessage-deflate; server_max_window_bits=13")])
         .unwrap();
+    // RFC 7692 §7.1.1.1 / §7.1.2.1: the server's own limits may be announced
+    // unasked; client_no_context_takeover is not (see below).
     assert_eq!(
         response.to_string(),
-        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
-         server_max_window_bits=11"
+        "permessage-deflate; server_no_context_takeover; server_max_window_bits=11"
     );
     assert_eq!(
         *ext.params(),
         DeflateParams {
             outgoing: dir(true, 11),
-            incoming: dir(true, 15)
+            incoming: dir(false, 15)
         }
     );
+}
+
+/// Node's `ws` 8 client (with `clientNoContextTakeover: false`, its
+/// documented default) fails the handshake on a response holding
+/// `client_no_context_takeover` that it did not offer, so a server only
+/// answers it when offered and otherwise keeps the client's context.
+#[test]
+fn server_answers_client_no_context_takeover_only_when_offered() {
+    let server = DeflateConfig::low_memory();
+    // What Node's `ws` and Chromium offer by default.
+    let (response, ext) = server
+        .server_negotiate(&[offer("permessage-deflate; client_max_window_bits")])
+        .unwrap();
+    assert_eq!(
+        response.to_string(),
+        "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; \
+         client_max_window_bits=10"
+    );
+    assert_eq!(
+        *ext.params(),
+        DeflateParams {
+            outgoing: dir(true, 10),
+            incoming: dir(false, 10)
+        }
+    );
+    let (response, ext) = server
+        .server_negotiate(&[offer("permessage-deflate")])
+        .unwrap();
+    assert_eq!(
+        response.to_string(),
+        "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"
+    );
+    assert_eq!(ext.params().incoming, dir(false, 15));
+    // Offered: echoed, and our decompressor is freed between messages.
+    let (response, ext) = server
+        .server_negotiate(&[offer(
+            "permessage-deflate; client_no_context_takeover; client_max_window_bits",
+        )])
+        .unwrap();
+    assert_eq!(
+        response.to_string(),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+         server_max_window_bits=10; client_max_window_bits=10"
+    );
+    assert_eq!(ext.params().incoming, dir(true, 10));
 }
 
 #[test]
@@ -471,11 +517,26 @@ fn negotiation_matrix_both_roles() {
             assert!(
                 !client.get_request_peer_no_context_takeover() || s.outgoing.no_context_takeover
             );
-            // The server's requests hold too: the client always announces
-            // client_max_window_bits.
+            // The server's window request holds too: the client always
+            // announces client_max_window_bits.
             assert!(c.outgoing.max_window_bits <= server.get_peer_max_window_bits());
-            assert!(
-                !server.get_request_peer_no_context_takeover() || c.outgoing.no_context_takeover
+            // client_no_context_takeover is answered exactly when offered
+            // (never unasked, for Node's `ws`), so the server's decompressor
+            // is freed between messages exactly when the client promised.
+            let has_client_no_context_takeover = |element: &ExtensionOffer| {
+                element
+                    .params
+                    .iter()
+                    .any(|param| param.name == "client_no_context_takeover")
+            };
+            assert_eq!(
+                has_client_no_context_takeover(&response),
+                has_client_no_context_takeover(&offers[0]),
+                "{response}"
+            );
+            assert_eq!(
+                s.incoming.no_context_takeover,
+                client.get_no_context_takeover()
             );
             for message in &messages {
                 roundtrip(&mut client_ext, &mut server_ext, message);

@@ -108,6 +108,33 @@ fn round_trip_without_offers() {
     assert!(outcome.extensions.is_empty());
 }
 
+/// The request Python `websockets` 17.4 sends with `extensions=[]`: an
+/// empty `Sec-WebSocket-Extensions` line, which RFC 7230 §7 says to read as
+/// no extension at all.
+#[test]
+fn python_websockets_empty_extensions_header_is_no_offer() {
+    let request = b"GET / HTTP/1.1\r\n\
+Host: 127.0.0.1:9001\r\n\
+Upgrade: websocket\r\n\
+Connection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\
+Sec-WebSocket-Extensions: \r\n\
+User-Agent: Python/3.13 websockets/17.4\r\n\
+\r\n";
+    let upgrade = upgrade(request);
+    assert!(upgrade.extensions.is_empty());
+    assert!(upgrade.subprotocols.is_empty());
+    let response = String::from_utf8(accept_first(&upgrade)).unwrap();
+    assert!(response.starts_with("HTTP/1.1 101 "), "{response}");
+    assert!(
+        !response
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions"),
+        "{response}"
+    );
+}
+
 #[test]
 fn server_rejection_reaches_the_client_intact() {
     let request = client("ws://localhost/chat");
@@ -264,6 +291,26 @@ fn client_request() -> impl Strategy<Value = ClientRequest> {
         })
 }
 
+/// `elements` joined by commas with the empty elements `padding` between
+/// them (RFC 7230 §7: `a, , b` lists the same as `a, b`).
+fn padded_list(elements: &[String], padding: &[&str]) -> String {
+    let mut list = String::new();
+    for (index, element) in elements.iter().enumerate() {
+        list.push_str(padding.get(index).copied().unwrap_or(""));
+        list.push_str(element);
+        list.push(',');
+    }
+    list.push_str(padding.last().copied().unwrap_or(""));
+    list
+}
+
+fn empty_elements() -> impl Strategy<Value = Vec<&'static str>> {
+    prop::collection::vec(
+        prop::sample::select(vec!["", " ", "\t", ",", " , ", ",,", "\t,\t"]),
+        0..6,
+    )
+}
+
 /// Cut points: strictly increasing offsets inside `0..len`.
 fn cuts(len: usize, raw: &[usize]) -> Vec<usize> {
     let mut cuts: Vec<usize> = raw.iter().map(|cut| cut % (len + 1)).collect();
@@ -296,6 +343,27 @@ fn feed<T>(
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn empty_list_elements_never_change_what_is_offered(
+        protocols in prop::collection::btree_set(token(), 0..4),
+        offers in prop::collection::vec(extension_offer(), 0..3),
+        protocol_padding in empty_elements(),
+        extension_padding in empty_elements(),
+    ) {
+        let protocols: Vec<String> = protocols.into_iter().collect();
+        let offer_texts: Vec<String> = offers.iter().map(ToString::to_string).collect();
+        let request = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: {}\r\nSec-WebSocket-Extensions: {}\r\n\r\n",
+            padded_list(&protocols, &protocol_padding),
+            padded_list(&offer_texts, &extension_padding),
+        );
+        let upgrade = upgrade(request.as_bytes());
+        prop_assert_eq!(upgrade.subprotocols, protocols);
+        prop_assert_eq!(upgrade.extensions, offers);
+    }
 
     #[test]
     fn any_split_of_a_valid_request_and_response_gives_the_whole_result(

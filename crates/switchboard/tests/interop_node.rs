@@ -123,3 +123,22 @@ fn deflate_node_no_context_takeover_client_with_our_low_memory_server() {
         "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=10",
     ));
 }
+
+/// Regression: a `low_memory()` server used to answer
+/// `client_no_context_takeover` unasked, and Node's `ws` client (default
+/// options from `--deflate`, i.e. `clientNoContextTakeover: false`) then
+/// failed the handshake with "Invalid Sec-WebSocket-Extensions header".
+/// The server now answers it only when offered, so here the client keeps
+/// its context and our decompressor keeps it too.
+#[test]
+fn deflate_node_default_client_with_our_low_memory_server() {
+    if skip_requested("deflate_node_default_client_with_our_low_memory_server") {
+        return;
+    }
+    run(deflate::peer_deflate_client_against_our_server(
+        PeerKind::Node,
+        &["--deflate"],
+        DeflateConfig::low_memory(),
+        "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=10",
+    ));
+}

@@ -26,6 +26,15 @@ pub const DEFAULT_THRESHOLD: usize = 64;
 /// [`DeflateConfig::client_offers`] and
 /// [`DeflateConfig::server_negotiate`] for what is guaranteed.
 ///
+/// A server can only *accept* the peer settings a client offered: it
+/// never adds `client_no_context_takeover` or `client_max_window_bits` to
+/// its response unasked, because Node's `ws` client refuses a response
+/// with either. Against a client that does not offer
+/// `client_no_context_takeover` (Node's `ws` and Chromium by default), a
+/// server's decompressor therefore keeps the client's context for the
+/// whole connection, even with [`DeflateConfig::low_memory`]; see the
+/// [module docs](crate::deflate) for what that costs.
+///
 /// The presets trade memory for compression ratio; the
 /// [module docs](crate::deflate) hold the measured memory of each.
 ///
@@ -86,6 +95,15 @@ impl DeflateConfig {
     /// connection holds no deflate state, and 1 KiB windows (10 bits) to
     /// keep the state small while a message is processed. Messages only
     /// compress against themselves.
+    ///
+    /// As a server, the decompressor is only freed between messages when
+    /// the client offered `client_no_context_takeover` (our own client
+    /// does with this preset; Node's `ws` and Chromium do not by default):
+    /// otherwise the client keeps its context and our decompressor must
+    /// keep it too: about 53 KiB per idle server connection instead of
+    /// 6 KiB (zlib-rs' inflater with its 32 KiB window; see the module
+    /// docs). The compressor, which holds most of the memory, is freed
+    /// between messages in every case.
     pub fn low_memory() -> Self {
         Self::default()
             .no_context_takeover(true)
@@ -105,6 +123,12 @@ impl DeflateConfig {
 
     /// Whether we ask the peer to compress every message from an empty
     /// window, so that our decompressor can be freed between messages.
+    ///
+    /// Only a client can ask (`server_no_context_takeover` in its offer). A
+    /// server gets this only from clients that offer
+    /// `client_no_context_takeover` themselves: it never answers the
+    /// parameter unasked, since Node's `ws` client then fails the
+    /// handshake.
     pub fn request_peer_no_context_takeover(mut self, enabled: bool) -> Self {
         self.request_peer_no_context_takeover = enabled;
         self

@@ -323,10 +323,18 @@ impl DeflateConfig {
     /// valid offer can be honoured, including window bits of 8 (see the
     /// module docs).
     ///
-    /// The response never holds a parameter the client did not allow:
-    /// `client_max_window_bits` only if the offer carried it. When it did
-    /// not, the client's window cannot be limited and our decompressor uses
-    /// 32 KiB whatever [`DeflateConfig::peer_max_window_bits`] says.
+    /// The response never holds a client parameter the client did not
+    /// offer: `client_max_window_bits` only if the offer carried it (RFC
+    /// 7692 §7.1.2.2 requires that), `client_no_context_takeover` only if the
+    /// offer carried it (the RFC would allow it unasked, Node's `ws` client
+    /// refuses it). So when the client did not offer them, the client's
+    /// window cannot be limited and our decompressor uses 32 KiB whatever
+    /// [`DeflateConfig::peer_max_window_bits`] says, and it keeps the
+    /// client's context between messages whatever
+    /// [`DeflateConfig::request_peer_no_context_takeover`] says. The server's
+    /// own limits (`server_no_context_takeover`, `server_max_window_bits`)
+    /// are always announced, asked or not, as RFC 7692 §7.1.1.1 and §7.1.2.1
+    /// allow (Node's `ws` client accepts both).
     pub fn server_negotiate(
         &self,
         offers: &[ExtensionOffer],
@@ -347,9 +355,14 @@ impl DeflateConfig {
             .server_max_window_bits
             .map_or(self.max_window_bits, |bits| bits.min(self.max_window_bits));
         // RFC 7692 §7.1.1.2: an offered client_no_context_takeover is a
-        // promise from the client; we may also ask for it unasked.
-        let peer_no_context_takeover =
-            offer.client_no_context_takeover || self.request_peer_no_context_takeover;
+        // promise from the client, and we echo it. The RFC also lets a server
+        // add it unasked, but Node's `ws` client configured with
+        // `clientNoContextTakeover: false` (its documented default) then
+        // fails the handshake ("Invalid Sec-WebSocket-Extensions header"), so
+        // for interoperability we never send it unasked: without the offer
+        // our decompressor keeps the client's context
+        // ([`DeflateConfig::request_peer_no_context_takeover`] has no effect).
+        let peer_no_context_takeover = offer.client_no_context_takeover;
         // RFC 7692 §7.1.2.2: only answer client_max_window_bits when offered,
         // with the offered value or less; an offered value binds the client
         // even if we do not answer it.

@@ -323,8 +323,10 @@ impl ClientRequest {
         }
         // RFC 6455 §4.1 item 6: a subprotocol must be one we offered (none
         // may be named when we offered none).
+        // An empty value names no subprotocol (RFC 7230 §7 reading, the same
+        // leniency the server applies to an empty offer list).
         let subprotocol = match single(headers, &SEC_WEBSOCKET_PROTOCOL)? {
-            None => None,
+            None | Some("") => None,
             Some(protocol) if self.sendable_subprotocols().contains(&protocol) => {
                 Some(protocol.to_owned())
             }
@@ -713,6 +715,40 @@ mod tests {
                 .unwrap()
                 .subprotocol,
             None
+        );
+        for empty in ["Sec-WebSocket-Protocol: ", "Sec-WebSocket-Protocol:  \t"] {
+            assert_eq!(
+                outcome(&offered, &answer(&offered, &[empty]))
+                    .unwrap()
+                    .subprotocol,
+                None,
+                "{empty:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_extension_lists_in_the_answer_mean_none_accepted() {
+        let offered = request("ws://a").extension(ExtensionOffer::new("permessage-deflate"));
+        for empty in [
+            "Sec-WebSocket-Extensions: ",
+            "Sec-WebSocket-Extensions: , ,",
+        ] {
+            let accepted = outcome(&offered, &answer(&offered, &[empty]))
+                .unwrap_or_else(|error| panic!("{empty:?}: {error}"));
+            assert!(accepted.extensions.is_empty(), "{empty:?}");
+        }
+        let accepted = outcome(
+            &offered,
+            &answer(
+                &offered,
+                &["Sec-WebSocket-Extensions: , permessage-deflate ,"],
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            accepted.extensions,
+            [ExtensionOffer::new("permessage-deflate")]
         );
     }
 

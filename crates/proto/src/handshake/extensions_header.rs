@@ -6,7 +6,8 @@
 //! extension-param = token [ "=" (token | quoted-string) ]
 //! ```
 //! Optional whitespace may surround every separator, empty list elements are
-//! ignored (RFC 7230 §7), and a quoted value must still be a token once
+//! ignored (RFC 7230 §7), so a value with no element at all (`""`, `" , "`)
+//! means "no extensions", and a quoted value must still be a token once
 //! unescaped.
 
 use super::header_values::is_token;
@@ -18,8 +19,12 @@ use crate::{ExtensionOffer, ExtensionParam};
 /// with `,`) by the RFC 6455 §9.1 grammar, keeping offers and parameters in
 /// order.
 ///
-/// Errors with [`HandshakeError::InvalidExtensions`] on malformed input,
-/// including an empty list.
+/// Empty list elements are ignored (RFC 7230 §7), so a value made only of
+/// commas and whitespace, including the empty value that Python `websockets`
+/// sends when configured with no extensions, gives no offers, exactly like an
+/// absent header.
+///
+/// Errors with [`HandshakeError::InvalidExtensions`] on malformed input.
 pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, HandshakeError> {
     let mut cursor = Cursor {
         bytes: value.as_bytes(),
@@ -47,10 +52,10 @@ pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, HandshakeErr
         }
         offers.push(offer);
     }
-    if offers.is_empty() {
-        // RFC 6455 §9.1: extension-list = 1#extension.
-        return Err(cursor.error("expected at least one extension"));
-    }
+    // RFC 7230 §7: a recipient MUST parse and ignore a reasonable number of
+    // empty list elements, so `1#extension` with only empty elements is
+    // read as no extension rather than refused (their number is bounded by
+    // the header size limit).
     Ok(offers)
 }
 
@@ -254,14 +259,27 @@ mod tests {
     fn empty_list_elements_are_ignored() {
         let parsed = parse_extensions(", foo ,, bar,").unwrap();
         assert_eq!(parsed, [offer("foo", &[]), offer("bar", &[])]);
+        let parsed = parse_extensions("a, , b").unwrap();
+        assert_eq!(parsed, [offer("a", &[]), offer("b", &[])]);
+        let parsed = parse_extensions("\tfoo; x=1 ,\t,").unwrap();
+        assert_eq!(parsed, [offer("foo", &[("x", Some("1"))])]);
+    }
+
+    #[test]
+    fn lists_of_only_empty_elements_mean_no_extensions() {
+        for value in ["", " ", "\t", ",", " , ,", ",,,", " \t, \t"] {
+            assert_eq!(parse_extensions(value).unwrap(), [], "{value:?}");
+        }
     }
 
     #[test]
     fn malformed_values_are_rejected_with_a_position() {
         let cases: &[(&str, usize)] = &[
-            ("", 0),
-            (" , ,", 4),
             ("foo;", 4),
+            (",;", 1),
+            (" , =", 3),
+            ("\"\"", 0),
+            (", , foo bar", 8),
             ("foo; =1", 5),
             ("foo; a=", 7),
             ("foo bar", 4),

@@ -143,11 +143,13 @@ impl UpgradeRequest {
         // decides. RFC 6454 §7.3: at most one Origin header.
         let origin = single(headers, &ORIGIN)?.map(str::to_owned);
         // RFC 6455 §4.2.1 item 8 and §4.1: a list of unique tokens.
+        // RFC 7230 §7: empty elements are ignored, so `Sec-WebSocket-Protocol:`
+        // with nothing but commas and whitespace offers no subprotocol.
         let subprotocols = match joined(headers, &SEC_WEBSOCKET_PROTOCOL)? {
             None => Vec::new(),
             Some(list) => {
                 let offered: Vec<String> = list_elements(&list).map(str::to_owned).collect();
-                if offered.is_empty() || !offered.iter().all(|protocol| is_token(protocol)) {
+                if !offered.iter().all(|protocol| is_token(protocol)) {
                     return Err(HandshakeError::InvalidSubprotocols);
                 }
                 offered
@@ -504,8 +506,9 @@ mod tests {
             .is_empty());
         for bad in [
             "Sec-WebSocket-Protocol: chat room",
-            "Sec-WebSocket-Protocol: ,",
+            "Sec-WebSocket-Protocol: , chat/1 ,",
             "Sec-WebSocket-Protocol: chat/1",
+            "Sec-WebSocket-Protocol: \"chat\"",
         ] {
             assert_eq!(
                 check(&replaced("Sec-WebSocket-Protocol", bad)).unwrap_err(),
@@ -531,6 +534,53 @@ mod tests {
         );
         let mut lines = valid_lines();
         lines.push("Sec-WebSocket-Extensions: permessage-deflate; =1");
+        let error = check(&lines).unwrap_err();
+        assert!(matches!(error, HandshakeError::InvalidExtensions { .. }));
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn empty_list_elements_are_ignored_in_every_list_header() {
+        // RFC 7230 §7: Python `websockets` sends `Sec-WebSocket-Extensions: `
+        // (empty) when configured with `extensions=[]`.
+        for empty in ["", " ", ",", " , \t,"] {
+            let extensions = format!("Sec-WebSocket-Extensions: {empty}");
+            let protocols = format!("Sec-WebSocket-Protocol: {empty}");
+            let mut lines = without("Sec-WebSocket-Protocol");
+            lines.push(&extensions);
+            lines.push(&protocols);
+            let upgrade = check(&lines).unwrap_or_else(|error| panic!("{empty:?}: {error}"));
+            assert!(upgrade.extensions.is_empty(), "{empty:?}");
+            assert!(upgrade.subprotocols.is_empty(), "{empty:?}");
+        }
+        let lines = [
+            "Host: server.example.com",
+            "Upgrade: , websocket,",
+            "Connection: keep-alive, , Upgrade",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Protocol: chat, , superchat,",
+            "Sec-WebSocket-Extensions: permessage-deflate, , x-foo; a=1 ,",
+        ];
+        let upgrade = check(&lines).unwrap();
+        assert_eq!(upgrade.subprotocols, ["chat", "superchat"]);
+        assert_eq!(
+            upgrade.extensions,
+            [
+                ExtensionOffer::new("permessage-deflate"),
+                ExtensionOffer::new("x-foo").with_param("a", Some("1")),
+            ]
+        );
+    }
+
+    #[test]
+    fn list_headers_of_only_empty_elements_still_need_their_tokens() {
+        let error = check(&replaced("Upgrade", "Upgrade: , ,")).unwrap_err();
+        assert_eq!(error, HandshakeError::NotWebSocketUpgrade);
+        let error = check(&replaced("Connection", "Connection: ")).unwrap_err();
+        assert_eq!(error, HandshakeError::MissingConnectionUpgrade);
+        let mut lines = valid_lines();
+        lines.push("Sec-WebSocket-Extensions: , ; ,");
         let error = check(&lines).unwrap_err();
         assert!(matches!(error, HandshakeError::InvalidExtensions { .. }));
         assert_eq!(error.status(), StatusCode::BAD_REQUEST);
