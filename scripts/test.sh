@@ -28,7 +28,7 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 step "cargo test"
-cargo test --workspace --all-features --locked
+cargo test --workspace --all-features --locked --no-fail-fast
 
 if [ "${SWITCHBOARD_SKIP_AUTOBAHN:-0}" = 1 ]; then
     step "Autobahn gate SKIPPED (SWITCHBOARD_SKIP_AUTOBAHN=1)"
