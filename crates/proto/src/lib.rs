@@ -24,6 +24,7 @@ mod limits;
 pub mod mask;
 mod message;
 mod role;
+mod stats;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
@@ -35,3 +36,4 @@ pub use handshake::HandshakeError;
 pub use limits::Limits;
 pub use message::{DataKind, Event, Fragment, Message, Utf8Bytes};
 pub use role::Role;
+pub use stats::Stats;

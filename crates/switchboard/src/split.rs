@@ -15,7 +15,9 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::task::AtomicWaker;
-use switchboard_proto::{CloseCode, CloseFrame, DataKind, Event, Fragment, Message, Utf8Bytes};
+use switchboard_proto::{
+    CloseCode, CloseFrame, DataKind, Event, Fragment, Message, Stats, Utf8Bytes,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::core::Core;
@@ -132,6 +134,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
         poll_fn(|cx| self.poll_with(cx, Core::poll_fragment)).await
     }
 
+    /// The connection's counters, shared by both halves; see
+    /// [`WebSocket::stats`].
+    pub fn stats(&self) -> Stats {
+        self.shared.lock().conn.stats()
+    }
+
     /// Whether `write` is the other half of this socket.
     pub fn is_pair_of(&self, write: &WriteHalf<S>) -> bool {
         Arc::ptr_eq(&self.shared, &write.shared)
@@ -162,6 +170,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
         self.shared.halves.writer.register(cx.waker());
         let mut core = self.shared.lock();
         f(&mut core, cx, Some(&self.shared.both))
+    }
+
+    /// The connection's counters, shared by both halves; see
+    /// [`WebSocket::stats`].
+    pub fn stats(&self) -> Stats {
+        self.shared.lock().conn.stats()
     }
 
     /// Sends a message and flushes; see [`WebSocket::send`].

@@ -9,7 +9,7 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use switchboard_proto::{
     CloseCode, CloseFrame, Config, Connection, DataKind, Event, Fragment, Limits, Message, Role,
-    State, Utf8Bytes,
+    State, Stats, Utf8Bytes,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -228,6 +228,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// frame without a status code).
     pub fn peer_close_frame(&self) -> Option<&Option<CloseFrame>> {
         self.core.conn.peer_close()
+    }
+
+    /// Messages, frames and bytes received and sent so far, and how many
+    /// messages were compressed each way (permessage-deflate). See [`Stats`].
+    pub fn stats(&self) -> Stats {
+        self.core.conn.stats()
     }
 
     /// Bytes queued but not yet written to the transport.

@@ -38,8 +38,9 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::stats::Counters;
 use crate::{
-    CloseFrame, Config, DataKind, Error, Event, Extension, Limits, Message, Role, SendError,
+    CloseFrame, Config, DataKind, Error, Event, Extension, Limits, Message, Role, SendError, Stats,
 };
 
 use receive::Incoming;
@@ -137,6 +138,7 @@ pub struct Connection {
     pongs: PongBacklog,
     masks: MaskKeys,
     timers: Timers,
+    counters: Counters,
 }
 
 impl Connection {
@@ -165,6 +167,7 @@ impl Connection {
             pongs: PongBacklog::default(),
             masks: MaskKeys::new(),
             timers: Timers::default(),
+            counters: Counters::default(),
         }
     }
 
@@ -191,6 +194,12 @@ impl Connection {
     /// Close-handshake state.
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// Data messages received and sent so far, how many of them went
+    /// through the extension (compressed) each way, and wire bytes sent.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot(self.transmit.queued())
     }
 
     // ----------------------------------------------------------------- input

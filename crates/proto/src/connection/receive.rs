@@ -366,6 +366,7 @@ impl Connection {
         }
         let event = message.fragment(payload.freeze(), message_done);
         if message_done {
+            self.counters.message_received(message.rsv != 0);
             self.incoming.message = None;
         }
         Ok(Step::Event(event))
@@ -401,6 +402,7 @@ impl Connection {
             if streaming {
                 let event = message.fragment(out.freeze(), fin);
                 if fin {
+                    self.counters.message_received(true);
                     self.incoming.message = None;
                 }
                 return Ok(Step::Event(event));
@@ -414,6 +416,7 @@ impl Connection {
                 return Ok(Step::Continue);
             };
             let bytes = std::mem::take(&mut message.decoded).freeze();
+            self.counters.message_received(true);
             return Ok(Step::Event(Event::Message(data_message(
                 message.kind,
                 bytes,
@@ -429,6 +432,7 @@ impl Connection {
                 // RFC 6455 §8.1: invalid UTF-8 in text MUST fail (1007).
                 return Err(ProtocolError::InvalidUtf8.into());
             }
+            self.counters.message_received(false);
             return Ok(Step::Event(Event::Message(data_message(kind, payload))));
         }
         message.validate(&payload)?;
@@ -441,6 +445,7 @@ impl Connection {
             return Ok(Step::Continue);
         };
         let bytes = Bytes::from(message.assembled);
+        self.counters.message_received(false);
         Ok(Step::Event(Event::Message(data_message(
             message.kind,
             bytes,

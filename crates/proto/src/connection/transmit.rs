@@ -199,6 +199,9 @@ struct OpenMessage {
     /// The extension transforms this message (its first piece was not
     /// passed through).
     transformed: bool,
+    /// The extension transformed the first piece: the message counts as
+    /// compressed in [`crate::Stats`].
+    compressed: bool,
 }
 
 fn data_opcode(kind: DataKind) -> OpCode {
@@ -235,11 +238,12 @@ impl Connection {
                 "a streamed message is in progress; finish it with send_fragment(.., fin = true) before sending a whole message",
             ));
         }
-        let (rsv, payload) = match self.encode_piece(kind, &payload, true, true)? {
-            Encoded::PassThrough => (0, payload),
-            Encoded::Transformed { rsv, payload } => (rsv, payload),
+        let (rsv, payload, transformed) = match self.encode_piece(kind, &payload, true, true)? {
+            Encoded::PassThrough => (0, payload, false),
+            Encoded::Transformed { rsv, payload } => (rsv, payload, true),
         };
         self.queue_data(data_opcode(kind), rsv, payload, true);
+        self.counters.message_sent(transformed);
         Ok(())
     }
 
@@ -286,7 +290,20 @@ impl Connection {
             (OpCode::Continuation, 0)
         };
         self.queue_data(opcode, rsv, payload, fin);
-        self.outgoing.open = (!fin).then_some(OpenMessage { kind, transformed });
+        // The first piece decides whether the message counts as
+        // compressed: it is the one whose frame carries the RSV bits.
+        let compressed = match &self.outgoing.open {
+            Some(open) if !first => open.compressed,
+            _ => transformed,
+        };
+        if fin {
+            self.counters.message_sent(compressed);
+        }
+        self.outgoing.open = (!fin).then_some(OpenMessage {
+            kind,
+            transformed,
+            compressed,
+        });
         Ok(())
     }
 

@@ -1,9 +1,12 @@
 //! permessage-deflate (RFC 7692) interop scenarios: our client against a
 //! peer server and peer clients against our server, with parameter
 //! combinations, asserting the negotiated `Sec-WebSocket-Extensions` value
-//! on both sides and that every message arrives intact.
+//! on both sides, that every message arrives intact, and (from our
+//! socket's [`WebSocket::stats`](switchboard::WebSocket::stats)) that
+//! compressed frames (RSV1) really flowed both ways.
 
 use bytes::Bytes;
+use switchboard::proto::Stats;
 use switchboard::{ClientBuilder, Config, DeflateConfig, Message, ServerBuilder};
 use tokio::net::TcpListener;
 
@@ -28,6 +31,66 @@ fn repeated_and_compressible() -> Vec<(bool, Vec<u8>)> {
     ]
 }
 
+/// Every peer here compresses at least the messages of this size: Node's
+/// `ws` does not compress below its `threshold`, 1024 bytes by default (our
+/// Node peer sets 0); python-websockets and Chromium compress every
+/// message. The scripts carry messages of several MiB, well above it.
+const PEER_COMPRESSES_FROM: usize = 1024;
+
+/// The data messages a test moved through our socket, to check its
+/// [`Stats`] against: what must have been compressed each way.
+#[derive(Debug, Default)]
+struct Ledger {
+    /// Our threshold: smaller whole messages go out uncompressed.
+    threshold: usize,
+    received: u64,
+    /// Received messages of at least [`PEER_COMPRESSES_FROM`] bytes.
+    received_compressible: u64,
+    sent: u64,
+    /// Sent messages our extension compresses: whole ones at or above
+    /// `threshold`, streamed ones always.
+    sent_compressible: u64,
+}
+
+impl Ledger {
+    fn new(ours: &DeflateConfig) -> Self {
+        Ledger {
+            threshold: ours.get_threshold(),
+            ..Ledger::default()
+        }
+    }
+
+    fn received(&mut self, payload_len: usize) {
+        self.received += 1;
+        self.received_compressible += u64::from(payload_len >= PEER_COMPRESSES_FROM);
+    }
+
+    fn sent(&mut self, payload_len: usize, streamed: bool) {
+        self.sent += 1;
+        self.sent_compressible += u64::from(streamed || payload_len >= self.threshold);
+    }
+
+    /// Our socket saw every message, received RSV1 frames for every message
+    /// the peer must have compressed, and compressed what it had to.
+    fn assert_compression_flowed(&self, peer: &Peer, stats: Stats) {
+        let ok = stats.messages_received == self.received
+            && stats.messages_sent == self.sent
+            && self.received_compressible > 0
+            && stats.compressed_messages_received >= self.received_compressible
+            && stats.compressed_messages_received <= stats.messages_received
+            && self.sent_compressible > 0
+            && stats.compressed_messages_sent == self.sent_compressible;
+        if !ok {
+            peer.fail(&format!(
+                "compression did not flow both ways: our socket counted {stats:?}; \
+                 expected {} messages received of which at least {} compressed (RSV1), \
+                 {} sent of which exactly {} compressed",
+                self.received, self.received_compressible, self.sent, self.sent_compressible
+            ));
+        }
+    }
+}
+
 /// Our client with `ours` against a peer server started with `--deflate` and
 /// `peer_args`; both must report `expected` as the negotiated extension.
 pub async fn our_deflate_client_against_peer_server(
@@ -36,6 +99,7 @@ pub async fn our_deflate_client_against_peer_server(
     ours: DeflateConfig,
     expected: &str,
 ) {
+    let mut ledger = Ledger::new(&ours);
     let mut args = vec!["--once", "--deflate"];
     args.extend_from_slice(peer_args);
     let (mut server, port) = Peer::server(kind, &args).await;
@@ -61,6 +125,7 @@ pub async fn our_deflate_client_against_peer_server(
     // Client -> server -> client, compressed both ways.
     for message in script_messages() {
         send_script_message(&mut ws, &server, &message).await;
+        ledger.sent(message.payload.len(), message.fragments.len() > 1);
         let echo = recv(
             &mut ws,
             &server,
@@ -68,13 +133,16 @@ pub async fn our_deflate_client_against_peer_server(
         )
         .await;
         assert_data(&server, &echo, message.is_text, &message.payload);
+        ledger.received(message.payload.len());
         let event = server.wait_for("message").await;
         assert_describes(&server, &event, message.is_text, &message.payload);
     }
     for (is_text, payload) in repeated_and_compressible() {
         send(&mut ws, &server, scenarios::message_of(is_text, &payload)).await;
+        ledger.sent(payload.len(), false);
         let echo = recv(&mut ws, &server, "an echo").await;
         assert_data(&server, &echo, is_text, &payload);
+        ledger.received(payload.len());
     }
     // Messages the peer compresses and fragments itself.
     for (command, is_text, payload) in [
@@ -90,8 +158,10 @@ pub async fn our_deflate_client_against_peer_server(
         ),
     ] {
         send(&mut ws, &server, Message::text(command)).await;
+        ledger.sent(command.len(), false);
         let got = recv(&mut ws, &server, command).await;
         assert_data(&server, &got, is_text, &payload);
+        ledger.received(payload.len());
     }
     send(
         &mut ws,
@@ -111,6 +181,7 @@ pub async fn our_deflate_client_against_peer_server(
         (1000, "deflate done"),
         Some((1000, "deflate done")),
     );
+    ledger.assert_compression_flowed(&server, ws.stats());
 }
 
 /// A peer client started with `peer_args` (its deflate options) runs the
@@ -122,6 +193,7 @@ pub async fn peer_deflate_client_against_our_server(
     ours: DeflateConfig,
     expected: &str,
 ) {
+    let mut ledger = Ledger::new(&ours);
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
@@ -166,7 +238,9 @@ pub async fn peer_deflate_client_against_our_server(
                     .next()
                     .unwrap_or_else(|| client.fail("more data messages than the script has"));
                 assert_data(&client, &data, want.is_text, &want.payload);
+                ledger.received(want.payload.len());
                 send(&mut ws, &client, data).await;
+                ledger.sent(want.payload.len(), false);
             }
         }
     }
@@ -178,4 +252,5 @@ pub async fn peer_deflate_client_against_our_server(
         assert_describes(&client, &event, message.is_text, &message.payload);
     }
     client.expect_success().await;
+    ledger.assert_compression_flowed(&client, ws.stats());
 }
