@@ -229,7 +229,7 @@ pub use switchboard_proto::deflate::DeflateConfig;
 pub use switchboard_proto::handshake::UpgradeRequest;
 pub use switchboard_proto::{
     CloseCode, CloseFrame, Config, DataKind, Delivery, Event, Fragment, Limits, Message, Role,
-    State, Utf8Bytes,
+    State, Stats, Utf8Bytes,
 };
 pub use websocket::WebSocket;
 
