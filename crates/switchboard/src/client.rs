@@ -192,7 +192,9 @@ impl ClientBuilder {
             Err(_) => return Err(Error::Timeout(TimeoutKind::Connect(self.connect_timeout))),
         };
         tcp.set_nodelay(true)?;
-        self.handshake(tcp, &uri).await
+        // Boxed for the same reason as the server's handshake: its state
+        // would otherwise size the caller's future for the connection's life.
+        Box::pin(self.handshake(tcp, &uri)).await
     }
 
     /// Runs the opening handshake over an already established transport:
@@ -203,7 +205,7 @@ impl ClientBuilder {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let uri = self.uri()?;
-        self.handshake(io, &uri).await
+        Box::pin(self.handshake(io, &uri)).await
     }
 
     /// The extensions this client offers, in `Sec-WebSocket-Extensions`.
