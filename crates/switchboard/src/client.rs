@@ -240,7 +240,9 @@ impl ClientBuilder {
         } else {
             MaybeTlsStream::Plain(tcp)
         };
-        self.handshake(io, &uri, deadline).await
+        // Boxed for the same reason as the server's handshake: its state
+        // would otherwise size the caller's future for the connection's life.
+        Box::pin(self.handshake(io, &uri, deadline)).await
     }
 
     /// Runs the opening handshake over an already established transport:
@@ -253,7 +255,7 @@ impl ClientBuilder {
     {
         let uri = self.uri()?;
         let deadline = Deadline::after(self.handshake_timeout);
-        self.handshake(io, &uri, deadline).await
+        Box::pin(self.handshake(io, &uri, deadline)).await
     }
 
     /// The extensions this client offers, in `Sec-WebSocket-Extensions`.

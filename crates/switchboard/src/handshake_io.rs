@@ -126,8 +126,9 @@ pub(crate) async fn write_rejection<S: AsyncRead + AsyncWrite + Unpin>(
     let linger_until = deadline.capped(REJECTION_LINGER);
     let _ = tokio::time::timeout_at(linger_until, async {
         io.shutdown().await?;
-        let mut sink = [0u8; 4096];
-        while io.read(&mut sink).await? > 0 {}
+        // Discarded through a stack buffer of a plain function, so that the
+        // buffer is not part of this future's state.
+        while std::future::poll_fn(|cx| crate::transport::poll_read_discard(io, cx)).await? > 0 {}
         io::Result::Ok(())
     })
     .await;
