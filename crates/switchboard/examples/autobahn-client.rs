@@ -6,7 +6,9 @@
 //! closes, then asks for `/updateReports`. permessage-deflate is offered
 //! (sections 12 and 13).
 
-use futures_util::FutureExt;
+#[path = "autobahn_support/echo.rs"]
+mod echo;
+
 use switchboard::proto::deflate::DeflateConfig;
 use switchboard::{ClientBuilder, Config, Error, Limits, MaybeTlsStream, Message, WebSocket};
 use tokio::net::TcpStream;
@@ -22,7 +24,7 @@ async fn main() -> Result<(), Error> {
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
         match open(&url).await {
-            Ok(mut ws) => echo(&mut ws).await,
+            Ok(mut ws) => echo::echo(&mut ws).await,
             Err(error) => eprintln!("case {case}: {error}"),
         }
     }
@@ -55,28 +57,4 @@ async fn case_count(base: &str) -> Result<u32, Error> {
         }
     }
     count.ok_or(Error::Misuse("the fuzzingserver did not send a case count"))
-}
-
-async fn echo(ws: &mut WebSocket<MaybeTlsStream<TcpStream>>) {
-    loop {
-        let next = match ws.recv().now_or_never() {
-            Some(next) => next,
-            None => {
-                if let Err(error) = ws.flush().await {
-                    eprintln!("flush: {error}");
-                }
-                ws.recv().await
-            }
-        };
-        match next {
-            Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
-                if let Err(error) = ws.feed(message).await {
-                    eprintln!("send: {error}");
-                }
-            }
-            Some(Ok(_)) => {}
-            Some(Err(error)) => eprintln!("{error}"),
-            None => return,
-        }
-    }
 }

@@ -9,9 +9,11 @@
 //! messages), keepalive is off, so no unsolicited ping disturbs a case, and
 //! permessage-deflate is accepted (sections 12 and 13).
 
-use futures_util::FutureExt;
+#[path = "autobahn_support/echo.rs"]
+mod echo;
+
 use switchboard::proto::deflate::DeflateConfig;
-use switchboard::{Config, Limits, Message, ServerBuilder};
+use switchboard::{Config, Limits, ServerBuilder};
 use tokio::net::{TcpListener, TcpStream};
 
 fn main() -> std::io::Result<()> {
@@ -57,27 +59,5 @@ async fn echo(builder: &ServerBuilder, tcp: TcpStream) {
         Ok(ws) => ws,
         Err(error) => return eprintln!("handshake: {error}"),
     };
-    loop {
-        let next = match ws.recv().now_or_never() {
-            Some(next) => next,
-            None => {
-                if let Err(error) = ws.flush().await {
-                    eprintln!("flush: {error}");
-                }
-                ws.recv().await
-            }
-        };
-        match next {
-            Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
-                if let Err(error) = ws.feed(message).await {
-                    eprintln!("send: {error}");
-                }
-            }
-            Some(Ok(_)) => {}
-            // Keep reading after an error: the socket lingers until the
-            // peer's EOF and then ends with `None`.
-            Some(Err(error)) => eprintln!("{error}"),
-            None => return,
-        }
-    }
+    echo::echo(&mut ws).await;
 }
