@@ -17,6 +17,9 @@
 #   BENCH_SCHED=fifo               how both processes are scheduled (see below): fifo | nice | none
 #   SKIP_BUILD=1                   use the binaries already built
 #   LOADGEN=path                   another switchboard-bench binary
+#   BASELINE_ECHO=path             an earlier switchboard-echo build, run as the
+#                                  extra server "baseline" (before/after a change
+#                                  to a hot path, in the same run)
 #   OUT=bench/results/<timestamp>  where raw JSON results and the table go
 #
 # Scheduling: on a machine shared with other CPU-heavy work, an echo benchmark
@@ -41,6 +44,7 @@ DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
 SERVERS=${SERVERS:-"switchboard tungstenite fastwebsockets tokio-websockets raw-tcp"}
+if [[ -n ${BASELINE_ECHO:-} && " $SERVERS " != *" baseline "* ]]; then SERVERS="switchboard baseline ${SERVERS/switchboard/}"; fi
 SCENARIOS=${SCENARIOS:-"small medium large huge latency many text"}
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
@@ -74,11 +78,11 @@ SERVER_BIN="$BENCH_DIR/target/release"
 LOADGEN=${LOADGEN:-"$ROOT_DIR/target/release/switchboard-bench"}
 
 # server name -> binary, port, URL scheme
-server_binary() { echo "$SERVER_BIN/$1-echo"; }
+server_binary() { if [[ $1 == baseline ]]; then echo "${BASELINE_ECHO:-}"; else echo "$SERVER_BIN/$1-echo"; fi; }
 server_port() {
   case $1 in
     switchboard) echo 9301 ;; tungstenite) echo 9302 ;; fastwebsockets) echo 9303 ;;
-    tokio-websockets) echo 9304 ;; raw-tcp) echo 9305 ;; *) echo "unknown server $1" >&2; exit 1 ;;
+    tokio-websockets) echo 9304 ;; raw-tcp) echo 9305 ;; baseline) echo 9306 ;; *) echo "unknown server $1" >&2; exit 1 ;;
   esac
 }
 server_url() {

@@ -15,8 +15,9 @@ import statistics
 import sys
 from collections import defaultdict
 
-ORDER = ["switchboard", "tungstenite", "fastwebsockets", "tokio-websockets", "raw-tcp"]
-NOT_PEERS = {"switchboard", "raw-tcp"}
+ORDER = ["switchboard", "baseline", "tungstenite", "fastwebsockets", "tokio-websockets", "raw-tcp"]
+# "baseline": an earlier switchboard-echo build (BASELINE_ECHO in run.sh).
+NOT_PEERS = {"switchboard", "baseline", "raw-tcp"}
 LABELS = {
     "small": "100 conns × 16 B binary, 8 in flight",
     "medium": "100 conns × 1 KiB binary, 8 in flight",
@@ -115,6 +116,34 @@ def main(paths):
             shares = [statistics.median([x for x in column if x is not None] or [float("nan")])
                       for column in zip(*samples)] if samples else []
             cells.append(" / ".join(f"{x * 100:.0f}%" for x in shares) if shares else "–")
+        print(f"| {LABELS.get(scenario, scenario)} | " + " | ".join(cells) + " |")
+    print()
+    print("Server efficiency: messages per second of server CPU (median over rounds of "
+          "messages/s ÷ the server's share of a core); in brackets: ratio to the best peer "
+          "crate. Where the load generator is the limit (near 100% above), every server "
+          "idles part of the time and messages/s cannot tell them apart; this can.")
+    print()
+    print("| scenario | " + " | ".join(servers) + " |")
+    print("|---|" + "---:|" * len(servers))
+    for scenario in scenarios:
+        per_cpu = {}
+        for server in servers:
+            values = [r["messages_per_sec"] / share
+                      for r, (share, _) in zip(
+                          [r for r in runs.get((scenario, server), []) if r is not None],
+                          cpu.get((scenario, server), []))
+                      if share]
+            per_cpu[server] = statistics.median(values) if values else None
+        peers = [per_cpu[s] for s in servers if s not in NOT_PEERS and per_cpu[s]]
+        best_peer = max(peers) if peers else None
+        cells = []
+        for server in servers:
+            value = per_cpu[server]
+            if value is None:
+                cells.append("–")
+            else:
+                ratio = f" ({value / best_peer:.2f}×)" if best_peer else ""
+                cells.append(f"{value:,.0f}{ratio}")
         print(f"| {LABELS.get(scenario, scenario)} | " + " | ".join(cells) + " |")
     if memory:
         print()

@@ -70,7 +70,11 @@ where
 ///
 /// Control frames are left to the library (they answer pings and closes
 /// themselves); the loop ends when the stream ends or fails.
-pub async fn echo_batched<W, M, E>(mut ws: W, is_data: impl Fn(&M) -> bool)
+///
+/// It borrows the socket: a future that took it by value would hold it in
+/// its own state while the caller's future keeps the moved-from slot, so
+/// every idle connection would carry the socket's size twice.
+pub async fn echo_batched<W, M, E>(ws: &mut W, is_data: impl Fn(&M) -> bool)
 where
     W: Stream<Item = Result<M, E>> + Sink<M> + Unpin,
 {

@@ -7,9 +7,9 @@ use switchboard::Message;
 
 fn main() -> anyhow::Result<()> {
     switchboard_bench::serve("switchboard-echo", |stream| async move {
-        let Ok(ws) = switchboard::accept(stream).await else {
+        let Ok(mut ws) = switchboard::accept(stream).await else {
             return;
         };
-        switchboard_bench::echo_batched(ws, Message::is_data).await;
+        switchboard_bench::echo_batched(&mut ws, Message::is_data).await;
     })
 }

@@ -8,7 +8,7 @@ use tokio_websockets::{Config, Limits, Message, ServerBuilder};
 fn main() -> anyhow::Result<()> {
     switchboard_bench::serve("tokio-websockets-echo", |stream| {
         tokio::task::unconstrained(async move {
-            let Ok((_request, ws)) = ServerBuilder::new()
+            let Ok((_request, mut ws)) = ServerBuilder::new()
                 .config(Config::default().frame_size(usize::MAX))
                 .limits(Limits::default())
                 .accept(stream)
@@ -16,7 +16,7 @@ fn main() -> anyhow::Result<()> {
             else {
                 return;
             };
-            switchboard_bench::echo_batched(ws, |message: &Message| {
+            switchboard_bench::echo_batched(&mut ws, |message: &Message| {
                 message.is_text() || message.is_binary()
             })
             .await;

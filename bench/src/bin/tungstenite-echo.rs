@@ -7,10 +7,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 fn main() -> anyhow::Result<()> {
     switchboard_bench::serve("tungstenite-echo", |stream| async move {
-        let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+        let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
             return;
         };
-        switchboard_bench::echo_batched(ws, |message: &Message| {
+        switchboard_bench::echo_batched(&mut ws, |message: &Message| {
             message.is_text() || message.is_binary()
         })
         .await;

@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use switchboard_proto::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
-use switchboard_proto::mask::{apply_mask, apply_mask_naive};
+use switchboard_proto::mask::{apply_mask, apply_mask_naive, extend_masked};
 use switchboard_proto::utf8::Utf8Validator;
 use switchboard_proto::{Config, Connection, Event, Role};
 
@@ -73,6 +73,24 @@ fn masking(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("naive", size), &size, |b, _| {
             b.iter(|| apply_mask_naive(black_box(&mut buf), key, 0))
+        });
+        // What a client does per frame: payload into the transmit buffer,
+        // masked. Fused against copy-then-mask.
+        let mut out = bytes::BytesMut::with_capacity(size);
+        group.bench_with_input(BenchmarkId::new("extend_masked", size), &size, |b, _| {
+            b.iter(|| {
+                out.clear();
+                extend_masked(&mut out, black_box(&buf), key);
+                black_box(&out);
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("copy_then_mask", size), &size, |b, _| {
+            b.iter(|| {
+                out.clear();
+                out.extend_from_slice(black_box(&buf));
+                apply_mask(&mut out, key);
+                black_box(&out);
+            })
         });
     }
     group.finish();

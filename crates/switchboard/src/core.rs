@@ -52,6 +52,7 @@ pub(crate) struct Core<S> {
     /// When the local side started the close handshake.
     close_started: Option<Instant>,
     shutdown_done: bool,
+    read_sizing: transport::ReadSizing,
 }
 
 /// Runs `f` with the aux waker's context when there is one.
@@ -80,6 +81,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             wind_down_deadline: None,
             close_started: None,
             shutdown_done: false,
+            read_sizing: transport::ReadSizing::default(),
         }
     }
 
@@ -139,7 +141,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if self.conn.transmit_len() > 0 {
                 self.flush_replies(cx, aux);
             }
-            match transport::poll_read_into(&mut self.io, &mut self.conn, cx) {
+            match transport::poll_read_into(&mut self.io, &mut self.conn, &mut self.read_sizing, cx)
+            {
                 Poll::Ready(Ok(0)) => return Poll::Ready(self.on_eof().map(Err)),
                 Poll::Ready(Ok(_)) => {
                     self.conn.record_activity(timer::now());

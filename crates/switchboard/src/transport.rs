@@ -27,19 +27,41 @@ const MAX_SLICES: usize = 64;
 /// that a batch of small frames still goes out in one `write`.
 const COALESCE: usize = 8 * 1024;
 
+/// Largest allocation a read starts a message with when large frames are
+/// flowing (4 MiB of payload and its header); bigger frames grow the buffer
+/// as they arrive. Only a frame that passed the limits sets the size.
+const MAX_DIRECT_READ: usize = (4 << 20) + 16;
+
+/// What the reads have learned about the traffic: whether frames are large
+/// enough that a new message is better read straight into a heap buffer of
+/// about its size (one read per message, no staging copy) than into the
+/// stack buffer first.
+#[derive(Debug, Default)]
+pub(crate) struct ReadSizing {
+    /// Capacity to start a message's buffer with; 0 while frames are small.
+    direct: usize,
+}
+
 /// Reads once from `io` into the connection's receive buffer.
 ///
-/// When the buffer is empty (no partial frame), data lands in a stack buffer
-/// and is copied into an allocation of exactly the size read; otherwise it is
-/// read straight into the buffer's spare capacity, which grows geometrically
-/// while a large frame arrives.
+/// When the buffer is empty (no partial frame) and frames have been small,
+/// data lands in a stack buffer and is copied into an allocation of exactly
+/// the size read, so an idle connection holds no read buffer and a small
+/// message holds no slack. While large frames flow, a new message is read
+/// straight into an allocation of about the last large frame's size.
+/// Otherwise (a partial frame) it is read straight into the buffer's spare
+/// capacity, which the protocol core grows to the frame's declared length.
 pub(crate) fn poll_read_into<S: AsyncRead + Unpin>(
     io: &mut S,
     conn: &mut Connection,
+    sizing: &mut ReadSizing,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<usize>> {
     let buf = conn.read_buf();
     if buf.is_empty() && buf.capacity() < STACK_READ {
+        if sizing.direct > STACK_READ {
+            return poll_read_direct(io, buf, sizing, cx);
+        }
         let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
         let mut read_buf = ReadBuf::uninit(&mut stack);
         ready!(Pin::new(io).poll_read(cx, &mut read_buf))?;
@@ -55,10 +77,35 @@ pub(crate) fn poll_read_into<S: AsyncRead + Unpin>(
         }
         return Poll::Ready(Ok(filled.len()));
     }
+    if buf.capacity() > STACK_READ && !buf.is_empty() {
+        // A frame larger than the stack buffer is arriving (the core sized
+        // the buffer for it): start the next message at that size.
+        sizing.direct = buf.capacity().min(MAX_DIRECT_READ);
+    }
     if buf.capacity() - buf.len() < STACK_READ / 2 {
         buf.reserve(buf.len().clamp(STACK_READ, 1 << 20));
     }
     tokio_util::io::poll_read_buf(Pin::new(io), cx, buf)
+}
+
+/// Starts a message by reading straight into a fresh heap buffer of the
+/// learned size. A short read means the traffic has turned small: the bytes
+/// move to an exact-size allocation and reads go back to the stack buffer.
+fn poll_read_direct<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut BytesMut,
+    sizing: &mut ReadSizing,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    if buf.capacity() < sizing.direct {
+        *buf = BytesMut::with_capacity(sizing.direct);
+    }
+    let n = ready!(tokio_util::io::poll_read_buf(Pin::new(io), cx, buf))?;
+    if n > 0 && n < STACK_READ {
+        sizing.direct = 0;
+        *buf = BytesMut::from(&buf[..]);
+    }
+    Poll::Ready(Ok(n))
 }
 
 /// Reads once and throws the bytes away (after the close handshake or a
@@ -135,4 +182,83 @@ pub(crate) fn poll_write_all<S: AsyncWrite + Unpin>(
         ready!(poll_write_once(io, conn, cx))?;
     }
     Poll::Ready(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use switchboard_proto::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
+    use switchboard_proto::mask::apply_mask;
+    use switchboard_proto::{Config, Event, Message, Role};
+    use tokio::io::AsyncWriteExt as _;
+
+    use super::*;
+
+    fn client_frame(payload: &[u8]) -> Vec<u8> {
+        let key = [7, 1, 9, 3];
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            mask: Some(key),
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = header.encode(&mut head);
+        let mut frame = head[..n].to_vec();
+        frame.extend_from_slice(payload);
+        apply_mask(&mut frame[n..], key);
+        frame
+    }
+
+    /// Reads until the connection yields the next message.
+    async fn next_message<S: AsyncRead + Unpin>(
+        io: &mut S,
+        conn: &mut Connection,
+        sizing: &mut ReadSizing,
+    ) -> Message {
+        loop {
+            if let Some(Event::Message(message)) = conn.poll_event().unwrap() {
+                return message;
+            }
+            let n = poll_fn(|cx| poll_read_into(io, conn, sizing, cx))
+                .await
+                .unwrap();
+            assert!(n > 0, "unexpected end of stream");
+        }
+    }
+
+    #[tokio::test]
+    async fn large_frames_switch_to_direct_reads_and_small_ones_back() {
+        let (mut client, mut server) = tokio::io::duplex(1 << 20);
+        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut sizing = ReadSizing::default();
+        let large: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+
+        // The first large frame is staged through the stack buffer; the
+        // core sizes the buffer for it, and reads learn that size.
+        client.write_all(&client_frame(&large)).await.unwrap();
+        let message = next_message(&mut server, &mut conn, &mut sizing).await;
+        assert_eq!(message, Message::Binary(large.clone().into()));
+        assert_eq!(sizing.direct, 200_000 + 14);
+
+        // The next one is read straight into a buffer of that size.
+        client.write_all(&client_frame(&large)).await.unwrap();
+        let message = next_message(&mut server, &mut conn, &mut sizing).await;
+        assert_eq!(message, Message::Binary(large.into()));
+        assert_eq!(sizing.direct, 200_000 + 14);
+
+        // A small message ends direct reads, and is not left holding the
+        // large allocation (it would pin 200 KB for as long as it lives).
+        client.write_all(&client_frame(b"tiny")).await.unwrap();
+        let n = poll_fn(|cx| poll_read_into(&mut server, &mut conn, &mut sizing, cx))
+            .await
+            .unwrap();
+        assert_eq!(n, 4 + 6);
+        assert_eq!(sizing.direct, 0);
+        assert_eq!(conn.read_buf().capacity(), n);
+        let message = next_message(&mut server, &mut conn, &mut sizing).await;
+        assert_eq!(message, Message::Binary(bytes::Bytes::from_static(b"tiny")));
+    }
 }

@@ -25,6 +25,9 @@ use crate::bench::wire::Wire;
 /// syscalls per message; the buffer is reused once its echoes are dropped.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Bytes a frame header adds to a payload, at most (RFC 6455 §5.2).
+const MAX_FRAME_HEADER: usize = 14;
+
 /// Slices handed to one vectored write.
 const MAX_WRITE_SLICES: usize = 64;
 
@@ -41,6 +44,9 @@ pub(crate) async fn drive(
     // echoes come back in order, so the front is always the next one due.
     let mut outstanding: VecDeque<(u64, Instant)> = VecDeque::with_capacity(in_flight);
     let mut next_seq = 0u64;
+    // Room for a whole echo per read: the buffer never has to grow (and
+    // copy) while a large frame arrives.
+    let read_chunk = READ_CHUNK.max(pattern.size() + MAX_FRAME_HEADER);
     let now = Instant::now();
     for _ in 0..in_flight {
         wire.queue(pattern, next_seq)?;
@@ -58,7 +64,7 @@ pub(crate) async fn drive(
         if !ready.is_readable() {
             continue;
         }
-        match read_once(&stream, wire.read_buf()) {
+        match read_once(&stream, wire.read_buf(), read_chunk) {
             Ok(0) => bail!("the server closed the TCP connection"),
             Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
@@ -81,16 +87,17 @@ pub(crate) async fn drive(
     }
 }
 
-/// One read into `buffer` (after making room). A short read proves the
+/// One read into `buffer` (after making room for `chunk` bytes). A short read proves the
 /// socket's receive queue was empty at that moment, so readiness is
 /// cleared right away, as tokio's own `poll_read` does on epoll/kqueue:
 /// that saves the extra `read` that would only return `WouldBlock` before
 /// the task sleeps, a third of the syscalls per message at one in flight.
 /// tokio clears only the readiness event the read observed, so data that
 /// arrives meanwhile still wakes the task.
-fn read_once(stream: &TcpStream, buffer: &mut BytesMut) -> io::Result<usize> {
-    if buffer.capacity() - buffer.len() < READ_CHUNK / 2 {
-        buffer.reserve(READ_CHUNK);
+fn read_once(stream: &TcpStream, buffer: &mut BytesMut, chunk: usize) -> io::Result<usize> {
+    let whole_frame_short = chunk > READ_CHUNK && buffer.capacity() < chunk;
+    if whole_frame_short || buffer.capacity() - buffer.len() < READ_CHUNK / 2 {
+        buffer.reserve(chunk.saturating_sub(buffer.len()).max(READ_CHUNK));
     }
     let spare = buffer.capacity() - buffer.len();
     let mut outcome = None;

@@ -8,7 +8,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::{Connection, State};
 use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-use crate::mask::apply_mask;
+use crate::mask::extend_masked;
 use crate::{CloseFrame, DataKind, Encoded, Message, Role, SendError};
 
 /// Payloads at least this long are queued as their own chunk (no copy)
@@ -57,11 +57,10 @@ impl TransmitQueue {
         let head_len = header.encode(&mut head);
         self.tail.reserve(head_len + payload.len());
         self.tail.extend_from_slice(&head[..head_len]);
-        let start = self.tail.len();
-        self.tail.extend_from_slice(payload);
-        if let Some(key) = header.mask {
+        match header.mask {
             // RFC 6455 §5.3: a client masks every frame with a fresh key.
-            apply_mask(&mut self.tail[start..], key);
+            Some(key) => extend_masked(&mut self.tail, payload, key),
+            None => self.tail.extend_from_slice(payload),
         }
         self.account(head_len + payload.len());
     }
