@@ -77,11 +77,14 @@ pub(crate) fn poll_read_into<S: AsyncRead + Unpin>(
         }
         return Poll::Ready(Ok(filled.len()));
     }
-    if buf.capacity() > STACK_READ && !buf.is_empty() {
-        // A frame larger than the stack buffer is arriving (the core sized
-        // the buffer for it): start the next message at that size.
-        sizing.direct = buf.capacity().min(MAX_DIRECT_READ);
+    if let Some(frame_len) = conn.incomplete_frame_len() {
+        if frame_len > STACK_READ {
+            // A frame larger than the stack buffer is arriving: start the
+            // next message at that size.
+            sizing.direct = frame_len.min(MAX_DIRECT_READ);
+        }
     }
+    let buf = conn.read_buf();
     if buf.capacity() - buf.len() < STACK_READ / 2 {
         buf.reserve(buf.len().clamp(STACK_READ, 1 << 20));
     }
@@ -226,6 +229,20 @@ mod tests {
                 .await
                 .unwrap();
             assert!(n > 0, "unexpected end of stream");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_small_frames_keeps_reading_through_the_stack() {
+        let (mut client, mut server) = tokio::io::duplex(1 << 20);
+        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut sizing = ReadSizing::default();
+        let burst: Vec<u8> = (0..100u8).flat_map(|i| client_frame(&[i; 1024])).collect();
+        client.write_all(&burst).await.unwrap();
+        for i in 0..100u8 {
+            let message = next_message(&mut server, &mut conn, &mut sizing).await;
+            assert_eq!(message, Message::Binary(vec![i; 1024].into()));
+            assert_eq!(sizing.direct, 0, "message {i}");
         }
     }
 

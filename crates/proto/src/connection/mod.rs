@@ -215,6 +215,25 @@ impl Connection {
         &mut self.read_buf
     }
 
+    /// The wire size (header and payload) of the frame at the front of the
+    /// receive buffer while it is incomplete: its header has arrived, its
+    /// payload not yet all. `None` when the buffer holds no such frame, and
+    /// in [`Delivery::Fragments`](crate::Delivery::Fragments) mode, where
+    /// payloads are handed out as they arrive instead of being buffered.
+    ///
+    /// A driver can size its reads with it: a frame larger than its usual
+    /// read is worth reading straight into a buffer of this size.
+    pub fn incomplete_frame_len(&self) -> Option<usize> {
+        if self.incoming_streams_payloads() {
+            return None;
+        }
+        let (header, header_len) = crate::frame::FrameHeader::decode(&self.read_buf).ok()??;
+        let frame_len = usize::try_from(header.payload_len)
+            .ok()?
+            .checked_add(header_len)?;
+        (frame_len > self.read_buf.len()).then_some(frame_len)
+    }
+
     /// Copies `data` into the receive buffer (tests and simple drivers).
     pub fn receive(&mut self, data: &[u8]) {
         self.read_buf().extend_from_slice(data);

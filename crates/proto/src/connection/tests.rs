@@ -1544,3 +1544,34 @@ fn read_buffer_fed_byte_by_byte_grows_only_when_its_spare_room_runs_low() {
     }
     assert!(largest <= bytes.len(), "{largest}");
 }
+
+#[test]
+fn incomplete_frame_len_reports_a_frame_whose_payload_is_still_arriving() {
+    let mut srv = server();
+    assert_eq!(srv.incomplete_frame_len(), None, "empty buffer");
+    let frame = c(0x82, &[0xAB; 70_000]);
+    // Not even the whole header yet.
+    srv.receive(&frame[..3]);
+    assert_eq!(srv.incomplete_frame_len(), None);
+    srv.receive(&frame[3..5_000]);
+    assert_eq!(events(&mut srv).unwrap(), vec![]);
+    assert_eq!(srv.incomplete_frame_len(), Some(frame.len()));
+    srv.receive(&frame[5_000..]);
+    // Complete: nothing is missing, before and after it is taken.
+    assert_eq!(srv.incomplete_frame_len(), None);
+    assert_eq!(events(&mut srv).unwrap().len(), 1);
+    assert_eq!(srv.incomplete_frame_len(), None);
+    // A small frame is reported too; the driver decides what is large.
+    srv.receive(&c(0x81, b"hello")[..8]);
+    assert_eq!(srv.incomplete_frame_len(), Some(6 + 5));
+
+    // Streaming delivery never buffers a whole frame.
+    let mut streaming = Connection::new(
+        Role::Server,
+        Config::default().delivery(Delivery::Fragments),
+    );
+    streaming.receive(&frame[..5_000]);
+    assert_eq!(streaming.incomplete_frame_len(), None);
+    assert_eq!(events(&mut streaming).unwrap().len(), 1, "first piece");
+    assert_eq!(streaming.incomplete_frame_len(), None);
+}
