@@ -102,13 +102,17 @@ def main(paths):
                 value = p50(scenario, server)
                 cells.append("–" if value is None else f"{value:.1f} µs")
             print("| ↳ round-trip p50 | " + " | ".join(cells) + " |")
-    print()
-    print("CPU used, as a share of one core (median): server / load generator. A server "
-          "near 100% is the bottleneck; a load generator near 100% means the row measures "
-          "the load generator as much as the server.")
-    print()
-    print("| scenario | " + " | ".join(servers) + " |")
-    print("|---|" + "---:|" * len(servers))
+    def print_table_start(caption):
+        print()
+        print(caption)
+        print()
+        print("| scenario | " + " | ".join(servers) + " |")
+        print("|---|" + "---:|" * len(servers))
+
+    print_table_start(
+        "CPU used, as a share of one core (median): server / load generator. A server "
+        "near 100% is the bottleneck; a load generator near 100% means the row measures "
+        "the load generator as much as the server.")
     for scenario in scenarios:
         cells = []
         for server in servers:
@@ -117,14 +121,11 @@ def main(paths):
                       for column in zip(*samples)] if samples else []
             cells.append(" / ".join(f"{x * 100:.0f}%" for x in shares) if shares else "–")
         print(f"| {LABELS.get(scenario, scenario)} | " + " | ".join(cells) + " |")
-    print()
-    print("Server efficiency: messages per second of server CPU (median over rounds of "
-          "messages/s ÷ the server's share of a core); in brackets: ratio to the best peer "
-          "crate. Where the load generator is the limit (near 100% above), every server "
-          "idles part of the time and messages/s cannot tell them apart; this can.")
-    print()
-    print("| scenario | " + " | ".join(servers) + " |")
-    print("|---|" + "---:|" * len(servers))
+    print_table_start(
+        "Server efficiency: messages per second of server CPU (median over rounds of "
+        "messages/s ÷ the server's share of a core); in brackets: ratio to the best peer "
+        "crate. Where the load generator is the limit (near 100% above), every server "
+        "idles part of the time and messages/s cannot tell them apart; this can.")
     for scenario in scenarios:
         per_cpu = {}
         for server in servers:
