@@ -60,7 +60,7 @@ pub(crate) fn poll_read_into<S: AsyncRead + Unpin>(
     let buf = conn.read_buf();
     if buf.is_empty() && buf.capacity() < STACK_READ {
         if sizing.direct > STACK_READ {
-            return poll_read_direct(io, buf, sizing, cx);
+            return poll_read_direct(io, conn, sizing, cx);
         }
         let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
         let mut read_buf = ReadBuf::uninit(&mut stack);
@@ -92,23 +92,38 @@ pub(crate) fn poll_read_into<S: AsyncRead + Unpin>(
 }
 
 /// Starts a message by reading straight into a fresh heap buffer of the
-/// learned size. A short read means the traffic has turned small: the bytes
-/// move to an exact-size allocation and reads go back to the stack buffer.
+/// learned size.
 fn poll_read_direct<S: AsyncRead + Unpin>(
     io: &mut S,
-    buf: &mut BytesMut,
+    conn: &mut Connection,
     sizing: &mut ReadSizing,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<usize>> {
+    let buf = conn.read_buf();
     if buf.capacity() < sizing.direct {
         *buf = BytesMut::with_capacity(sizing.direct);
     }
     let n = ready!(tokio_util::io::poll_read_buf(Pin::new(io), cx, buf))?;
-    if n > 0 && n < STACK_READ {
+    if n > 0 {
+        shrink_if_oversized(conn, sizing);
+    }
+    Poll::Ready(Ok(n))
+}
+
+/// After a direct read: unless the buffer is at least half used by what it
+/// holds or by the incomplete frame that will fill it, the traffic has
+/// turned smaller, so the bytes move to an exact-size allocation and reads
+/// go back to the stack buffer. Messages are split off the buffer without
+/// copying and live as long as the application keeps them, so this bounds
+/// what a message can pin to twice its size: a peer cannot make small
+/// messages hold buffers sized for its earlier large ones.
+fn shrink_if_oversized(conn: &mut Connection, sizing: &mut ReadSizing) {
+    let needed = conn.incomplete_frame_len().unwrap_or(0);
+    let buf = conn.read_buf();
+    if needed.max(buf.len()) < buf.capacity() / 2 {
         sizing.direct = 0;
         *buf = BytesMut::from(&buf[..]);
     }
-    Poll::Ready(Ok(n))
 }
 
 /// Reads once and throws the bytes away (after the close handshake or a
@@ -277,5 +292,44 @@ mod tests {
         assert_eq!(conn.read_buf().capacity(), n);
         let message = next_message(&mut server, &mut conn, &mut sizing).await;
         assert_eq!(message, Message::Binary(bytes::Bytes::from_static(b"tiny")));
+    }
+
+    #[tokio::test]
+    async fn a_smaller_message_after_large_ones_pins_no_large_buffer() {
+        let (mut client, mut server) = tokio::io::duplex(1 << 20);
+        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut sizing = ReadSizing::default();
+        let large = vec![0x5a; 200_000];
+        for _ in 0..2 {
+            client.write_all(&client_frame(&large)).await.unwrap();
+            next_message(&mut server, &mut conn, &mut sizing).await;
+        }
+        assert_eq!(sizing.direct, 200_000 + 14);
+
+        // A large frame that arrives in pieces keeps its buffer: the
+        // incomplete frame will fill it.
+        let frame = client_frame(&large);
+        client.write_all(&frame[..1_000]).await.unwrap();
+        let n = poll_fn(|cx| poll_read_into(&mut server, &mut conn, &mut sizing, cx))
+            .await
+            .unwrap();
+        assert_eq!(n, 1_000);
+        assert_eq!(sizing.direct, 200_000 + 14);
+        assert_eq!(conn.read_buf().capacity(), 200_000 + 14);
+        client.write_all(&frame[1_000..]).await.unwrap();
+        let message = next_message(&mut server, &mut conn, &mut sizing).await;
+        assert_eq!(message, Message::Binary(large.into()));
+
+        // 20 KB: above the stack read, far below the learned size.
+        let medium = vec![0xa5; 20_000];
+        client.write_all(&client_frame(&medium)).await.unwrap();
+        let n = poll_fn(|cx| poll_read_into(&mut server, &mut conn, &mut sizing, cx))
+            .await
+            .unwrap();
+        assert_eq!(n, 20_000 + 8);
+        assert_eq!(sizing.direct, 0);
+        assert_eq!(conn.read_buf().capacity(), n, "copied to an exact size");
+        let message = next_message(&mut server, &mut conn, &mut sizing).await;
+        assert_eq!(message, Message::Binary(medium.into()));
     }
 }
