@@ -224,7 +224,9 @@ impl Connection {
     /// A driver can size its reads with it: a frame larger than its usual
     /// read is worth reading straight into a buffer of this size.
     pub fn incomplete_frame_len(&self) -> Option<usize> {
-        if self.incoming_streams_payloads() {
+        // Streaming delivery consumes each header at once and hands the
+        // payload out as it arrives, so it never waits for a whole frame.
+        if self.config.delivery == crate::Delivery::Fragments {
             return None;
         }
         let (header, header_len) = crate::frame::FrameHeader::decode(&self.read_buf).ok()??;

@@ -125,13 +125,6 @@ enum Step {
 }
 
 impl Connection {
-    /// Whether payloads are handed out as they arrive rather than buffered
-    /// as whole frames (the read buffer then need not hold a whole frame,
-    /// and may hold payload bytes rather than a header at its front).
-    pub(super) fn incoming_streams_payloads(&self) -> bool {
-        self.config.delivery == Delivery::Fragments || self.incoming.partial.is_some()
-    }
-
     pub(super) fn poll_event_inner(&mut self) -> Result<Option<Event>, Error> {
         if self.failed || self.eof || self.peer_close.is_some() {
             // Nothing more is received after a failure or the peer's close
