@@ -24,6 +24,7 @@ mod limits;
 pub mod mask;
 mod message;
 mod role;
+mod settings;
 mod stats;
 pub mod utf8;
 
@@ -36,4 +37,5 @@ pub use handshake::HandshakeError;
 pub use limits::Limits;
 pub use message::{DataKind, Event, Fragment, Message, Utf8Bytes};
 pub use role::Role;
+pub use settings::Settings;
 pub use stats::Stats;

@@ -1,5 +1,6 @@
 //! The client side: [`connect`] and [`ClientBuilder`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -7,7 +8,7 @@ use http::{HeaderName, HeaderValue, Uri};
 use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::{ClientOutcome, ClientRequest};
 use switchboard_proto::{
-    Config, Connection, Extension, ExtensionOffer, HandshakeError, Limits, Role,
+    Config, Connection, Extension, ExtensionOffer, HandshakeError, Limits, Role, Settings,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -72,8 +73,8 @@ pub struct ClientBuilder {
     headers: Vec<(HeaderName, HeaderValue)>,
     subprotocols: Vec<String>,
     origin: Option<String>,
-    config: Config,
-    limits: Limits,
+    /// Shared by every connection this builds (see [`Settings`]).
+    settings: Arc<Settings>,
     connect_timeout: Duration,
     handshake_timeout: Duration,
     write_buffer_limit: usize,
@@ -90,8 +91,7 @@ impl ClientBuilder {
             headers: Vec::new(),
             subprotocols: Vec::new(),
             origin: None,
-            config: Config::default(),
-            limits: Limits::default(),
+            settings: Settings::shared_default(),
             connect_timeout: DEFAULT_CLIENT_TIMEOUT,
             handshake_timeout: DEFAULT_CLIENT_TIMEOUT,
             write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
@@ -122,13 +122,13 @@ impl ClientBuilder {
 
     /// Behaviour settings (keepalive, close timeout, delivery ...).
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
+        Arc::make_mut(&mut self.settings).config = config;
         self
     }
 
     /// Safety limits (header, frame and message sizes).
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        Arc::make_mut(&mut self.settings).limits = limits;
         self
     }
 
@@ -321,11 +321,15 @@ impl ClientBuilder {
             let scanned = buf.len();
             let read = handshake_io::read_more(&mut io, &mut buf, &deadline).await?;
             if read > 0
-                && !handshake_io::head_may_be_complete(&buf, scanned, self.limits.max_header_bytes)
+                && !handshake_io::head_may_be_complete(
+                    &buf,
+                    scanned,
+                    self.settings.limits.max_header_bytes,
+                )
             {
                 continue;
             }
-            match request.parse_response(&buf, &self.limits) {
+            match request.parse_response(&buf, &self.settings.limits) {
                 Ok(Some(done)) => break done,
                 Ok(None) if read == 0 => {
                     return Err(Error::Io(std::io::Error::new(
@@ -339,7 +343,7 @@ impl ClientBuilder {
         };
         let leftover = buf.split_off(consumed);
         let extension = self.negotiate_extensions(&outcome.extensions)?;
-        let mut conn = Connection::with_limits(Role::Client, self.config, self.limits);
+        let mut conn = Connection::with_settings(Role::Client, self.settings);
         if let Some(extension) = extension {
             conn.set_extension(extension);
         }

@@ -36,6 +36,19 @@ enum End {
     },
 }
 
+/// What a connection tracks only while it closes or after it failed.
+#[derive(Debug, Default)]
+struct Closing {
+    /// A failure whose close frame is still being flushed before it is
+    /// reported.
+    failure: Option<Error>,
+    /// Bounds flushing a failure's close frame, lingering, and waiting for the
+    /// peer's EOF after the close handshake.
+    wind_down_deadline: Option<Instant>,
+    /// When the local side started the close handshake.
+    close_started: Option<Instant>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Core<S> {
     pub(crate) io: S,
@@ -43,14 +56,9 @@ pub(crate) struct Core<S> {
     pub(crate) write_buffer_limit: usize,
     timer: Timer,
     end: End,
-    /// A failure whose close frame is still being flushed before it is
-    /// reported. Boxed: it is rare, and every idle connection carries the slot.
-    failure: Option<Box<Error>>,
-    /// Bounds flushing a failure's close frame, lingering, and waiting for the
-    /// peer's EOF after the close handshake.
-    wind_down_deadline: Option<Instant>,
-    /// When the local side started the close handshake.
-    close_started: Option<Instant>,
+    /// Exists once the connection is closing or has failed. Boxed: every
+    /// open connection carries the slot, and inline it cost 40 bytes.
+    closing: Option<Box<Closing>>,
     shutdown_done: bool,
     read_sizing: transport::ReadSizing,
 }
@@ -77,9 +85,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
             timer: Timer::default(),
             end: End::Running,
-            failure: None,
-            wind_down_deadline: None,
-            close_started: None,
+            closing: None,
             shutdown_done: false,
             read_sizing: transport::ReadSizing::default(),
         }
@@ -109,10 +115,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 }
                 End::Running => {}
             }
-            if self.failure.is_some() {
+            if self.has_failed() {
                 ready!(self.poll_wind_down(cx, aux));
                 self.end = End::Lingering;
-                return Poll::Ready(self.failure.take().map(|e| Err(*e)));
+                let failure = self.closing.as_mut().and_then(|c| c.failure.take());
+                return Poll::Ready(failure.map(Err));
             }
             match self.conn.poll_event() {
                 Ok(Some(event)) => {
@@ -244,13 +251,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// Records a failure; the connection core has queued the close frame.
     fn fail(&mut self, error: Error) {
         tracing::debug!(%error, "websocket failed");
-        self.failure = Some(Box::new(error));
+        self.closing_mut().failure = Some(error);
+    }
+
+    /// A failure is waiting to be reported.
+    fn has_failed(&self) -> bool {
+        self.closing.as_ref().is_some_and(|c| c.failure.is_some())
+    }
+
+    fn closing_mut(&mut self) -> &mut Closing {
+        self.closing.get_or_insert_with(Box::default)
     }
 
     fn wind_down_deadline(&mut self) -> Instant {
         let close_timeout = self.conn.config().close_timeout;
-        let started = self.close_started;
-        *self
+        let closing = self.closing_mut();
+        let started = closing.close_started;
+        *closing
             .wind_down_deadline
             .get_or_insert_with(|| started.unwrap_or_else(timer::now) + close_timeout)
     }
@@ -385,7 +402,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     // ------------------------------------------------------------- writing
 
     fn check_sendable(&self) -> Result<(), Error> {
-        if self.end != End::Running || self.failure.is_some() {
+        if self.end != End::Running || self.has_failed() {
             return Err(Error::ConnectionClosed);
         }
         Ok(())
@@ -436,7 +453,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
         self.check_sendable()?;
         if matches!(message, Message::Close(_)) {
-            self.close_started.get_or_insert_with(timer::now);
+            self.closing_mut()
+                .close_started
+                .get_or_insert_with(timer::now);
         }
         self.conn.send(message)?;
         Ok(())
@@ -474,14 +493,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Queues our close frame (idempotent once closing).
     pub(crate) fn start_close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
-        if self.end != End::Running || self.failure.is_some() {
+        if self.end != End::Running || self.has_failed() {
             return Ok(());
         }
         match self.conn.close(frame) {
             Ok(()) | Err(proto::SendError::Closed) => {}
             Err(e) => return Err(Error::Send(e)),
         }
-        self.close_started.get_or_insert_with(timer::now);
+        self.closing_mut()
+            .close_started
+            .get_or_insert_with(timer::now);
         Ok(())
     }
 
@@ -505,7 +526,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// Queues a close frame, makes one non-blocking attempt to send it and
     /// closes the transport without waiting for the peer.
     pub(crate) fn close_now(&mut self) {
-        if self.end == End::Running && self.failure.is_none() {
+        if self.end == End::Running && !self.has_failed() {
             let _ = self.conn.close(Some(CloseFrame::new(
                 proto::CloseCode::NORMAL,
                 proto::Utf8Bytes::new(),
@@ -519,7 +540,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             self.shutdown_done = true;
         }
         let clean = self.ended_cleanly();
-        self.failure = None;
+        if let Some(closing) = self.closing.as_mut() {
+            closing.failure = None;
+        }
         self.end = End::Done { clean };
     }
 }

@@ -131,6 +131,13 @@
 //! request, response, timeouts) does not size the future of the task that
 //! awaits [`accept`] and then serves the connection.
 //!
+//! Everything a connection needs only while closing (a failure waiting to
+//! be reported, close deadlines), the peer's close frame, automatic pongs
+//! under a ping flood and the client's mask-key pool live behind pointers
+//! that are null while the connection is open and idle, and the
+//! [`Config`] and [`Limits`] of every connection a [`ServerBuilder`] accepts
+//! are one shared [`Settings`].
+//!
 //! Two figures, measured differently:
 //!
 //! * **Live heap** (`tests/idle_memory.rs`: counting allocator, 1000 idle
@@ -139,8 +146,8 @@
 //!
 //!   | what | bytes per idle connection, beyond the `TcpStream` |
 //!   | --- | --- |
-//!   | `WebSocket<TcpStream>` held by the application | **800** (688 inline: protocol state, timer slot, flags; 112 heap: the armed keepalive `Sleep`) |
-//!   | the same with a tokio task per connection parked in `recv().await` | 1016 |
+//!   | `WebSocket<TcpStream>` held by the application | **552** (440 inline: protocol state, timer slot, flags; 112 heap: the armed keepalive `Sleep`) |
+//!   | the same with a tokio task per connection parked in `recv().await` | 760 |
 //!
 //!   The test asserts at most 1 KiB for the socket. A connection with
 //!   keepalive disabled does not allocate the `Sleep` (−112 B).
@@ -148,13 +155,11 @@
 //!   `current_thread` echo server, 10,000 idle connections, `VmRSS` growth
 //!   divided by the count, glibc malloc): what a whole server pays, tokio's
 //!   task and socket registration included. The benchmark's echo server
-//!   measures **2.4 KiB** per idle connection (6.4 KiB before the handshake
-//!   was boxed). A plain-TCP tokio echo server measures 1.1 KiB on the same
-//!   machine, so tokio's own floor is about 1.1 KiB of that. Of the rest,
-//!   0.8 KiB is the echo task's future holding the `WebSocket` twice: an
-//!   `async fn` that takes the socket by value keeps both the argument and
-//!   its local copy (a known rustc limitation); passing `&mut ws` to the
-//!   serving function instead measures 1.7 KiB.
+//!   measures **1.4 KiB** per idle connection. A plain-TCP tokio echo server
+//!   measures 1.1 KiB on the same machine: tokio's task (a 128-byte-aligned
+//!   allocation, 512 B for a bare socket) and its I/O registration (256 B)
+//!   plus glibc's alignment slack are that floor, so Switchboard's own share
+//!   is about 0.3 KiB.
 //!
 //! Buffers exist only while traffic flows: a read buffer sized to what was
 //! read (large frames grow it geometrically up to `Limits::max_frame_size`)
@@ -248,7 +253,7 @@ pub use switchboard_proto::deflate::DeflateConfig;
 pub use switchboard_proto::handshake::UpgradeRequest;
 pub use switchboard_proto::{
     CloseCode, CloseFrame, Config, DataKind, Delivery, Event, Fragment, Limits, Message, Role,
-    State, Stats, Utf8Bytes,
+    Settings, State, Stats, Utf8Bytes,
 };
 pub use websocket::WebSocket;
 

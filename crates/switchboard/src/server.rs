@@ -1,12 +1,13 @@
 //! The server side: [`accept`], [`accept_with`] and [`ServerBuilder`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::{self, UpgradeRequest};
-use switchboard_proto::{Config, Connection, Extension, ExtensionOffer, Limits, Role};
+use switchboard_proto::{Config, Connection, Extension, ExtensionOffer, Limits, Role, Settings};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::core::DEFAULT_WRITE_BUFFER_LIMIT;
@@ -165,8 +166,8 @@ impl Reject {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ServerBuilder {
-    config: Config,
-    limits: Limits,
+    /// Shared by every connection this builds (see [`Settings`]).
+    settings: Arc<Settings>,
     handshake_timeout: Duration,
     write_buffer_limit: usize,
     deflate: Option<DeflateConfig>,
@@ -183,8 +184,7 @@ impl ServerBuilder {
     /// Default settings.
     pub fn new() -> Self {
         ServerBuilder {
-            config: Config::default(),
-            limits: Limits::default(),
+            settings: Settings::shared_default(),
             handshake_timeout: DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
             write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
             deflate: None,
@@ -194,14 +194,14 @@ impl ServerBuilder {
 
     /// Behaviour settings (keepalive, close timeout, delivery ...).
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
+        Arc::make_mut(&mut self.settings).config = config;
         self
     }
 
     /// Safety limits; `max_header_bytes` and `max_headers` bound the
     /// request head (over them: 431 and the connection ends).
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        Arc::make_mut(&mut self.settings).limits = limits;
         self
     }
 
@@ -334,11 +334,15 @@ impl ServerBuilder {
             let cannot_be_http = buf.first().is_some_and(|byte| !byte.is_ascii_alphabetic());
             if read > 0
                 && !cannot_be_http
-                && !handshake_io::head_may_be_complete(&buf, scanned, self.limits.max_header_bytes)
+                && !handshake_io::head_may_be_complete(
+                    &buf,
+                    scanned,
+                    self.settings.limits.max_header_bytes,
+                )
             {
                 continue;
             }
-            match handshake::parse_request(&buf, &self.limits) {
+            match handshake::parse_request(&buf, &self.settings.limits) {
                 Ok(Some(parsed)) => break parsed,
                 Ok(None) if read == 0 => {
                     return Err(Error::Io(std::io::Error::new(
@@ -393,8 +397,7 @@ impl ServerBuilder {
         handshake::encode_response(&response, &[], &mut out);
         handshake_io::write_all(&mut io, &out, &deadline).await?;
 
-        let mut conn =
-            Connection::with_limits(Role::Server, self.config.clone(), self.limits.clone());
+        let mut conn = Connection::with_settings(Role::Server, Arc::clone(&self.settings));
         if let Some(extension) = extension {
             conn.set_extension(extension);
         }
@@ -422,5 +425,46 @@ impl ServerBuilder {
             Some((response, extension)) => (vec![response], Some(Box::new(extension))),
             None => (Vec::new(), None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ClientBuilder;
+
+    /// Accepts one connection from `builder` over an in-memory pipe.
+    async fn accept_one(builder: &ServerBuilder) -> WebSocket<tokio::io::DuplexStream> {
+        let (client_io, server_io) = tokio::io::duplex(4096);
+        let client = tokio::spawn(async move {
+            ClientBuilder::new("ws://localhost/")
+                .connect_on(client_io)
+                .await
+                .map(|(ws, _)| ws)
+        });
+        let server = builder.accept(server_io).await.expect("handshake");
+        client
+            .await
+            .expect("client task")
+            .expect("client handshake");
+        server
+    }
+
+    #[tokio::test]
+    async fn connections_accepted_by_one_builder_share_its_settings() {
+        let builder = ServerBuilder::new().limits(Limits::default().max_message_size(4096));
+        let first = accept_one(&builder).await;
+        let second = accept_one(&builder).await;
+        let (first, second) = (first.core.conn.settings(), second.core.conn.settings());
+        assert!(Arc::ptr_eq(first, second));
+        assert_eq!(first.limits.max_message_size, 4096);
+        assert!(!Arc::ptr_eq(first, &Settings::shared_default()));
+
+        // Default builders (and so `accept`) share the process-wide default.
+        let default = accept_one(&ServerBuilder::new()).await;
+        assert!(Arc::ptr_eq(
+            default.core.conn.settings(),
+            &Settings::shared_default()
+        ));
     }
 }

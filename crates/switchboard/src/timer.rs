@@ -21,9 +21,11 @@ pub(crate) fn now() -> StdInstant {
 #[derive(Debug, Default)]
 pub(crate) struct Timer {
     /// Boxed so that `WebSocket` stays `Unpin`; allocated on first use only,
-    /// so connections without deadlines never pay for it.
+    /// so connections without deadlines never pay for it. Its own deadline
+    /// is the one it is armed for until it has fired (`is_elapsed`), so the
+    /// timer keeps no copy of it: every byte here is paid by every idle
+    /// connection.
     sleep: Option<Pin<Box<Sleep>>>,
-    armed_for: Option<Instant>,
 }
 
 impl Timer {
@@ -33,29 +35,24 @@ impl Timer {
         let deadline = Instant::from_std(deadline);
         let sleep = match &mut self.sleep {
             Some(sleep) => {
-                if self.armed_for.is_none_or(|armed| deadline < armed) {
+                if sleep.is_elapsed() || deadline < sleep.deadline() {
                     sleep.as_mut().reset(deadline);
-                    self.armed_for = Some(deadline);
                 }
                 sleep
             }
-            None => {
-                self.armed_for = Some(deadline);
-                self.sleep
-                    .insert(Box::pin(tokio::time::sleep_until(deadline)))
-            }
+            None => self
+                .sleep
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
         };
         loop {
             match sleep.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(()) => {
                     if Instant::now() >= deadline {
-                        self.armed_for = None;
                         return Poll::Ready(());
                     }
                     // Fired for an earlier deadline that has since moved.
                     sleep.as_mut().reset(deadline);
-                    self.armed_for = Some(deadline);
                 }
             }
         }

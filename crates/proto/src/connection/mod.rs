@@ -34,13 +34,15 @@ mod transmit;
 mod tests;
 
 use std::io::IoSlice;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::stats::Counters;
 use crate::{
-    CloseFrame, Config, DataKind, Error, Event, Extension, Limits, Message, Role, SendError, Stats,
+    CloseFrame, Config, DataKind, Error, Event, Extension, Limits, Message, Role, SendError,
+    Settings, Stats,
 };
 
 use receive::Incoming;
@@ -115,8 +117,8 @@ pub enum State {
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
-    config: Config,
-    limits: Limits,
+    /// Shared with the other connections built from the same settings.
+    settings: Arc<Settings>,
     extension: Option<Box<dyn Extension>>,
     state: State,
     /// The connection failed (protocol error, limit, timeout): nothing more
@@ -126,19 +128,30 @@ pub struct Connection {
     eof: bool,
     /// We queued a close frame (ours or the echo).
     close_sent: bool,
-    /// Transmit-stream position just past our close echo; once written, the
-    /// state moves from `CloseReceived` to `Closed`.
-    close_echo_end: Option<u64>,
-    /// The peer's close frame, once received.
-    peer_close: Option<Option<CloseFrame>>,
+    /// The peer's close frame, once received. Boxed: it arrives at most
+    /// once, and inline it cost every open connection 56 bytes.
+    peer_close: Option<Box<PeerClose>>,
     read_buf: BytesMut,
     incoming: Incoming,
     outgoing: Outgoing,
     transmit: TransmitQueue,
-    pongs: PongBacklog,
+    /// Allocated while automatic pongs are unwritten or held, released
+    /// once they are all written: idle connections do not pay for it.
+    pongs: Option<Box<PongBacklog>>,
     masks: MaskKeys,
     timers: Timers,
     counters: Counters,
+}
+
+/// The peer's close frame and our answer to it.
+#[derive(Debug)]
+struct PeerClose {
+    /// The frame as received (`None`: it had no status code).
+    frame: Option<CloseFrame>,
+    /// Transmit-stream position just past our close echo; once written, the
+    /// state moves from `CloseReceived` to `Closed`. `None` when our own
+    /// close went out first.
+    echo_end: Option<u64>,
 }
 
 impl Connection {
@@ -149,22 +162,27 @@ impl Connection {
 
     /// A connection with explicit limits.
     pub fn with_limits(role: Role, config: Config, limits: Limits) -> Self {
+        Self::with_settings(role, Arc::new(Settings::new(config, limits)))
+    }
+
+    /// A connection that shares `settings` with others: servers build every
+    /// accepted connection from one `Arc` so that the settings are stored
+    /// once, not per connection.
+    pub fn with_settings(role: Role, settings: Arc<Settings>) -> Self {
         Connection {
             role,
-            config,
-            limits,
+            settings,
             extension: None,
             state: State::Open,
             failed: false,
             eof: false,
             close_sent: false,
-            close_echo_end: None,
             peer_close: None,
             read_buf: BytesMut::new(),
             incoming: Incoming::default(),
             outgoing: Outgoing::default(),
             transmit: TransmitQueue::default(),
-            pongs: PongBacklog::default(),
+            pongs: None,
             masks: MaskKeys::new(),
             timers: Timers::default(),
             counters: Counters::default(),
@@ -183,12 +201,17 @@ impl Connection {
 
     /// The behaviour settings.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.settings.config
     }
 
     /// The safety limits.
     pub fn limits(&self) -> &Limits {
-        &self.limits
+        &self.settings.limits
+    }
+
+    /// The settings this connection shares with others built from them.
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.settings
     }
 
     /// Close-handshake state.
@@ -226,7 +249,7 @@ impl Connection {
     pub fn incomplete_frame_len(&self) -> Option<usize> {
         // Streaming delivery consumes each header at once and hands the
         // payload out as it arrives, so it never waits for a whole frame.
-        if self.config.delivery == crate::Delivery::Fragments {
+        if self.settings.config.delivery == crate::Delivery::Fragments {
             return None;
         }
         let (header, header_len) = crate::frame::FrameHeader::decode(&self.read_buf).ok()??;
@@ -328,7 +351,9 @@ impl Connection {
         self.pongs_written();
         if self.state == State::CloseReceived
             && self
-                .close_echo_end
+                .peer_close
+                .as_ref()
+                .and_then(|close| close.echo_end)
                 .is_some_and(|end| self.transmit.written() >= end)
         {
             self.state = State::Closed;
@@ -372,7 +397,7 @@ impl Connection {
 
     /// The close frame the peer sent, once received.
     pub fn peer_close(&self) -> Option<&Option<CloseFrame>> {
-        self.peer_close.as_ref()
+        self.peer_close.as_deref().map(|close| &close.frame)
     }
 
     /// Whether the connection failed (protocol error, limit or timeout).

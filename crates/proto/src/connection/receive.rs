@@ -3,7 +3,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::{Connection, State};
+use super::{Connection, PeerClose, State};
 use crate::frame::{FrameHeader, OpCode};
 use crate::mask::{apply_mask, apply_mask_at};
 use crate::utf8::Utf8Validator;
@@ -181,7 +181,7 @@ impl Connection {
             OpCode::Continuation => self.incoming.message.as_ref().is_some_and(|m| m.rsv != 0),
             _ => header.rsv != 0,
         };
-        if self.config.delivery == Delivery::Fragments && !extension_message {
+        if self.settings.config.delivery == Delivery::Fragments && !extension_message {
             self.timers.frame_received();
             self.read_buf.advance(header_len);
             self.begin_frame(&header);
@@ -232,10 +232,10 @@ impl Connection {
             }
         }
         // Limits come from the declared length, before any payload is kept.
-        if header.payload_len > self.limits.max_frame_size as u64 {
+        if header.payload_len > self.settings.limits.max_frame_size as u64 {
             return Err(LimitError::FrameTooLarge {
                 size: header.payload_len,
-                max: self.limits.max_frame_size,
+                max: self.settings.limits.max_frame_size,
             }
             .into());
         }
@@ -259,10 +259,10 @@ impl Connection {
         // decoding); plain ones by their wire size.
         if rsv == 0 {
             let size = wire_len.saturating_add(header.payload_len);
-            if size > self.limits.max_message_size as u64 {
+            if size > self.settings.limits.max_message_size as u64 {
                 return Err(LimitError::MessageTooLarge {
                     size,
-                    max: self.limits.max_message_size,
+                    max: self.settings.limits.max_message_size,
                 }
                 .into());
             }
@@ -375,8 +375,8 @@ impl Connection {
     /// A complete data frame in whole-message mode, or an extension-decoded
     /// frame in streaming mode.
     fn on_data_frame(&mut self, fin: bool, payload: BytesMut) -> Result<Step, Error> {
-        let max_message = self.limits.max_message_size;
-        let streaming = self.config.delivery == Delivery::Fragments;
+        let max_message = self.settings.limits.max_message_size;
+        let streaming = self.settings.config.delivery == Delivery::Fragments;
         let Some(message) = self.incoming.message.as_mut() else {
             return Ok(Step::Continue);
         };
@@ -476,6 +476,7 @@ impl Connection {
 
     fn on_peer_close(&mut self, frame: Option<CloseFrame>) {
         self.incoming = Incoming::default();
+        let mut echo_end = None;
         if self.state == State::Open {
             // RFC 6455 §5.5.1: answer with a close frame, echoing the status
             // code (an empty close is answered with an empty close).
@@ -483,7 +484,7 @@ impl Connection {
                 .as_ref()
                 .map(|f| CloseFrame::new(f.code, Utf8Bytes::new()));
             self.queue_close_frame(echo.as_ref());
-            self.close_echo_end = Some(self.transmit.queued());
+            echo_end = Some(self.transmit.queued());
             self.close_sent = true;
             self.state = State::CloseReceived;
             self.timers.close_started_by_peer();
@@ -494,7 +495,7 @@ impl Connection {
             self.queue_held_pong();
             self.state = State::Closed;
         }
-        self.peer_close = Some(frame);
+        self.peer_close = Some(Box::new(PeerClose { frame, echo_end }));
     }
 
     /// Makes room for an incomplete frame of `frame_len` bytes (header

@@ -1303,6 +1303,53 @@ fn ping_flood_without_writes_keeps_the_transmit_buffer_bounded() {
 }
 
 #[test]
+fn the_pong_backlog_exists_only_while_pongs_are_unwritten() {
+    for role in [Role::Server, Role::Client] {
+        let mut conn = Connection::new(role, Config::default());
+        assert!(
+            conn.pongs.is_none(),
+            "{role:?}: a new connection has no backlog"
+        );
+        // A flood deep enough to hold a pong back, then the peer reads.
+        let flood: Vec<u8> = (0..transmit::MAX_QUEUED_PONGS + 3)
+            .flat_map(|i| ping_from_peer(role, &ping_payload(i)))
+            .collect();
+        conn.receive(&flood);
+        events(&mut conn).unwrap();
+        assert!(
+            conn.pongs.as_ref().is_some_and(|p| p.held.is_some()),
+            "{role:?}"
+        );
+        let pongs = pong_payloads(&drain(&mut conn));
+        assert_eq!(pongs.len(), transmit::MAX_QUEUED_PONGS + 1, "{role:?}");
+        assert!(
+            conn.pongs.is_none(),
+            "{role:?}: every pong is written, so the backlog is released"
+        );
+        // And it comes back for the next ping.
+        conn.receive(&ping_from_peer(role, b"again"));
+        events(&mut conn).unwrap();
+        assert!(conn.pongs.is_some(), "{role:?}");
+        assert_eq!(pong_payloads(&drain(&mut conn)), vec![b"again".to_vec()]);
+        assert!(conn.pongs.is_none(), "{role:?}");
+    }
+}
+
+#[test]
+fn connections_built_from_one_settings_share_it() {
+    let settings = Arc::new(Settings::new(
+        Config::default().ping_interval(None),
+        Limits::default().max_message_size(1 << 20),
+    ));
+    let first = Connection::with_settings(Role::Server, Arc::clone(&settings));
+    let second = Connection::with_settings(Role::Server, Arc::clone(&settings));
+    assert!(Arc::ptr_eq(first.settings(), second.settings()));
+    assert_eq!(first.config().ping_interval, None);
+    assert_eq!(second.limits().max_message_size, 1 << 20);
+    assert_eq!(Arc::strong_count(&settings), 3);
+}
+
+#[test]
 fn every_ping_is_answered_when_the_driver_writes_after_each_read() {
     for role in [Role::Server, Role::Client] {
         let mut conn = Connection::new(role, Config::default());

@@ -126,18 +126,25 @@ impl Connection {
                 CloseTimer::Off => None,
                 // Due now: the driver calls handle_timeout, which stamps it.
                 CloseTimer::Unstamped => timers.last_now,
-                CloseTimer::At(start) => Some(start + self.config.close_timeout),
+                CloseTimer::At(start) => Some(start + self.settings.config.close_timeout),
             };
         }
         if self.state != State::Open || self.failed || self.eof {
             return None;
         }
         let activity = timers.last_activity?;
-        let idle = self.config.idle_timeout.map(|idle| activity + idle);
+        let idle = self
+            .settings
+            .config
+            .idle_timeout
+            .map(|idle| activity + idle);
         let keepalive = if timers.awaiting_answer {
-            timers.last_ping.map(|ping| ping + self.config.pong_timeout)
+            timers
+                .last_ping
+                .map(|ping| ping + self.settings.config.pong_timeout)
         } else {
-            self.config
+            self.settings
+                .config
                 .ping_interval
                 .and_then(|interval| timers.next_ping(interval))
         };
@@ -152,8 +159,8 @@ impl Connection {
         if self.awaiting_close() {
             match self.timers.close {
                 CloseTimer::Unstamped => self.timers.close = CloseTimer::At(now),
-                CloseTimer::At(start) if now >= start + self.config.close_timeout => {
-                    let error = Error::CloseTimeout(self.config.close_timeout);
+                CloseTimer::At(start) if now >= start + self.settings.config.close_timeout => {
+                    let error = Error::CloseTimeout(self.settings.config.close_timeout);
                     self.fail(&error);
                     return Err(error);
                 }
@@ -167,7 +174,7 @@ impl Connection {
         let Some(activity) = self.timers.last_activity else {
             return Ok(());
         };
-        if let Some(idle) = self.config.idle_timeout {
+        if let Some(idle) = self.settings.config.idle_timeout {
             if now >= activity + idle {
                 let error = Error::IdleTimeout(idle);
                 self.fail(&error);
@@ -176,12 +183,13 @@ impl Connection {
         }
         if self.timers.awaiting_answer {
             let sent = self.timers.last_ping.unwrap_or(activity);
-            if now >= sent + self.config.pong_timeout {
-                let error = Error::KeepaliveTimeout(self.config.pong_timeout);
+            if now >= sent + self.settings.config.pong_timeout {
+                let error = Error::KeepaliveTimeout(self.settings.config.pong_timeout);
                 self.fail(&error);
                 return Err(error);
             }
         } else if let Some(due) = self
+            .settings
             .config
             .ping_interval
             .and_then(|interval| self.timers.next_ping(interval))

@@ -144,7 +144,7 @@ pub(super) struct PongBacklog {
     queued_ends: VecDeque<u64>,
     /// Payload of the newest ping while the queue is full. A copy, so that
     /// it does not keep a large read buffer alive.
-    held: Option<Bytes>,
+    pub(super) held: Option<Bytes>,
 }
 
 /// Mask keys from the OS CSPRNG (RFC 6455 §5.3 asks for unpredictable
@@ -152,36 +152,46 @@ pub(super) struct PongBacklog {
 #[derive(Debug)]
 pub(super) struct MaskKeys {
     /// Allocated on first use: servers never mask.
-    pool: Option<Box<[u8; MASK_POOL]>>,
+    pool: Option<Box<MaskPool>>,
+}
+
+/// A batch of random bytes and how far it has been used. The position lives
+/// in the allocation too, so a server's connection (which never masks)
+/// carries one pointer for all of this.
+#[derive(Debug)]
+struct MaskPool {
+    bytes: [u8; MASK_POOL],
     next: usize,
 }
 
 impl MaskKeys {
     pub(super) fn new() -> Self {
-        MaskKeys {
-            pool: None,
-            next: MASK_POOL,
-        }
+        MaskKeys { pool: None }
     }
 
     fn next_key(&mut self) -> [u8; 4] {
-        let pool = self.pool.get_or_insert_with(|| Box::new([0; MASK_POOL]));
-        if self.next + 4 > MASK_POOL {
+        let pool = self.pool.get_or_insert_with(|| {
+            Box::new(MaskPool {
+                bytes: [0; MASK_POOL],
+                next: MASK_POOL,
+            })
+        });
+        if pool.next + 4 > MASK_POOL {
             // Failure means the OS has no entropy source at all; sending
             // predictable masks would defeat their purpose (proxy cache
             // poisoning, RFC 6455 §10.3), so stop instead.
-            getrandom::fill(&mut pool[..])
+            getrandom::fill(&mut pool.bytes[..])
                 .expect("the OS random number generator failed; mask keys cannot be made");
-            self.next = 0;
+            pool.next = 0;
         }
-        let key = [
-            pool[self.next],
-            pool[self.next + 1],
-            pool[self.next + 2],
-            pool[self.next + 3],
-        ];
-        self.next += 4;
-        key
+        let at = pool.next;
+        pool.next += 4;
+        [
+            pool.bytes[at],
+            pool.bytes[at + 1],
+            pool.bytes[at + 2],
+            pool.bytes[at + 3],
+        ]
     }
 }
 
@@ -325,6 +335,7 @@ impl Connection {
     /// `Config::max_outgoing_frame_size` bytes. `rsv` goes on the first.
     fn queue_data(&mut self, first_opcode: OpCode, rsv: u8, mut payload: Bytes, fin: bool) {
         let max = self
+            .settings
             .config
             .max_outgoing_frame_size
             .unwrap_or(usize::MAX)
@@ -403,8 +414,12 @@ impl Connection {
     /// Answers a ping (RFC 6455 §5.5.2), or holds the answer back while
     /// [`MAX_QUEUED_PONGS`] earlier answers are still unwritten (§5.5.3).
     pub(super) fn queue_pong(&mut self, payload: &[u8]) {
-        if self.pongs.queued_ends.len() >= MAX_QUEUED_PONGS {
-            self.pongs.held = Some(Bytes::copy_from_slice(payload));
+        let backlog_full = self
+            .pongs
+            .as_deref_mut()
+            .filter(|pongs| pongs.queued_ends.len() >= MAX_QUEUED_PONGS);
+        if let Some(pongs) = backlog_full {
+            pongs.held = Some(Bytes::copy_from_slice(payload));
             return;
         }
         self.queue_auto_pong(payload);
@@ -412,32 +427,39 @@ impl Connection {
 
     fn queue_auto_pong(&mut self, payload: &[u8]) {
         self.queue_frame(OpCode::Pong, payload);
-        self.pongs.queued_ends.push_back(self.transmit.queued());
+        let end = self.transmit.queued();
+        self.pongs
+            .get_or_insert_with(Box::default)
+            .queued_ends
+            .push_back(end);
     }
 
     /// Forgets the automatic pongs written so far and queues the held pong
     /// once there is room for it. Called after each write.
     pub(super) fn pongs_written(&mut self) {
         let written = self.transmit.written();
-        while self
-            .pongs
-            .queued_ends
-            .front()
-            .is_some_and(|&end| end <= written)
-        {
-            self.pongs.queued_ends.pop_front();
+        let answers_pings = self.answers_pings();
+        let Some(pongs) = self.pongs.as_deref_mut() else {
+            return;
+        };
+        while pongs.queued_ends.front().is_some_and(|&end| end <= written) {
+            pongs.queued_ends.pop_front();
         }
-        if !self.answers_pings() {
+        if !answers_pings {
             // After the peer's close nothing is answered any more (a held
             // pong was queued ahead of our echo), and after a failure or the
             // end of the stream nothing can be.
-            self.pongs.held = None;
-            return;
+            pongs.held = None;
         }
-        if self.pongs.queued_ends.len() < MAX_QUEUED_PONGS {
-            if let Some(payload) = self.pongs.held.take() {
-                self.queue_auto_pong(&payload);
-            }
+        let release = if pongs.queued_ends.len() < MAX_QUEUED_PONGS {
+            pongs.held.take()
+        } else {
+            None
+        };
+        match release {
+            Some(payload) => self.queue_auto_pong(&payload),
+            None if pongs.queued_ends.is_empty() && pongs.held.is_none() => self.pongs = None,
+            None => {}
         }
     }
 
@@ -446,7 +468,11 @@ impl Connection {
     /// answer to the most recent ping is not lost. The overshoot is one
     /// pong of at most 125 bytes, once.
     pub(super) fn queue_held_pong(&mut self) {
-        if let Some(payload) = self.pongs.held.take() {
+        if let Some(payload) = self
+            .pongs
+            .as_deref_mut()
+            .and_then(|pongs| pongs.held.take())
+        {
             self.queue_auto_pong(&payload);
         }
     }

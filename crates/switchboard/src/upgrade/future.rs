@@ -2,11 +2,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use switchboard_proto::{Config, Connection, Extension, Limits, Role};
+use switchboard_proto::{Connection, Extension, Role, Settings};
 
 use crate::error::Error;
 use crate::websocket::WebSocket;
@@ -18,8 +19,7 @@ pub type UpgradedWebSocket = WebSocket<TokioIo<Upgraded>>;
 /// What the connection is set up with once the upgrade completes.
 #[derive(Debug)]
 pub(super) struct Setup {
-    pub(super) config: Config,
-    pub(super) limits: Limits,
+    pub(super) settings: Arc<Settings>,
     pub(super) extension: Option<Box<dyn Extension>>,
     pub(super) write_buffer_limit: usize,
 }
@@ -96,12 +96,11 @@ impl Future for UpgradeFuture {
 
 fn websocket_over(upgraded: Upgraded, setup: Setup) -> UpgradedWebSocket {
     let Setup {
-        config,
-        limits,
+        settings,
         extension,
         write_buffer_limit,
     } = setup;
-    let mut conn = Connection::with_limits(Role::Server, config, limits);
+    let mut conn = Connection::with_settings(Role::Server, settings);
     if let Some(extension) = extension {
         conn.set_extension(extension);
     }

@@ -1,5 +1,7 @@
 //! [`Upgrade`]: a validated upgrade request waiting for the server's answer.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Request, StatusCode};
@@ -7,7 +9,7 @@ use http_body_util::Full;
 use hyper::upgrade::OnUpgrade;
 use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::UpgradeRequest;
-use switchboard_proto::{Config, Extension, Limits};
+use switchboard_proto::{Config, Extension, Limits, Settings};
 
 use super::future::{Setup, UpgradeFuture};
 use super::rejection::UpgradeRejection;
@@ -65,8 +67,8 @@ pub struct Upgrade {
     on_upgrade: OnUpgrade,
     protocol: Option<String>,
     deflate: Option<DeflateConfig>,
-    config: Config,
-    limits: Limits,
+    /// Shared by every connection this builds (see [`Settings`]).
+    settings: Arc<Settings>,
     write_buffer_limit: usize,
 }
 
@@ -109,8 +111,7 @@ impl Upgrade {
             on_upgrade,
             protocol: None,
             deflate: None,
-            config: Config::default(),
-            limits: Limits::default(),
+            settings: Settings::shared_default(),
             write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
         })
     }
@@ -159,13 +160,13 @@ impl Upgrade {
 
     /// Behaviour settings (keepalive, close timeout, delivery ...).
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
+        Arc::make_mut(&mut self.settings).config = config;
         self
     }
 
     /// Safety limits for frames and messages.
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        Arc::make_mut(&mut self.settings).limits = limits;
         self
     }
 
@@ -208,8 +209,7 @@ impl Upgrade {
         {
             Ok(response) => {
                 let setup = Setup {
-                    config: self.config,
-                    limits: self.limits,
+                    settings: self.settings,
                     extension,
                     write_buffer_limit: self.write_buffer_limit,
                 };
