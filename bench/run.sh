@@ -15,6 +15,7 @@
 #   SCENARIOS="small medium large huge latency many text"
 #   SERVER_CPU=0 LOADGEN_CPU=1     cores to pin to
 #   BENCH_SCHED=fifo               how both processes are scheduled (see below): fifo | nice | none
+#   CPU_DMA_LATENCY=0              idle-state latency bound held during the run (see below): µs | none
 #   SKIP_BUILD=1                   use the binaries already built
 #   LOADGEN=path                   another switchboard-bench binary
 #   BASELINE_ECHO=path             an earlier switchboard-echo build, run as the
@@ -34,6 +35,19 @@
 # flight. BENCH_SCHED=nice uses nice -20; none leaves scheduling alone.
 # The memory measurement always runs at normal priority.
 #
+# Idle states: on a VM an idle vCPU halts, and waking it is a VM exit plus a
+# host reschedule. A server that keeps up goes idle between batches, so each
+# message that wakes it costs the *sender* that exit: at 64 KiB the load
+# generator spent 20% of its CPU waking Switchboard's server (which idled
+# 37% of the time) and 2.5% waking tungstenite's (busy 94%), so the less
+# efficient server looked faster; and a one-in-flight round trip measured
+# 82 µs, almost all of it halts and wake-ups. Holding /dev/cpu_dma_latency
+# at 0 (the kernel's PM QoS interface, what tuned's latency-performance
+# profiles do) keeps idle CPUs polling instead of halting, for every server
+# alike: the same round trip then measures about 11 µs. The bound lasts while
+# this script holds the file open. CPU_DMA_LATENCY=none leaves idle states
+# alone.
+#
 # Quick check: ROUNDS=1 DURATION=1 WARMUP=0.3 IDLE_CONNECTIONS=1000 bench/run.sh
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
@@ -51,6 +65,16 @@ LOADGEN_CPU=${LOADGEN_CPU:-1}
 BENCH_SCHED=${BENCH_SCHED:-fifo}
 OUT=${OUT:-"$BENCH_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)"}
 
+CPU_DMA_LATENCY=${CPU_DMA_LATENCY:-0}
+if [[ $CPU_DMA_LATENCY != none ]]; then
+  if exec {qos_fd}>/dev/cpu_dma_latency 2>/dev/null; then
+    # One write of a hex string; the bound holds until the descriptor closes.
+    printf '%x' "$CPU_DMA_LATENCY" >&"$qos_fd"
+  else
+    echo "cannot open /dev/cpu_dma_latency (not root?): idle states left alone (CPU_DMA_LATENCY=none)" >&2
+    CPU_DMA_LATENCY=none
+  fi
+fi
 if [[ $(id -u) != 0 && $BENCH_SCHED != none ]]; then
   echo "not root: running at normal priority (BENCH_SCHED=none)" >&2
   BENCH_SCHED=none
@@ -190,7 +214,7 @@ fi
 
 {
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
-  echo "Run: started $STARTED, ROUNDS=$ROUNDS DURATION=${DURATION}s WARMUP=${WARMUP}s, servers on CPU $SERVER_CPU, load generator on CPU $LOADGEN_CPU, BENCH_SCHED=$BENCH_SCHED, load average at start: $LOAD_AT_START"
+  echo "Run: started $STARTED, ROUNDS=$ROUNDS DURATION=${DURATION}s WARMUP=${WARMUP}s, servers on CPU $SERVER_CPU, load generator on CPU $LOADGEN_CPU, BENCH_SCHED=$BENCH_SCHED, CPU_DMA_LATENCY=$CPU_DMA_LATENCY, load average at start: $LOAD_AT_START"
   echo
   python3 "$BENCH_DIR/summarize.py" "$RESULTS"
 } | tee "$OUT/table.md"
