@@ -124,7 +124,7 @@
 //! ## Memory per idle connection
 //!
 //! Idle memory is a product figure. When no partial frame is buffered, the
-//! driver reads into an 8 KiB stack buffer and copies into an allocation of
+//! driver reads into a 16 KiB stack buffer and copies into an allocation of
 //! exactly the size read, so an idle connection holds no read buffer; an
 //! emptied read buffer is released when the socket goes idle. The opening
 //! handshake runs in a short-lived boxed future, so its state (parsed
@@ -163,7 +163,12 @@
 //!
 //! Buffers exist only while traffic flows: a read buffer sized to what was
 //! read (large frames grow it geometrically up to `Limits::max_frame_size`)
-//! and the transmit queue.
+//! and the transmit queue. Received messages are not copied out of the read
+//! buffer: the messages of one read share its allocation (at most 16 KiB
+//! for small messages; a large message gets a buffer of about its own
+//! size). An application that keeps a few small messages from a busy
+//! connection for long should copy them (`Bytes::copy_from_slice`), so that
+//! they do not keep the whole read alive.
 //!
 //! ## Split halves
 //!
