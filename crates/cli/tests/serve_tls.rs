@@ -3,12 +3,12 @@
 
 mod common;
 
-use common::pki::Pki;
 use common::{connect, run_async, Server};
 use switchboard::tls::{wrap_client, TlsClientConfig};
+use switchboard_testkit::pki::TestPki;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn tls_server(pki: &Pki) -> Server {
+fn tls_server(pki: &TestPki) -> Server {
     Server::start(&[
         "--tls-cert",
         pki.chain_path().to_str().unwrap(),
@@ -19,7 +19,7 @@ fn tls_server(pki: &Pki) -> Server {
 
 #[test]
 fn wss_echo_with_the_ca_trusted() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let server = tls_server(&pki);
     let url = format!("wss://localhost:{}/echo", server.addr.port());
     let done = connect(
@@ -32,7 +32,7 @@ fn wss_echo_with_the_ca_trusted() {
 
 #[test]
 fn an_untrusted_certificate_fails_the_handshake_unless_insecure() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let server = tls_server(&pki);
     let url = format!("wss://localhost:{}/echo", server.addr.port());
     let done = connect(&[&url], b"x\n");
@@ -58,7 +58,7 @@ fn an_untrusted_certificate_fails_the_handshake_unless_insecure() {
 
 #[test]
 fn healthz_over_https_keeps_the_connection_alive() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let server = tls_server(&pki);
     run_async(async {
         let config = TlsClientConfig::new()
@@ -84,7 +84,7 @@ fn healthz_over_https_keeps_the_connection_alive() {
 
 #[test]
 fn a_missing_key_file_is_reported_at_startup() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let output = std::process::Command::new(common::binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
         .arg(pki.chain_path())

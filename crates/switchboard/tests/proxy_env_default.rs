@@ -6,11 +6,11 @@
 mod net_fixtures;
 
 use net_fixtures::bounded;
-use net_fixtures::pki::TestPki;
 use net_fixtures::proxies::ProxyProcess;
 use net_fixtures::ws_echo::{exchange_and_close, ws_echo};
 use switchboard::tls::{TlsAcceptor, TlsClientConfig};
 use switchboard::ClientBuilder;
+use switchboard_testkit::pki::TestPki;
 
 fn connect_count(proxy: &ProxyProcess, port: u16) -> usize {
     proxy

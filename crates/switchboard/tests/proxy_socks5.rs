@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use net_fixtures::bounded;
 use net_fixtures::echo::{round_trip, tcp_echo, tls_echo};
-use net_fixtures::pki::TestPki;
 use net_fixtures::proxies::ProxyProcess;
 use net_fixtures::ws_echo::{exchange_and_close, ws_echo};
 use switchboard::proxy::{connect_tcp, ProxyConfig, ProxyError};
 use switchboard::tls::{wrap_client, TlsAcceptor, TlsClientConfig};
 use switchboard::{ClientBuilder, Error};
+use switchboard_testkit::pki::TestPki;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -516,9 +516,10 @@ async fn python_client_over_ws_and_wss(kind: ProxyKind) {
     let limit = Duration::from_secs(60);
     let ws_url = proxy.ws_url("/");
     let wss_url = proxy.wss_url("/");
+    let ca_path = proxy.pki.ca_path();
     let (plain, secure) = tokio::join!(
         run_python_client(&ws_url, None, limit),
-        run_python_client(&wss_url, Some(&proxy.pki.ca_path), limit),
+        run_python_client(&wss_url, Some(&ca_path), limit),
     );
     for (url, run) in [(&ws_url, plain), (&wss_url, secure)] {
         let report = format!(

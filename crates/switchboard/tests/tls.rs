@@ -5,11 +5,11 @@ mod net_fixtures;
 
 use net_fixtures::bounded;
 use net_fixtures::echo::{round_trip, tls_echo};
-use net_fixtures::pki::TestPki;
 use net_fixtures::ws_echo::{exchange_and_close, ws_echo};
 use switchboard::proxy::ProxyMode;
 use switchboard::tls::{wrap_client, MaybeTlsStream, TlsAcceptor, TlsClientConfig, TlsError};
 use switchboard::{ClientBuilder, Error};
+use switchboard_testkit::pki::TestPki;
 use tokio::net::TcpStream;
 
 fn client_trusting(pki: &TestPki) -> TlsClientConfig {

@@ -2,8 +2,6 @@
 //! loopback port, talk raw HTTP to it, bound everything in time.
 #![allow(dead_code)] // each test file uses a different part
 
-pub mod pki;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};

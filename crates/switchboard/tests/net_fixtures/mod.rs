@@ -1,12 +1,11 @@
-//! Shared fixtures for the TLS and proxy tests: certificates generated at
-//! test time, loopback echo servers, and real proxy daemons (tinyproxy,
-//! microsocks, dante) started on 127.0.0.1 with temporary configs.
+//! Shared fixtures for the TLS and proxy tests: loopback echo servers and
+//! real proxy daemons (tinyproxy, microsocks, dante) started on 127.0.0.1
+//! with temporary configs. Certificates come from `switchboard_testkit::pki`.
 //!
 //! Every test binary uses a different subset, hence the allowance.
 #![allow(dead_code)]
 
 pub mod echo;
-pub mod pki;
 pub mod proxies;
 pub mod ws_echo;
 

@@ -3,37 +3,27 @@
 //! dropped. Install them with `scripts/install-deps.sh` (or
 //! `apt-get install tinyproxy microsocks dante-server`).
 
-use std::fs::File;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt as _;
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use tempfile::TempDir;
+use switchboard_testkit::daemon::{Daemon, DaemonSpec};
 
-/// How long a daemon may take to start listening.
-const STARTUP_DEADLINE: Duration = Duration::from_secs(10);
-
-/// Attempts, each on a fresh port, in case another process grabbed the
-/// port between choosing it and the daemon binding it.
-const START_ATTEMPTS: usize = 5;
+const INSTALL_HINT: &str = "install the test proxies with scripts/install-deps.sh or \
+                            `apt-get install tinyproxy microsocks dante-server`";
 
 /// A running proxy daemon.
 pub struct ProxyProcess {
-    child: Child,
+    daemon: Daemon,
     /// The port it listens on (127.0.0.1).
     pub port: u16,
-    dir: TempDir,
-    name: &'static str,
 }
 
 impl ProxyProcess {
     /// tinyproxy (HTTP CONNECT). `extra` is appended to a minimal config
     /// (e.g. `BasicAuth alice s3cret`, `ConnectPort 443`).
     pub fn tinyproxy(extra: &str) -> Self {
-        Self::start("tinyproxy", |dir, port| {
+        Self::start("tinyproxy", &[], |dir, port| {
             let config = dir.join("tinyproxy.conf");
             std::fs::write(
                 &config,
@@ -50,7 +40,7 @@ impl ProxyProcess {
 
     /// microsocks (SOCKS5), requiring `user`/`password` when given.
     pub fn microsocks(credentials: Option<(&str, &str)>) -> Self {
-        Self::start("microsocks", |_dir, port| {
+        Self::start("microsocks", &[], |_dir, port| {
             let mut command = Command::new("microsocks");
             command.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
             if let Some((user, password)) = credentials {
@@ -63,7 +53,7 @@ impl ProxyProcess {
     /// dante (SOCKS5, no authentication) with `socks_rules` (dante
     /// `socks pass/block` blocks) placed before a final catch-all pass.
     pub fn dante(socks_rules: &str) -> Self {
-        Self::start("danted", |dir, port| {
+        Self::start("danted", &["danted.log"], |dir, port| {
             let config = dir.join("danted.conf");
             std::fs::write(
                 &config,
@@ -95,94 +85,18 @@ impl ProxyProcess {
 
     /// Everything the daemon logged so far (for assertion messages).
     pub fn log(&self) -> String {
-        let mut log = String::new();
-        for name in ["output.log", "danted.log"] {
-            if let Ok(text) = std::fs::read_to_string(self.dir.path().join(name)) {
-                log.push_str(&text);
-            }
-        }
-        log
+        self.daemon.log()
     }
 
-    fn start(name: &'static str, command_for: impl Fn(&Path, u16) -> Command) -> Self {
-        let mut last_log = String::new();
-        for _ in 0..START_ATTEMPTS {
-            let dir = tempfile::tempdir().unwrap();
-            let port = free_port();
-            let output = File::create(dir.path().join("output.log")).unwrap();
-            let mut command = command_for(dir.path(), port);
-            command
-                .stdin(Stdio::null())
-                .stdout(output.try_clone().unwrap())
-                .stderr(output)
-                // Own process group, so dropping stops forked workers too.
-                .process_group(0);
-            let child = command.spawn().unwrap_or_else(|error| {
-                panic!(
-                    "cannot start `{name}` ({error}); install the test proxies with \
-                     scripts/install-deps.sh or `apt-get install tinyproxy microsocks dante-server`"
-                )
-            });
-            let mut process = Self {
-                child,
-                port,
-                dir,
-                name,
-            };
-            if process.wait_until_listening() {
-                return process;
-            }
-            last_log = process.log();
-        }
-        panic!("`{name}` did not start listening after {START_ATTEMPTS} attempts; its log:\n{last_log}");
+    fn start(name: &str, log_files: &[&str], command_for: impl Fn(&Path, u16) -> Command) -> Self {
+        let spec = DaemonSpec {
+            name,
+            ports: 1,
+            log_files,
+            install_hint: INSTALL_HINT,
+        };
+        let daemon = Daemon::start(&spec, |dir, ports| command_for(dir, ports[0]));
+        let port = daemon.ports()[0];
+        Self { daemon, port }
     }
-
-    /// Polls the port until it accepts; `false` if the daemon exited or
-    /// the deadline passed.
-    fn wait_until_listening(&mut self) -> bool {
-        let started = Instant::now();
-        while started.elapsed() < STARTUP_DEADLINE {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return false;
-            }
-            if TcpStream::connect_timeout(&self.addr(), Duration::from_millis(200)).is_ok() {
-                return true;
-            }
-            sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for ProxyProcess {
-    fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let group = format!("-{pid}");
-        // SIGTERM to the main process lets dante's mother stop and reap its
-        // workers; then SIGKILL whatever is left in the process group.
-        signal("-TERM", &pid);
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline && !matches!(self.child.try_wait(), Ok(Some(_))) {
-            sleep(Duration::from_millis(20));
-        }
-        signal("-KILL", &group);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn signal(signal: &str, target: &str) {
-    let _ = Command::new("kill")
-        .args([signal, "--", target])
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

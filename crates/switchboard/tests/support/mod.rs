@@ -1,14 +1,14 @@
 //! Fixtures for the reverse-proxy tests: real nginx, HAProxy and Caddy
 //! processes started on loopback with the configs from `proxy-configs/`,
-//! a Switchboard echo backend that records what the application sees, a
-//! throwaway PKI, and the Python `websockets` peer from `interop/`.
+//! a Switchboard echo backend that records what the application sees, and
+//! the Python `websockets` peer from `interop/`. The proxies' certificates
+//! come from `switchboard_testkit::pki`.
 //!
 //! Every test binary uses a different subset, hence the allowance.
 #![allow(dead_code)]
 
 pub mod backend;
 pub mod peers;
-pub mod pki;
 pub mod proxies;
 pub mod templates;
 

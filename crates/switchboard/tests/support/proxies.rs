@@ -7,26 +7,15 @@
 //! with TLS terminated at the proxy (`wss://localhost:<tls_port>/`, a
 //! certificate from [`TestPki`]). Both forward to one plain backend.
 
-use std::fs::File;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt as _;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use tempfile::TempDir;
+use switchboard_testkit::daemon::{Daemon, DaemonSpec};
+use switchboard_testkit::pki::TestPki;
 
 use super::install_hint;
-use super::pki::TestPki;
 use super::templates::{render, ProxyKind, Values};
-
-/// How long a proxy may take to listen on both ports.
-const STARTUP_DEADLINE: Duration = Duration::from_secs(10);
-
-/// Attempts, each with fresh ports, in case another process takes a port
-/// between our choosing it and the proxy binding it.
-const START_ATTEMPTS: usize = 5;
 
 /// How a test wants the proxy configured.
 #[derive(Debug, Clone)]
@@ -100,8 +89,8 @@ impl ProxySetup {
                 .set("tls_listen", format!("127.0.0.1:{tls_port}"))
                 .set("tls_listen_v6", format!("[::1]:{tls_port}"))
                 .set("server_name", "localhost")
-                .set("tls_certificate", path_text(&pki.chain_path))
-                .set("tls_certificate_key", path_text(&pki.key_path))
+                .set("tls_certificate", path_text(&pki.chain_path()))
+                .set("tls_certificate_key", path_text(&pki.key_path()))
                 .set("upstream_source", {
                     let line = source("proxy_bind");
                     if line.is_empty() {
@@ -113,7 +102,7 @@ impl ProxySetup {
             ProxyKind::Haproxy => values
                 .set("listen", format!("127.0.0.1:{plain_port}"))
                 .set("tls_listen", format!("127.0.0.1:{tls_port}"))
-                .set("tls_pem", path_text(&pki.combined_path))
+                .set("tls_pem", path_text(&pki.combined_path()))
                 .set("upstream_source", source("source")),
             ProxyKind::Caddy => {
                 assert!(
@@ -124,8 +113,8 @@ impl ProxySetup {
                 values
                     .set("plain_site", format!("http://127.0.0.1:{plain_port}"))
                     .set("tls_site", format!("https://localhost:{tls_port}"))
-                    .set("tls_certificate", path_text(&pki.chain_path))
-                    .set("tls_certificate_key", path_text(&pki.key_path))
+                    .set("tls_certificate", path_text(&pki.chain_path()))
+                    .set("tls_certificate_key", path_text(&pki.key_path()))
             }
         }
     }
@@ -133,7 +122,7 @@ impl ProxySetup {
 
 /// A running reverse proxy; stopped (with its workers) when dropped.
 pub struct ReverseProxy {
-    child: Child,
+    daemon: Daemon,
     kind: ProxyKind,
     /// The plain HTTP port on 127.0.0.1.
     pub plain_port: u16,
@@ -141,47 +130,32 @@ pub struct ReverseProxy {
     pub tls_port: u16,
     /// The certificates the TLS port serves; clients trust `pki.ca_pem`.
     pub pki: TestPki,
-    dir: TempDir,
 }
 
 impl ReverseProxy {
     /// Starts the proxy described by `setup` and waits until it listens.
     pub fn start(setup: &ProxySetup) -> Self {
         let program = find_program(setup.kind.program());
-        let mut last_log = String::new();
-        for _ in 0..START_ATTEMPTS {
-            let dir = tempfile::tempdir().unwrap();
-            let pki = TestPki::write_to(dir.path());
-            let (plain_port, tls_port) = (free_port(), free_port());
+        let pki = TestPki::new();
+        let spec = DaemonSpec {
+            name: setup.kind.program(),
+            ports: 2,
+            log_files: &["error.log"],
+            install_hint: &install_hint(setup.kind.program()),
+        };
+        let daemon = Daemon::start(&spec, |dir, ports| {
+            let (plain_port, tls_port) = (ports[0], ports[1]);
             let rendered = render(&setup.template(), &setup.values(plain_port, tls_port, &pki));
-            let mut command = command_for(setup.kind, &program, dir.path(), &rendered);
-            let output = File::create(dir.path().join("output.log")).unwrap();
-            command
-                .stdin(Stdio::null())
-                .stdout(output.try_clone().unwrap())
-                .stderr(output)
-                // Its own process group, so dropping also stops nginx's workers.
-                .process_group(0);
-            let child = command.spawn().unwrap_or_else(|error| {
-                panic!("cannot start {}: {error}", program.display());
-            });
-            let mut proxy = ReverseProxy {
-                child,
-                kind: setup.kind,
-                plain_port,
-                tls_port,
-                pki,
-                dir,
-            };
-            if proxy.wait_until_listening() {
-                return proxy;
-            }
-            last_log = proxy.log();
+            command_for(setup.kind, &program, dir, &rendered)
+        });
+        let (plain_port, tls_port) = (daemon.ports()[0], daemon.ports()[1]);
+        ReverseProxy {
+            daemon,
+            kind: setup.kind,
+            plain_port,
+            tls_port,
+            pki,
         }
-        panic!(
-            "{} did not start listening after {START_ATTEMPTS} attempts; its output:\n{last_log}",
-            setup.kind.program()
-        );
     }
 
     /// `ws://127.0.0.1:<plain_port><path>`.
@@ -219,51 +193,7 @@ impl ReverseProxy {
     /// Everything the proxy wrote so far (stdout, stderr, error log), for
     /// assertion messages.
     pub fn log(&self) -> String {
-        let mut log = String::new();
-        for name in ["output.log", "error.log"] {
-            if let Ok(text) = std::fs::read_to_string(self.dir.path().join(name)) {
-                log.push_str(&text);
-            }
-        }
-        log
-    }
-
-    /// Polls both ports; `false` if the proxy exited or the deadline passed.
-    fn wait_until_listening(&mut self) -> bool {
-        let started = Instant::now();
-        let ports = [self.plain_port, self.tls_port];
-        while started.elapsed() < STARTUP_DEADLINE {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return false;
-            }
-            let listening = ports.iter().all(|&port| {
-                let addr = SocketAddr::from(([127, 0, 0, 1], port));
-                TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-            });
-            if listening {
-                // A port someone else holds also accepts: make sure the
-                // proxy did not exit over a bind failure meanwhile.
-                sleep(Duration::from_millis(50));
-                return matches!(self.child.try_wait(), Ok(None));
-            }
-            sleep(Duration::from_millis(25));
-        }
-        false
-    }
-}
-
-impl Drop for ReverseProxy {
-    fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        signal("-TERM", &pid);
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            sleep(Duration::from_millis(20));
-        }
-        // Whatever is left of the group (nginx workers).
-        signal("-KILL", &format!("-{pid}"));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.daemon.log()
     }
 }
 
@@ -344,20 +274,4 @@ pub fn find_program(program: &str) -> PathBuf {
 
 fn path_text(path: &Path) -> String {
     path.to_str().expect("temporary paths are UTF-8").to_owned()
-}
-
-fn signal(signal: &str, target: &str) {
-    let _ = Command::new("kill")
-        .args([signal, "--", target])
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

@@ -9,7 +9,7 @@ use rcgen::{
 };
 use tempfile::TempDir;
 
-/// A CA plus one server certificate for `localhost` and `127.0.0.1`.
+/// A CA plus one server certificate; the files go away with the value.
 pub struct TestPki {
     dir: TempDir,
     /// The CA certificate (what clients must trust).
@@ -58,6 +58,11 @@ impl TestPki {
         std::fs::write(pki.ca_path(), &pki.ca_pem).unwrap();
         std::fs::write(pki.chain_path(), &pki.chain_pem).unwrap();
         std::fs::write(pki.key_path(), &pki.key_pem).unwrap();
+        std::fs::write(
+            pki.combined_path(),
+            format!("{}{}", pki.chain_pem, pki.key_pem),
+        )
+        .unwrap();
         pki
     }
 
@@ -74,5 +79,17 @@ impl TestPki {
     /// Path of the server key PEM.
     pub fn key_path(&self) -> PathBuf {
         self.dir.path().join("key.pem")
+    }
+
+    /// Path of the chain followed by the key in one file, the form
+    /// HAProxy's `crt` wants.
+    pub fn combined_path(&self) -> PathBuf {
+        self.dir.path().join("chain-and-key.pem")
+    }
+}
+
+impl Default for TestPki {
+    fn default() -> Self {
+        Self::new()
     }
 }

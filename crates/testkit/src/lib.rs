@@ -1,0 +1,6 @@
+//! Fixtures shared by the tests of several workspace crates. Anything that
+//! needs Switchboard's own types stays in the crates' `tests/` trees: this
+//! crate is a dev-dependency of them and must not depend on them in turn.
+
+pub mod daemon;
+pub mod pki;
