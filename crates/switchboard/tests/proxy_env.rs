@@ -4,14 +4,11 @@
 
 mod net_fixtures;
 
-use std::time::Duration;
-
 use net_fixtures::bounded;
 use net_fixtures::echo::{round_trip, tcp_echo};
 use net_fixtures::proxies::ProxyProcess;
-use switchboard::proxy::{connect_tcp, ProxyEnv, ProxyError, ProxyMode, ProxyProtocol};
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use net_fixtures::tunnels::{connect_through, open_tunnel};
+use switchboard::proxy::{ProxyEnv, ProxyError, ProxyMode, ProxyProtocol};
 
 fn env_of(vars: Vec<(&'static str, String)>) -> ProxyEnv {
     ProxyEnv::from_lookup(move |name| {
@@ -46,9 +43,7 @@ async fn https_proxy_from_the_environment_is_used_for_wss_targets() {
             .unwrap()
             .expect("a proxy");
         assert_eq!(secure.protocol(), ProxyProtocol::HttpConnect);
-        let mut tunnel = connect_tcp(&secure, "localhost", target.port(), CONNECT_TIMEOUT)
-            .await
-            .unwrap_or_else(|error| panic!("{error}\n{}", tinyproxy.log()));
+        let mut tunnel = open_tunnel(&tinyproxy, &secure, "localhost", target.port()).await;
         assert_eq!(round_trip(&mut tunnel, b"wss route").await, b"wss route");
 
         let plain = env
@@ -61,7 +56,7 @@ async fn https_proxy_from_the_environment_is_used_for_wss_targets() {
                 resolve_at_proxy: true
             }
         );
-        let mut tunnel = connect_tcp(&plain, "localhost", target.port(), CONNECT_TIMEOUT)
+        let mut tunnel = connect_through(&plain, "localhost", target.port())
             .await
             .unwrap();
         assert_eq!(round_trip(&mut tunnel, b"ws route").await, b"ws route");

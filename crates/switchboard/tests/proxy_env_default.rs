@@ -5,10 +5,9 @@
 
 mod net_fixtures;
 
-use net_fixtures::bounded;
 use net_fixtures::proxies::ProxyProcess;
 use net_fixtures::ws_echo::{exchange_and_close, ws_echo};
-use switchboard::tls::{TlsAcceptor, TlsClientConfig};
+use net_fixtures::{acceptor_for, bounded, client_trusting};
 use switchboard::ClientBuilder;
 use switchboard_testkit::pki::TestPki;
 
@@ -23,14 +22,11 @@ fn connect_count(proxy: &ProxyProcess, port: u16) -> usize {
 async fn client_builder_reads_proxy_variables_like_curl() {
     bounded(async {
         let pki = TestPki::new();
-        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
         let (plain, _plain_outcomes) = ws_echo(None).await;
-        let (secure, _secure_outcomes) = ws_echo(Some(acceptor)).await;
+        let (secure, _secure_outcomes) = ws_echo(Some(acceptor_for(&pki))).await;
         let http_proxy = ProxyProcess::tinyproxy("BasicAuth alice s3cret");
         let https_proxy = ProxyProcess::tinyproxy("");
-        let tls = TlsClientConfig::new()
-            .add_root_certificates_pem_file(pki.ca_path())
-            .unwrap();
+        let tls = client_trusting(&pki);
 
         for name in [
             "http_proxy",

@@ -3,18 +3,17 @@
 
 mod net_fixtures;
 
-use std::time::Duration;
-
 use net_fixtures::bounded;
-use net_fixtures::echo::{round_trip, tcp_echo, tls_echo};
+use net_fixtures::echo::{round_trip, tcp_echo};
 use net_fixtures::proxies::ProxyProcess;
-use net_fixtures::ws_echo::{exchange_and_close, ws_echo};
-use switchboard::proxy::{connect_tcp, ProxyConfig, ProxyError};
-use switchboard::tls::{wrap_client, TlsAcceptor, TlsClientConfig};
+use net_fixtures::tunnels::{
+    assert_asks_for_credentials, assert_credentials_rejected, connect_through, open_tunnel,
+    refused_tunnel, ws_and_wss_through, TlsThroughTunnel,
+};
+use net_fixtures::ws_echo::ws_echo;
+use switchboard::proxy::{ProxyConfig, ProxyError};
 use switchboard::{ClientBuilder, Error};
-use switchboard_testkit::pki::TestPki;
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use switchboard_testkit::free_port;
 
 #[tokio::test]
 async fn socks5h_with_credentials_resolves_the_name_at_the_proxy() {
@@ -24,9 +23,7 @@ async fn socks5h_with_credentials_resolves_the_name_at_the_proxy() {
         let config =
             ProxyConfig::socks5h("127.0.0.1", proxy.port).with_credentials("bob", "hunter2");
         // "localhost" travels as a SOCKS5 domain name (address type 3).
-        let mut tunnel = connect_tcp(&config, "localhost", target.port(), CONNECT_TIMEOUT)
-            .await
-            .unwrap_or_else(|error| panic!("{error}\nproxy log:\n{}", proxy.log()));
+        let mut tunnel = open_tunnel(&proxy, &config, "localhost", target.port()).await;
         assert_eq!(
             round_trip(&mut tunnel, b"via socks5h").await,
             b"via socks5h"
@@ -44,14 +41,14 @@ async fn socks5_with_ip_target_and_no_auth() {
             ProxyConfig::socks5("127.0.0.1", proxy.port),
             ProxyConfig::socks5h("127.0.0.1", proxy.port),
         ] {
-            let mut tunnel = connect_tcp(&config, "127.0.0.1", target.port(), CONNECT_TIMEOUT)
+            let mut tunnel = connect_through(&config, "127.0.0.1", target.port())
                 .await
                 .unwrap_or_else(|error| panic!("{config}: {error}"));
             assert_eq!(round_trip(&mut tunnel, b"via ip").await, b"via ip");
         }
         // socks5:// resolves locally and sends an address.
         let config = ProxyConfig::socks5("127.0.0.1", proxy.port);
-        let mut tunnel = connect_tcp(&config, "localhost", target.port(), CONNECT_TIMEOUT)
+        let mut tunnel = connect_through(&config, "localhost", target.port())
             .await
             .unwrap();
         assert_eq!(
@@ -65,19 +62,14 @@ async fn socks5_with_ip_target_and_no_auth() {
 #[tokio::test]
 async fn tls_runs_end_to_end_through_socks5() {
     bounded(async {
-        let pki = TestPki::new();
-        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
-        let (target, mut accepted) = tls_echo(acceptor).await;
         let proxy = ProxyProcess::microsocks(Some(("bob", "hunter2")));
         let config =
             ProxyConfig::socks5h("127.0.0.1", proxy.port).with_credentials("bob", "hunter2");
-        let tunnel = connect_tcp(&config, "localhost", target.port(), CONNECT_TIMEOUT)
-            .await
-            .unwrap();
-        let tls_config = TlsClientConfig::new()
-            .add_root_certificates_pem_file(pki.ca_path())
-            .unwrap();
-        let mut tls = wrap_client(tunnel, &tls_config, "localhost").await.unwrap();
+        let TlsThroughTunnel {
+            mut tls,
+            mut accepted,
+            ..
+        } = TlsThroughTunnel::open(&proxy, &config).await;
         assert_eq!(round_trip(&mut tls, b"tls in socks").await, b"tls in socks");
         let seen = accepted.recv().await.unwrap().expect("server handshake ok");
         assert_eq!(seen.sni.as_deref(), Some("localhost"));
@@ -91,19 +83,8 @@ async fn wrong_password_is_an_auth_failure() {
         let target = tcp_echo().await;
         let proxy = ProxyProcess::microsocks(Some(("bob", "hunter2")));
         let config = ProxyConfig::socks5h("127.0.0.1", proxy.port).with_credentials("bob", "wrong");
-        let error = connect_tcp(&config, "127.0.0.1", target.port(), CONNECT_TIMEOUT)
-            .await
-            .unwrap_err();
-        let message = error.to_string();
-        assert!(
-            matches!(error, ProxyError::AuthRejected { .. }),
-            "{error:?}"
-        );
-        assert!(
-            message.contains("check the user name and password"),
-            "{message}"
-        );
-        assert!(!message.contains("wrong"), "password leaked: {message}");
+        let error = refused_tunnel(&config, "127.0.0.1", target.port()).await;
+        assert_credentials_rejected(&error, "wrong");
     })
     .await;
 }
@@ -114,14 +95,8 @@ async fn missing_credentials_ask_for_them() {
         let target = tcp_echo().await;
         let proxy = ProxyProcess::microsocks(Some(("bob", "hunter2")));
         let config = ProxyConfig::socks5h("127.0.0.1", proxy.port);
-        let error = connect_tcp(&config, "127.0.0.1", target.port(), CONNECT_TIMEOUT)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, ProxyError::AuthRequired { .. }),
-            "{error:?}"
-        );
-        assert!(error.to_string().contains("user:password@"), "{error}");
+        let error = refused_tunnel(&config, "127.0.0.1", target.port()).await;
+        assert_asks_for_credentials(&error);
     })
     .await;
 }
@@ -132,9 +107,7 @@ async fn dante_tunnels_allowed_targets() {
         let target = tcp_echo().await;
         let proxy = ProxyProcess::dante("");
         let config = ProxyConfig::socks5h("127.0.0.1", proxy.port);
-        let mut tunnel = connect_tcp(&config, "localhost", target.port(), CONNECT_TIMEOUT)
-            .await
-            .unwrap_or_else(|error| panic!("{error}\nproxy log:\n{}", proxy.log()));
+        let mut tunnel = open_tunnel(&proxy, &config, "localhost", target.port()).await;
         assert_eq!(round_trip(&mut tunnel, b"via dante").await, b"via dante");
     })
     .await;
@@ -149,9 +122,7 @@ async fn dante_rule_blocking_the_target_is_target_refused() {
             target.port()
         ));
         let config = ProxyConfig::socks5h("127.0.0.1", proxy.port);
-        let error = connect_tcp(&config, "127.0.0.1", target.port(), CONNECT_TIMEOUT)
-            .await
-            .unwrap_err();
+        let error = refused_tunnel(&config, "127.0.0.1", target.port()).await;
         let message = error.to_string();
         assert!(
             matches!(error, ProxyError::TargetRefused { .. }),
@@ -167,16 +138,10 @@ async fn dante_rule_blocking_the_target_is_target_refused() {
 #[tokio::test]
 async fn dante_reports_a_closed_target_port_as_unreachable() {
     bounded(async {
-        let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let closed_port = free_port();
         let proxy = ProxyProcess::dante("");
         let config = ProxyConfig::socks5h("127.0.0.1", proxy.port);
-        let error = connect_tcp(&config, "127.0.0.1", closed_port, CONNECT_TIMEOUT)
-            .await
-            .unwrap_err();
+        let error = refused_tunnel(&config, "127.0.0.1", closed_port).await;
         assert!(
             matches!(error, ProxyError::TargetUnreachable { .. }),
             "{error:?}"
@@ -189,42 +154,10 @@ async fn dante_reports_a_closed_target_port_as_unreachable() {
 #[tokio::test]
 async fn ws_and_wss_through_socks5_with_the_client_builder() {
     bounded(async {
-        let pki = TestPki::new();
-        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
-        let (plain, mut plain_outcomes) = ws_echo(None).await;
-        let (secure, mut secure_outcomes) = ws_echo(Some(acceptor)).await;
         let proxy = ProxyProcess::microsocks(Some(("bob", "hunter2")));
         let socks =
             ProxyConfig::socks5h("127.0.0.1", proxy.port).with_credentials("bob", "hunter2");
-
-        let url = format!("ws://localhost:{}/socks-plain", plain.port());
-        let (mut ws, _) = ClientBuilder::new(url)
-            .proxy(socks.clone())
-            .connect()
-            .await
-            .unwrap();
-        exchange_and_close(&mut ws).await;
-        assert_eq!(
-            plain_outcomes.recv().await.unwrap(),
-            Ok("/socks-plain".to_owned())
-        );
-
-        let url = format!("wss://localhost:{}/socks-tls", secure.port());
-        let tls = TlsClientConfig::new()
-            .add_root_certificates_pem_file(pki.ca_path())
-            .unwrap();
-        let (mut ws, _) = ClientBuilder::new(url)
-            .proxy(socks)
-            .tls_config(tls)
-            .connect()
-            .await
-            .unwrap();
-        assert!(ws.get_ref().is_tls());
-        exchange_and_close(&mut ws).await;
-        assert_eq!(
-            secure_outcomes.recv().await.unwrap(),
-            Ok("/socks-tls".to_owned())
-        );
+        ws_and_wss_through(&proxy, socks, "/socks-plain", "/socks-tls").await;
     })
     .await;
 }

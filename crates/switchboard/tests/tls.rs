@@ -3,26 +3,20 @@
 
 mod net_fixtures;
 
-use net_fixtures::bounded;
 use net_fixtures::echo::{round_trip, tls_echo};
 use net_fixtures::ws_echo::{exchange_and_close, ws_echo};
+use net_fixtures::{acceptor_for, bounded, client_trusting};
 use switchboard::proxy::ProxyMode;
 use switchboard::tls::{wrap_client, MaybeTlsStream, TlsAcceptor, TlsClientConfig, TlsError};
 use switchboard::{ClientBuilder, Error};
 use switchboard_testkit::pki::TestPki;
 use tokio::net::TcpStream;
 
-fn client_trusting(pki: &TestPki) -> TlsClientConfig {
-    TlsClientConfig::new()
-        .add_root_certificates_pem_file(pki.ca_path())
-        .expect("CA PEM loads")
-}
-
 #[tokio::test]
 async fn trusted_handshake_sends_sni_and_negotiates_http11() {
     bounded(async {
         let pki = TestPki::new();
-        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let acceptor = acceptor_for(&pki);
         let (addr, mut accepted) = tls_echo(acceptor).await;
         let tcp = TcpStream::connect(addr).await.unwrap();
         let mut tls = wrap_client(tcp, &client_trusting(&pki), "localhost")
@@ -101,7 +95,7 @@ async fn untrusted_certificate_fails_with_a_clear_error_on_both_sides() {
 async fn wrong_hostname_fails_with_a_clear_error() {
     bounded(async {
         let pki = TestPki::for_names(&["ws.example.test"]);
-        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let acceptor = acceptor_for(&pki);
         let (addr, _accepted) = tls_echo(acceptor).await;
         for name in ["localhost", "127.0.0.1", "other.example.test"] {
             let tcp = TcpStream::connect(addr).await.unwrap();
@@ -133,7 +127,7 @@ async fn wrong_hostname_fails_with_a_clear_error() {
 async fn disabling_verification_is_explicit_and_accepts_anything() {
     bounded(async {
         let pki = TestPki::for_names(&["ws.example.test"]);
-        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let acceptor = acceptor_for(&pki);
         let (addr, _accepted) = tls_echo(acceptor).await;
         let config = TlsClientConfig::new().dangerous_disable_certificate_verification();
         assert!(!config.verifies_certificates());
@@ -169,7 +163,7 @@ async fn maybe_tls_stream_carries_both_plain_and_tls() {
         assert_eq!(round_trip(&mut plain, b"plain").await, b"plain");
 
         let pki = TestPki::new();
-        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let acceptor = acceptor_for(&pki);
         let (addr, _accepted) = tls_echo(acceptor).await;
         let tcp = TcpStream::connect(addr).await.unwrap();
         let tls = wrap_client(tcp, &client_trusting(&pki), "localhost")
@@ -232,7 +226,7 @@ fn wss_client(url: String, pki: &TestPki) -> ClientBuilder {
 async fn wss_client_and_server_exchange_messages() {
     bounded(async {
         let pki = TestPki::new();
-        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let acceptor = acceptor_for(&pki);
         let (addr, mut outcomes) = ws_echo(Some(acceptor)).await;
         for host in ["localhost", "127.0.0.1"] {
             let url = format!("wss://{host}:{}/secure/chat", addr.port());
@@ -254,7 +248,7 @@ async fn wss_client_and_server_exchange_messages() {
 async fn wss_connect_reports_untrusted_and_mismatched_certificates() {
     bounded(async {
         let pki = TestPki::for_names(&["ws.example.test"]);
-        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let acceptor = acceptor_for(&pki);
         let (addr, mut outcomes) = ws_echo(Some(acceptor)).await;
 
         // Default roots (webpki, or the OS store with `native-roots`): the
@@ -328,7 +322,7 @@ async fn server_without_tls_serves_plain_ws_through_the_same_path() {
 async fn tls_handshake_counts_against_the_server_handshake_timeout() {
     bounded(async {
         let pki = TestPki::new();
-        let acceptor = TlsAcceptor::from_pem_files(pki.chain_path(), pki.key_path()).unwrap();
+        let acceptor = acceptor_for(&pki);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {

@@ -4,3 +4,5 @@
 
 pub mod daemon;
 pub mod pki;
+
+pub use daemon::free_port;
