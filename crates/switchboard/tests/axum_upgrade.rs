@@ -77,22 +77,7 @@ async fn start() -> (SocketAddr, mpsc::UnboundedReceiver<ServerSaw>) {
 async fn axum_serves_plain_http_and_websocket_on_one_port() {
     bounded(async {
         let (addr, mut reports) = start().await;
-        let plain = raw_http(
-            addr,
-            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
-        .await;
-        assert_eq!(plain.status, 200);
-        assert_eq!(plain.text(), "plain HTTP here");
-
-        run_echo_session(format!("ws://{addr}/ws"), "chat.v2", &mut reports).await;
-
-        let plain = raw_http(
-            addr,
-            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
-        .await;
-        assert_eq!(plain.status, 200);
+        plain_http_and_websocket_share_the_port(addr, "/", &mut reports).await;
     })
     .await;
 }
@@ -111,21 +96,9 @@ async fn axum_rejects_bad_upgrades_with_the_core_responses() {
     bounded(async {
         let (addr, _reports) = start().await;
 
-        let response = raw_http(
-            addr,
-            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
-        .await;
-        assert_eq!(response.status, 426);
-        assert_eq!(response.header("upgrade"), Some("websocket"));
-        assert_eq!(response.header("sec-websocket-version"), Some("13"));
-        assert!(response.text().contains("Upgrade: websocket"));
+        plain_get_on_websocket_route_is_426(addr, "/ws").await;
 
-        let post = upgrade_request("/ws", "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n")
-            .replacen("GET", "POST", 1);
-        let response = raw_http(addr, &post).await;
-        assert_eq!(response.status, 405);
-        assert_eq!(response.header("allow"), Some("GET"));
+        post_upgrade_is_405(addr, "/ws").await;
 
         let response = raw_http(
             addr,
@@ -149,11 +122,7 @@ async fn axum_rejects_bad_upgrades_with_the_core_responses() {
 async fn optional_extractor_shares_a_route_between_http_and_websocket() {
     bounded(async {
         let (addr, mut reports) = start().await;
-        let plain = raw_http(
-            addr,
-            "GET /maybe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
-        .await;
+        let plain = plain_get(addr, "/maybe").await;
         assert_eq!(plain.status, 200);
         assert_eq!(plain.text(), "plain HTTP on the WebSocket route");
 
@@ -220,23 +189,13 @@ async fn axum_negotiates_deflate_and_compresses_on_the_wire() {
             })
             .await
             .unwrap();
-        let extensions = response.headers()["sec-websocket-extensions"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let extensions = accepted_extensions(&response);
         assert!(extensions.starts_with("permessage-deflate"), "{extensions}");
 
         let text = "{\"channel\":\"prices\",\"symbol\":\"ABC\",\"bid\":101.25}\n".repeat(1500);
         let after_handshake = read.load(Ordering::Relaxed);
         for _ in 0..3 {
-            ws.send(Message::text(text.clone())).await.unwrap();
-            let echo = ws.recv().await.unwrap().unwrap();
-            assert!(echo == Message::text(text.clone()), "echo differs");
-            let seen = next_report(&mut reports).await;
-            assert!(
-                seen == ServerSaw::Data(Message::text(text.clone())),
-                "server saw another message"
-            );
+            assert_echoed_and_seen(&mut ws, &mut reports, Message::text(text.clone())).await;
         }
         let binary: Vec<u8> = b"0123456789abcdef".repeat(4096);
         ws.send(Message::binary(binary.clone())).await.unwrap();
@@ -262,15 +221,9 @@ async fn axum_negotiates_deflate_and_compresses_on_the_wire() {
 async fn axum_deflate_presets_shape_the_answer() {
     bounded(async {
         let (addr, _reports) = start().await;
-        let (mut ws, response) = ClientBuilder::new(format!("ws://{addr}/deflate-low-memory"))
-            .deflate(DeflateConfig::default())
-            .connect()
-            .await
-            .unwrap();
-        let extensions = response.headers()["sec-websocket-extensions"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let (mut ws, response) =
+            connect_offering_deflate(format!("ws://{addr}/deflate-low-memory")).await;
+        let extensions = accepted_extensions(&response);
         // RFC 7692 §7.1.1: the server announces its own no context
         // takeover; it answers client_no_context_takeover only when offered
         // (Node's `ws` refuses it unasked), and the default client does not.
@@ -284,17 +237,11 @@ async fn axum_deflate_presets_shape_the_answer() {
         );
         let text = "repeat after me ".repeat(500);
         for _ in 0..2 {
-            ws.send(Message::text(text.clone())).await.unwrap();
-            let echo = ws.recv().await.unwrap().unwrap();
-            assert!(echo == Message::text(text.clone()), "echo differs");
+            assert_echoed(&mut ws, Message::text(text.clone())).await;
         }
 
         // A route without deflate declines the same offer.
-        let (_ws, response) = ClientBuilder::new(format!("ws://{addr}/ws"))
-            .deflate(DeflateConfig::default())
-            .connect()
-            .await
-            .unwrap();
+        let (_ws, response) = connect_offering_deflate(format!("ws://{addr}/ws")).await;
         assert!(response.headers().get("sec-websocket-extensions").is_none());
     })
     .await;

@@ -108,23 +108,7 @@ async fn handle(
 async fn hyper_serves_plain_http_and_websocket_on_one_port() {
     bounded(async {
         let (addr, mut reports) = start(true, None).await;
-        let plain = raw_http(
-            addr,
-            "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
-        .await;
-        assert_eq!(plain.status, 200);
-        assert_eq!(plain.text(), "plain HTTP here");
-
-        run_echo_session(format!("ws://{addr}/ws"), "chat.v2", &mut reports).await;
-
-        // The port still serves plain HTTP after a WebSocket came and went.
-        let plain = raw_http(
-            addr,
-            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
-        .await;
-        assert_eq!(plain.status, 200);
+        plain_http_and_websocket_share_the_port(addr, "/hello", &mut reports).await;
     })
     .await;
 }
@@ -144,15 +128,7 @@ async fn hyper_answers_bad_upgrades_with_the_core_rejections() {
         let (addr, _reports) = start(true, None).await;
 
         // A plain GET on the WebSocket route: 426 naming the protocol.
-        let response = raw_http(
-            addr,
-            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
-        .await;
-        assert_eq!(response.status, 426);
-        assert_eq!(response.header("upgrade"), Some("websocket"));
-        assert_eq!(response.header("sec-websocket-version"), Some("13"));
-        assert!(response.text().contains("Upgrade: websocket"));
+        let response = plain_get_on_websocket_route_is_426(addr, "/ws").await;
         assert_eq!(
             response.header("content-length"),
             Some(response.body.len().to_string().as_str())
@@ -168,12 +144,7 @@ async fn hyper_answers_bad_upgrades_with_the_core_rejections() {
         assert_eq!(response.header("sec-websocket-version"), Some("13"));
         assert!(response.text().contains("version 8"));
 
-        // RFC 6455 §4.2.1 item 1: only GET.
-        let post = upgrade_request("/ws", "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n")
-            .replacen("GET", "POST", 1);
-        let response = raw_http(addr, &post).await;
-        assert_eq!(response.status, 405);
-        assert_eq!(response.header("allow"), Some("GET"));
+        post_upgrade_is_405(addr, "/ws").await;
 
         // RFC 6455 §4.2.1 item 5: the key must be base64 of 16 bytes.
         let bad_key = upgrade_request("/ws", "Sec-WebSocket-Version: 13\r\n")
@@ -189,24 +160,11 @@ async fn hyper_answers_bad_upgrades_with_the_core_rejections() {
 async fn hyper_negotiates_deflate_when_the_server_enables_it() {
     bounded(async {
         let (addr, mut reports) = start(true, Some(DeflateConfig::default())).await;
-        let (mut ws, response) = ClientBuilder::new(format!("ws://{addr}/ws"))
-            .deflate(DeflateConfig::default())
-            .connect()
-            .await
-            .unwrap();
-        let extensions = response.headers()["sec-websocket-extensions"]
-            .to_str()
-            .unwrap();
+        let (mut ws, response) = connect_offering_deflate(format!("ws://{addr}/ws")).await;
+        let extensions = accepted_extensions(&response);
         assert!(extensions.starts_with("permessage-deflate"), "{extensions}");
         let text = "{\"symbol\":\"ABC\",\"bid\":101.25}\n".repeat(2000);
-        ws.send(Message::text(text.clone())).await.unwrap();
-        let echo = ws.recv().await.unwrap().unwrap();
-        assert!(echo == Message::text(text.clone()), "echo differs");
-        let seen = next_report(&mut reports).await;
-        assert!(
-            seen == ServerSaw::Data(Message::text(text)),
-            "server saw another message"
-        );
+        assert_echoed_and_seen(&mut ws, &mut reports, Message::text(text)).await;
     })
     .await;
 }
@@ -215,11 +173,7 @@ async fn hyper_negotiates_deflate_when_the_server_enables_it() {
 async fn hyper_declines_deflate_unless_enabled() {
     bounded(async {
         let (addr, _reports) = start(true, None).await;
-        let (mut ws, response) = ClientBuilder::new(format!("ws://{addr}/ws"))
-            .deflate(DeflateConfig::default())
-            .connect()
-            .await
-            .unwrap();
+        let (mut ws, response) = connect_offering_deflate(format!("ws://{addr}/ws")).await;
         assert!(response.headers().get("sec-websocket-extensions").is_none());
         // No subprotocol offered, so none is named.
         assert!(response.headers().get("sec-websocket-protocol").is_none());

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use switchboard::upgrade::UpgradedWebSocket;
-use switchboard::{ClientBuilder, CloseCode, CloseFrame, Message};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use switchboard::{
+    ClientBuilder, CloseCode, CloseFrame, DeflateConfig, MaybeTlsStream, Message, WebSocket,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -133,6 +135,93 @@ pub async fn run_echo_session(
     assert_eq!(echoed.map(|frame| frame.code), Some(CloseCode(4001)));
 }
 
+/// Checks that the server answers plain HTTP on `plain_path`, then runs
+/// a full [`run_echo_session`] on `/ws` (where it picks `chat.v2`), then
+/// checks that plain HTTP still works: both share one port.
+pub async fn plain_http_and_websocket_share_the_port(
+    addr: SocketAddr,
+    plain_path: &str,
+    reports: &mut mpsc::UnboundedReceiver<ServerSaw>,
+) {
+    let plain = plain_get(addr, plain_path).await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.text(), "plain HTTP here");
+
+    run_echo_session(format!("ws://{addr}/ws"), "chat.v2", reports).await;
+
+    // The port still serves plain HTTP after a WebSocket came and went.
+    let plain = plain_get(addr, "/").await;
+    assert_eq!(plain.status, 200);
+}
+
+/// Connects to `url` offering permessage-deflate at default settings.
+pub async fn connect_offering_deflate(
+    url: String,
+) -> (WebSocket<MaybeTlsStream<TcpStream>>, http::Response<()>) {
+    ClientBuilder::new(url)
+        .deflate(DeflateConfig::default())
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// The extensions the server accepted, from its 101 response.
+pub fn accepted_extensions<B>(response: &http::Response<B>) -> String {
+    response.headers()["sec-websocket-extensions"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Sends `message` and checks that it comes back unchanged.
+pub async fn assert_echoed<S>(ws: &mut WebSocket<S>, message: Message)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    ws.send(message.clone()).await.unwrap();
+    let echo = ws.recv().await.unwrap().unwrap();
+    assert!(echo == message, "echo differs");
+}
+
+/// [`assert_echoed`], and checks that the server's echo task saw the
+/// message as it was sent.
+pub async fn assert_echoed_and_seen<S>(
+    ws: &mut WebSocket<S>,
+    reports: &mut mpsc::UnboundedReceiver<ServerSaw>,
+    message: Message,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    assert_echoed(ws, message.clone()).await;
+    let seen = next_report(reports).await;
+    assert!(
+        seen == ServerSaw::Data(message),
+        "server saw another message"
+    );
+}
+
+/// Checks the core's answer to a plain `GET` on the WebSocket route
+/// `path`: 426 naming the protocol and the version. Returns the response
+/// for further checks.
+pub async fn plain_get_on_websocket_route_is_426(addr: SocketAddr, path: &str) -> RawResponse {
+    let response = plain_get(addr, path).await;
+    assert_eq!(response.status, 426);
+    assert_eq!(response.header("upgrade"), Some("websocket"));
+    assert_eq!(response.header("sec-websocket-version"), Some("13"));
+    assert!(response.text().contains("Upgrade: websocket"));
+    response
+}
+
+/// Checks that an upgrade request with `POST` gets 405 allowing only `GET`
+/// (RFC 6455 §4.2.1 item 1).
+pub async fn post_upgrade_is_405(addr: SocketAddr, path: &str) {
+    let post = upgrade_request(path, "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n")
+        .replacen("GET", "POST", 1);
+    let response = raw_http(addr, &post).await;
+    assert_eq!(response.status, 405);
+    assert_eq!(response.header("allow"), Some("GET"));
+}
+
 /// A parsed HTTP response read off a raw socket.
 #[derive(Debug)]
 pub struct RawResponse {
@@ -168,6 +257,15 @@ pub async fn raw_http(addr: SocketAddr, request: &str) -> RawResponse {
     let mut bytes = Vec::new();
     tcp.read_to_end(&mut bytes).await.unwrap();
     parse_response(&bytes).expect("a complete HTTP response")
+}
+
+/// A plain `GET` of `path` that asks the server to close afterwards.
+pub async fn plain_get(addr: SocketAddr, path: &str) -> RawResponse {
+    raw_http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+    )
+    .await
 }
 
 /// Parses a response head and takes the rest as the body.
