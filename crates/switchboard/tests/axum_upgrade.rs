@@ -6,12 +6,7 @@
 
 mod upgrade_support;
 
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -19,7 +14,7 @@ use axum::routing::{any, get};
 use axum::Router;
 use switchboard::upgrade::WebSocketUpgrade;
 use switchboard::{ClientBuilder, DeflateConfig, Message};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use switchboard_testkit::io::CountingIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use upgrade_support::*;
@@ -139,61 +134,22 @@ async fn optional_extractor_shares_a_route_between_http_and_websocket() {
     .await;
 }
 
-/// A client transport that counts the bytes it reads.
-struct Metered {
-    inner: TcpStream,
-    read: Arc<AtomicUsize>,
-}
-
-impl AsyncRead for Metered {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        self.read
-            .fetch_add(buf.filled().len() - before, Ordering::Relaxed);
-        result
-    }
-}
-
-impl AsyncWrite for Metered {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 #[tokio::test]
 async fn axum_negotiates_deflate_and_compresses_on_the_wire() {
     bounded(async {
         let (addr, mut reports) = start().await;
-        let read = Arc::new(AtomicUsize::new(0));
-        let tcp = TcpStream::connect(addr).await.unwrap();
+        let tcp = CountingIo::new(TcpStream::connect(addr).await.unwrap());
+        let counts = tcp.counts();
         let (mut ws, response) = ClientBuilder::new(format!("ws://{addr}/deflate"))
             .deflate(DeflateConfig::default())
-            .connect_on(Metered {
-                inner: tcp,
-                read: read.clone(),
-            })
+            .connect_on(tcp)
             .await
             .unwrap();
         let extensions = accepted_extensions(&response);
         assert!(extensions.starts_with("permessage-deflate"), "{extensions}");
 
         let text = "{\"channel\":\"prices\",\"symbol\":\"ABC\",\"bid\":101.25}\n".repeat(1500);
-        let after_handshake = read.load(Ordering::Relaxed);
+        let after_handshake = counts.bytes_read();
         for _ in 0..3 {
             assert_echoed_and_seen(&mut ws, &mut reports, Message::text(text.clone())).await;
         }
@@ -206,7 +162,7 @@ async fn axum_negotiates_deflate_and_compresses_on_the_wire() {
         );
 
         // The echoes arrived compressed: far fewer bytes than the payloads.
-        let echoed = read.load(Ordering::Relaxed) - after_handshake;
+        let echoed = counts.bytes_read() - after_handshake;
         let payload = 3 * text.len() + binary.len();
         assert!(
             echoed * 10 < payload,

@@ -3,17 +3,14 @@
 
 mod common;
 
-use std::io::{self, IoSlice};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
 use switchboard::{Config, Limits, Message, Role, WebSocket};
-use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
+use switchboard_testkit::io::{CountingIo, IoCounts};
+use tokio::io::DuplexStream;
 
 #[tokio::test]
 async fn send_waits_while_the_write_buffer_is_over_the_limit() {
@@ -63,88 +60,20 @@ async fn send_waits_while_the_write_buffer_is_over_the_limit() {
     .await;
 }
 
-/// A duplex stream that counts write calls and can claim vectored support.
-struct CountingIo {
-    inner: DuplexStream,
-    vectored: bool,
-    writes: Arc<AtomicUsize>,
-    slices_in_last_write: Arc<AtomicUsize>,
-}
-
-impl AsyncRead for CountingIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for CountingIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        self.slices_in_last_write.store(1, Ordering::Relaxed);
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        if !self.vectored {
-            return Poll::Ready(Err(io::Error::other(
-                "vectored write on a transport that said it does not support it",
-            )));
-        }
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        self.slices_in_last_write
-            .store(bufs.len(), Ordering::Relaxed);
-        // Take everything, as a socket with room would.
-        let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
-        Pin::new(&mut self.inner).poll_write(cx, &all)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.vectored
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 struct Counted {
-    sender: WebSocket<CountingIo>,
+    sender: WebSocket<CountingIo<DuplexStream>>,
     receiver: WebSocket<DuplexStream>,
-    writes: Arc<AtomicUsize>,
-    slices_in_last_write: Arc<AtomicUsize>,
+    counts: Arc<IoCounts>,
 }
 
 fn counted_pair(vectored: bool) -> Counted {
     let (a, b) = tokio::io::duplex(1 << 20);
-    let writes = Arc::new(AtomicUsize::new(0));
-    let slices_in_last_write = Arc::new(AtomicUsize::new(0));
-    let io = CountingIo {
-        inner: a,
-        vectored,
-        writes: writes.clone(),
-        slices_in_last_write: slices_in_last_write.clone(),
-    };
+    let io = CountingIo::with_vectored(a, vectored);
+    let counts = io.counts();
     Counted {
         sender: WebSocket::from_raw(io, Role::Server, Config::default(), Limits::default()),
         receiver: WebSocket::from_raw(b, Role::Client, Config::default(), Limits::default()),
-        writes,
-        slices_in_last_write,
+        counts,
     }
 }
 
@@ -159,14 +88,10 @@ async fn feed_then_flush_is_one_write_for_many_messages() {
                     .await
                     .unwrap();
             }
-            assert_eq!(
-                pair.writes.load(Ordering::Relaxed),
-                0,
-                "feed must not write"
-            );
+            assert_eq!(pair.counts.writes(), 0, "feed must not write");
             pair.sender.flush().await.unwrap();
             assert_eq!(
-                pair.writes.load(Ordering::Relaxed),
+                pair.counts.writes(),
                 1,
                 "vectored={vectored}: 50 small messages should leave in one write"
             );
@@ -190,10 +115,10 @@ async fn header_and_payload_leave_in_one_write() {
             .send(Message::Binary(payload.clone()))
             .await
             .unwrap();
-        assert_eq!(pair.writes.load(Ordering::Relaxed), 1);
+        assert_eq!(pair.counts.writes(), 1);
         // The payload is not copied next to the header: header and payload
         // are separate slices of the same vectored write.
-        assert!(pair.slices_in_last_write.load(Ordering::Relaxed) >= 2);
+        assert!(pair.counts.slices_in_last_write() >= 2);
         assert_eq!(
             pair.receiver.recv().await.unwrap().unwrap(),
             Message::Binary(payload)

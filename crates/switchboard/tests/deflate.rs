@@ -3,52 +3,10 @@
 
 mod common;
 
-use std::io;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
-
 use common::*;
 use switchboard::proto::deflate::DeflateConfig;
 use switchboard::{ClientBuilder, Message, ServerBuilder};
-use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
-
-/// Counts the bytes written through it.
-struct Metered {
-    inner: DuplexStream,
-    written: Arc<AtomicUsize>,
-}
-
-impl AsyncRead for Metered {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Metered {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = result {
-            self.written.fetch_add(n, Ordering::Relaxed);
-        }
-        result
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+use switchboard_testkit::io::CountingIo;
 
 fn compressible_text() -> String {
     "{\"channel\":\"prices\",\"symbol\":\"ABC\",\"bid\":101.25,\"ask\":101.5}\n".repeat(1000)
@@ -58,11 +16,8 @@ fn compressible_text() -> String {
 async fn negotiated_deflate_compresses_both_ways() {
     bounded(async {
         let (client_io, server_io) = tokio::io::duplex(1 << 20);
-        let written = Arc::new(AtomicUsize::new(0));
-        let client_io = Metered {
-            inner: client_io,
-            written: written.clone(),
-        };
+        let client_io = CountingIo::new(client_io);
+        let counts = client_io.counts();
         let server = tokio::spawn(async move {
             ServerBuilder::new()
                 .deflate(DeflateConfig::default())
@@ -83,9 +38,9 @@ async fn negotiated_deflate_compresses_both_ways() {
         assert!(header.to_str().unwrap().starts_with("permessage-deflate"));
 
         let text = compressible_text();
-        let before = written.load(Ordering::Relaxed);
+        let before = counts.bytes_written();
         client.send(Message::text(text.clone())).await.unwrap();
-        let on_wire = written.load(Ordering::Relaxed) - before;
+        let on_wire = counts.bytes_written() - before;
         assert!(
             on_wire < text.len() / 10,
             "{on_wire} bytes on the wire for {} bytes of text",

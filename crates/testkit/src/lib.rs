@@ -3,6 +3,7 @@
 //! crate is a dev-dependency of them and must not depend on them in turn.
 
 pub mod daemon;
+pub mod io;
 pub mod pki;
 
 pub use daemon::free_port;
