@@ -10,6 +10,8 @@ use switchboard::{
     ClientBuilder, Config, Error, Limits, Message, Role, ServerBuilder, TimeoutKind, WebSocket,
 };
 use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 
 fn fast_keepalive() -> Config {
     Config::default()
@@ -17,20 +19,29 @@ fn fast_keepalive() -> Config {
         .pong_timeout(Duration::from_millis(300))
 }
 
+/// A server with `config` that accepts one connection and hands back what
+/// its first `recv` returns, and a raw client connected to it, so the test
+/// controls exactly which frames the server gets.
+async fn raw_client_and_first_recv(
+    config: Config,
+) -> (TcpStream, JoinHandle<Option<Result<Message, Error>>>) {
+    let (listener, addr) = listener().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = ServerBuilder::new()
+            .config(config)
+            .accept(tcp)
+            .await
+            .unwrap();
+        ws.recv().await
+    });
+    (raw_client(addr).await, server)
+}
+
 #[tokio::test]
 async fn idle_connection_sends_keepalive_pings() {
     bounded(async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = ServerBuilder::new()
-                .config(fast_keepalive())
-                .accept(tcp)
-                .await
-                .unwrap();
-            ws.recv().await
-        });
-        let mut tcp = raw_client(addr).await;
+        let (mut tcp, server) = raw_client_and_first_recv(fast_keepalive()).await;
         // Nothing sent: the server's timer alone produces the ping.
         let ping = read_frame(&mut tcp).await.unwrap();
         assert_eq!(ping.opcode, 0x9);
@@ -52,17 +63,7 @@ async fn idle_connection_sends_keepalive_pings() {
 #[tokio::test]
 async fn missing_pong_fails_with_a_keepalive_timeout() {
     bounded(async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = ServerBuilder::new()
-                .config(fast_keepalive())
-                .accept(tcp)
-                .await
-                .unwrap();
-            ws.recv().await
-        });
-        let mut tcp = raw_client(addr).await;
+        let (mut tcp, server) = raw_client_and_first_recv(fast_keepalive()).await;
         let ping = read_frame(&mut tcp).await.unwrap();
         assert_eq!(ping.opcode, 0x9);
         // Never answer.
@@ -118,21 +119,12 @@ async fn automatic_pongs_keep_a_reading_peer_alive() {
 #[tokio::test]
 async fn idle_timeout_ends_a_silent_connection() {
     bounded(async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = ServerBuilder::new()
-                .config(
-                    Config::default()
-                        .ping_interval(None)
-                        .idle_timeout(Some(Duration::from_millis(300))),
-                )
-                .accept(tcp)
-                .await
-                .unwrap();
-            ws.recv().await
-        });
-        let _tcp = raw_client(addr).await;
+        let (_tcp, server) = raw_client_and_first_recv(
+            Config::default()
+                .ping_interval(None)
+                .idle_timeout(Some(Duration::from_millis(300))),
+        )
+        .await;
         let result = server.await.unwrap();
         assert!(
             matches!(result, Some(Err(Error::Timeout(TimeoutKind::Idle(_))))),
