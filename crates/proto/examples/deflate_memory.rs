@@ -13,63 +13,14 @@
 //! "peak" the most it held while the messages were processed. Both are
 //! reported per endpoint (half the pair).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::IoSlice;
-use std::sync::atomic::{AtomicIsize, Ordering};
 
 use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::{Config, Connection, Event, Message, Role};
-
-struct CountingAllocator;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn record(delta: isize) {
-    let now = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator, which
-// upholds the GlobalAlloc contract; the bookkeeping is two atomics and
-// never allocates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same layout contract as the caller's.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            record(layout.size() as isize);
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same layout contract as the caller's.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            record(layout.size() as isize);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        record(-(layout.size() as isize));
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            record(new_size as isize - layout.size() as isize);
-        }
-        new
-    }
-}
+use switchboard_testkit::alloc::{CountingAllocator, ProcessMeter};
 
 #[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
+static ALLOCATOR: CountingAllocator<ProcessMeter> = CountingAllocator::new(ProcessMeter::new());
 
 /// Moves every queued byte from `from` to `to`.
 fn pump(from: &mut Connection, to: &mut Connection) {
@@ -116,8 +67,9 @@ struct Measurement {
 
 fn measure(deflate: Option<&DeflateConfig>) -> Measurement {
     let text = json(16 * 1024);
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let meter = ALLOCATOR.meter();
+    let base = meter.live();
+    meter.reset_peak();
 
     let config = Config::default().ping_interval(None);
     let mut client = Connection::new(Role::Client, config.clone());
@@ -142,8 +94,8 @@ fn measure(deflate: Option<&DeflateConfig>) -> Measurement {
     pump(&mut server, &mut client);
     expect_message(&mut client, text.len());
 
-    let idle = (LIVE.load(Ordering::Relaxed) - base) as usize / 2;
-    let peak = (PEAK.load(Ordering::Relaxed) - base) as usize / 2;
+    let idle = (meter.live() - base) as usize / 2;
+    let peak = (meter.peak() - base) as usize / 2;
     drop((client, server));
     Measurement {
         idle,

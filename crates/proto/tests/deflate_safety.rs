@@ -2,86 +2,20 @@
 //! without allocating the inflated size, corrupt data fails with 1007, and
 //! arbitrary bytes never panic.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use bytes::BytesMut;
 use flate2::{Compress, Compression, FlushCompress};
 use proptest::prelude::*;
 use switchboard_proto::deflate::{DeflateConfig, PerMessageDeflate};
 use switchboard_proto::extension::RSV1;
 use switchboard_proto::{DataKind, Encoded, Error, Extension, LimitError, ProtocolError};
+use switchboard_testkit::alloc::{CountingAllocator, ThreadMeter};
 
 // ------------------------------------------------- per-thread allocation meter
 
-/// Counts the bytes allocated by the current thread, so that tests running
-/// in parallel do not disturb each other's measurements.
-struct ThreadCountingAllocator;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn record(delta: isize) {
-    // `try_with`: the allocator also runs while thread-locals are torn down.
-    let _ = LIVE.try_with(|live| {
-        let now = live.get() + delta;
-        live.set(now);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-    });
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator, which
-// upholds the GlobalAlloc contract; the bookkeeping only touches
-// destructor-free thread-local cells and never allocates.
-unsafe impl GlobalAlloc for ThreadCountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same layout contract as the caller's.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            record(layout.size() as isize);
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same layout contract as the caller's.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            record(layout.size() as isize);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        record(-(layout.size() as isize));
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            record(new_size as isize - layout.size() as isize);
-        }
-        new
-    }
-}
-
+// Per thread, so that tests running in parallel do not disturb each
+// other's measurements.
 #[global_allocator]
-static ALLOCATOR: ThreadCountingAllocator = ThreadCountingAllocator;
-
-/// Runs `f` and returns its result and the peak of bytes this thread held
-/// beyond what it held before.
-fn peak_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = LIVE.with(Cell::get);
-    PEAK.with(|peak| peak.set(base));
-    let result = f();
-    let peak = PEAK.with(Cell::get) - base;
-    (result, peak.max(0) as usize)
-}
+static ALLOCATOR: CountingAllocator<ThreadMeter> = CountingAllocator::new(ThreadMeter);
 
 // ----------------------------------------------------------------- helpers
 
@@ -117,7 +51,9 @@ fn ten_megabyte_bomb_fails_with_1009_within_one_megabyte() {
     assert!(payload.len() < 20_000, "{} compressed bytes", payload.len());
     let mut ext = server();
     let mut out = BytesMut::new();
-    let (result, peak) = peak_allocation(|| ext.decode(RSV1, &payload, true, &mut out, MAX));
+    let (result, peak) = ALLOCATOR
+        .meter()
+        .peak_allocation(|| ext.decode(RSV1, &payload, true, &mut out, MAX));
     let err = result.unwrap_err();
     assert!(message_too_large(&err), "{err:?}");
     assert_eq!(err.close_code().0, 1009);
