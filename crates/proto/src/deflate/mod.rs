@@ -103,11 +103,11 @@
 //!
 //! | Setting | Windows (ours / peer's) | Idle per connection | Peak per connection | 16 KiB JSON on the wire |
 //! |---|---|---|---|---|
-//! | compression off | – | 24.3 KiB | 32.2 KiB | 16.0 KiB + header |
-//! | `DeflateConfig::default()` / `high_compression()` | 15 / 15, context takeover | 423.8 KiB | 440.9 KiB | 2.9 KiB |
-//! | `DeflateConfig::balanced()` | 12 / 12, context takeover | 312.3 KiB | 331.0 KiB | 3.1 KiB |
-//! | 10-bit windows, context takeover | 10 / 10, context takeover | 300.0 KiB | 317.7 KiB | 3.0 KiB |
-//! | `DeflateConfig::low_memory()` | 10 / 10, no context takeover | 6.4 KiB | 139.0 KiB | 3.0 KiB |
+//! | compression off | – | 24.4 KiB | 32.4 KiB | 16.0 KiB + header |
+//! | `DeflateConfig::default()` / `high_compression()` | 15 / 15, context takeover | 423.9 KiB | 441.1 KiB | 2.9 KiB |
+//! | `DeflateConfig::balanced()` | 12 / 12, context takeover | 312.4 KiB | 331.1 KiB | 3.1 KiB |
+//! | 10-bit windows, context takeover | 10 / 10, context takeover | 300.1 KiB | 317.9 KiB | 3.0 KiB |
+//! | `DeflateConfig::low_memory()` | 10 / 10, no context takeover | 6.5 KiB | 139.2 KiB | 3.0 KiB |
 //!
 //! Reproduce with `cargo run -p switchboard-proto --example deflate_memory`
 //! (numbers from zlib-rs 0.6 behind flate2 1.1, x86-64 Linux).
