@@ -132,11 +132,12 @@
 //! awaits [`accept`] and then serves the connection.
 //!
 //! Everything a connection needs only while closing (a failure waiting to
-//! be reported, close deadlines), the peer's close frame, automatic pongs
-//! under a ping flood and the client's mask-key pool live behind pointers
-//! that are null while the connection is open and idle, and the
-//! [`Config`] and [`Limits`] of every connection a [`ServerBuilder`] accepts
-//! are one shared [`Settings`].
+//! be reported, close deadlines), the peer's close frame and automatic
+//! pongs under a ping flood live behind pointers that are null while the
+//! connection is open and idle; the mask-key pool is allocated on a
+//! client's first send and never on a server. The [`Config`] and
+//! [`Limits`] of every connection a [`ServerBuilder`] accepts are one
+//! shared [`Settings`].
 //!
 //! Two figures, measured differently:
 //!
