@@ -1,0 +1,1 @@
+//! Error and disconnect codes of the client protocol.
