@@ -12,4 +12,18 @@
 #![forbid(unsafe_code)]
 
 pub mod codes;
+pub mod config;
+pub mod counters;
+pub mod error;
+pub mod history;
+pub mod node;
+pub mod outbound;
+pub mod position;
+pub mod presence;
+pub mod subscribers;
 pub mod wire;
+
+pub use config::{ChannelOptions, NodeConfig};
+pub use error::HubError;
+pub use node::Node;
+pub use subscribers::SessionId;
