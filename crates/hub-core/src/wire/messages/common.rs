@@ -30,16 +30,17 @@ pub struct Error {
 
 /// Who a connection is (client.proto `ClientInfo`), in presence, join and
 /// leave, and publications from clients.
+///
+/// As in Centrifugo, the JSON form always carries `user` and `client`, even
+/// when empty (anonymous users).
 #[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClientInfo {
     /// The user id; empty for anonymous connections.
     #[prost(string, tag = "1")]
-    #[serde(skip_serializing_if = "is_default")]
     pub user: String,
     /// The connection's client id, unique per connection.
     #[prost(string, tag = "2")]
-    #[serde(skip_serializing_if = "is_default")]
     pub client: String,
     /// Connection info attached at connect time (embedded JSON in JSON form).
     #[prost(bytes = "bytes", tag = "3")]

@@ -220,6 +220,8 @@ pub struct UnsubscribeResult {}
 pub struct PublishResult {}
 
 /// The result of a presence command (client.proto `PresenceResult`).
+///
+/// The JSON form always carries `presence`, as Centrifugo does.
 #[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PresenceResult {
@@ -229,34 +231,33 @@ pub struct PresenceResult {
 }
 
 /// The result of a presence stats command (client.proto `PresenceStatsResult`).
+///
+/// The JSON form always carries both counts, as Centrifugo does.
 #[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PresenceStatsResult {
     /// How many connections are subscribed.
     #[prost(uint32, tag = "1")]
-    #[serde(skip_serializing_if = "is_default")]
     pub num_clients: u32,
     /// How many distinct users are subscribed.
     #[prost(uint32, tag = "2")]
-    #[serde(skip_serializing_if = "is_default")]
     pub num_users: u32,
 }
 
 /// The result of a history command (client.proto `HistoryResult`).
+///
+/// The JSON form always carries all three fields, as Centrifugo does.
 #[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HistoryResult {
     /// The publications, in the requested order.
     #[prost(message, repeated, tag = "1")]
-    #[serde(skip_serializing_if = "is_default")]
     pub publications: Vec<Publication>,
     /// The stream's current epoch.
     #[prost(string, tag = "2")]
-    #[serde(skip_serializing_if = "is_default")]
     pub epoch: String,
     /// The stream's current offset.
     #[prost(uint64, tag = "3")]
-    #[serde(skip_serializing_if = "is_default")]
     pub offset: u64,
 }
 
