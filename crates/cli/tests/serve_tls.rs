@@ -101,3 +101,41 @@ fn a_missing_key_file_is_reported_at_startup() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_tls_client_on_the_plain_port_gets_a_plain_text_answer_at_once() {
+    use std::io::{Read, Write};
+    let server = Server::start(&[]);
+    let mut stream = common::tcp(server.addr);
+    // The start of a TLS ClientHello: a handshake record (type 22).
+    stream
+        .write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x03])
+        .unwrap();
+    // The server answers and closes; a server that waited for more would
+    // leave this read to the test's read timeout and an empty answer.
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.contains("not TLS"), "{answer}");
+    assert!(answer.contains("ws://"), "{answer}");
+    // Plain clients are still served.
+    let health = common::request(server.addr, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(health.status, 200);
+}
+
+#[test]
+fn connect_wss_to_a_plain_port_says_the_server_does_not_speak_tls() {
+    let server = Server::start(&[]);
+    let url = format!("wss://localhost:{}/echo", server.addr.port());
+    // A connect timeout far above the test's own bound: the message must
+    // come from the server's answer, not from a timeout.
+    let done = connect(&["--connect-timeout", "60s", &url], b"");
+    assert_eq!(done.code, Some(3), "stderr: {}", done.stderr);
+    assert!(
+        done.stderr.contains("does not speak TLS on that port"),
+        "stderr: {}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("ws://"), "stderr: {}", done.stderr);
+}

@@ -1,4 +1,35 @@
 //! The Switchboard hub on tokio: session tasks over
 //! [`switchboard::WebSocket`], the engine (in memory), and the HTTP routes
 //! of `switchboard serve`.
+//!
+//! [`run`] takes a [`HubConfig`] and serves until Ctrl-C or SIGTERM. Every
+//! connection is HTTP/1.1 through hyper; one route table (see the
+//! `router` module) answers `/` (a page to try the chat room), `/healthz`,
+//! `/echo` (WebSocket echo) and `/chat` (a WebSocket chat room with the
+//! subprotocols `chat` and `superchat`); WebSocket upgrades go through
+//! [`switchboard::upgrade::WebSocketUpgrade`].
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod admission;
+mod app;
+mod chat;
+mod close;
+mod config;
+mod echo;
+mod error;
+mod http_service;
+mod pages;
+mod plain_port;
+mod router;
+mod server;
+mod shutdown;
+
+pub use chat::{ChatProtocol, BACKLOG, MAX_CHAT_MESSAGE, SEND_TIMEOUT};
+pub use config::{
+    normalize_origin, HubConfig, TlsFiles, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL,
+};
+pub use error::ServeError;
+pub use pages::CHAT_PAGE;
+pub use server::{run, Server, SHUTDOWN_GRACE};

@@ -59,6 +59,17 @@ pub enum DialError {
         /// The error.
         source: std::io::Error,
     },
+    /// A `wss://` URL, but the server answered the TLS ClientHello with
+    /// something that is not TLS (a plain HTTP answer, typically): the
+    /// port serves plain `ws://`.
+    #[error(
+        "the server at {target} does not speak TLS on that port (it answered the TLS handshake \
+         in plain text); use ws:// instead of wss://, or the server's TLS port"
+    )]
+    NotTls {
+        /// `host:port`.
+        target: String,
+    },
     /// TCP or TLS took longer than the connect timeout.
     #[error("connecting took longer than {0:?}; raise --connect-timeout or check the address")]
     Timeout(Duration),
@@ -87,12 +98,38 @@ pub async fn dial(
         if !target.secure {
             return Ok(MaybeTlsStream::Plain(tcp));
         }
-        let tls = tls::wrap_client(tcp, tls_config, &target.host).await?;
+        let tls = tls::wrap_client(tcp, tls_config, &target.host)
+            .await
+            .map_err(|error| {
+                if answered_in_plain_text(&error) {
+                    DialError::NotTls {
+                        target: format!("{}:{}", target.host, target.port),
+                    }
+                } else {
+                    DialError::Tls(error)
+                }
+            })?;
         Ok(MaybeTlsStream::from(tls))
     };
     tokio::time::timeout(timeout, work)
         .await
         .unwrap_or(Err(DialError::Timeout(timeout)))
+}
+
+/// Whether a failed TLS handshake failed because the server's first
+/// bytes were not a TLS record at all (rustls: a record of unknown content
+/// type): a plain HTTP or WebSocket server answering in text.
+fn answered_in_plain_text(error: &TlsError) -> bool {
+    use tls::rustls::{Error, InvalidMessage};
+    let TlsError::Handshake { source, .. } = error else {
+        return false;
+    };
+    matches!(
+        source
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Error>()),
+        Some(Error::InvalidMessage(InvalidMessage::InvalidContentType))
+    )
 }
 
 #[cfg(test)]

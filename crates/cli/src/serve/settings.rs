@@ -9,18 +9,11 @@ use serde::Deserialize;
 
 use crate::config::{parse_interval, parse_size, Compression, LogFormat};
 
-/// Default listen address: loopback only, so a first run exposes nothing.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-/// Default keepalive ping interval: 20 s stays under the 60 s idle timeout
-/// of nginx, AWS ALB and common HAProxy setups (the driver's default).
-pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
-/// Default largest message: 64 MiB, what the Autobahn test server allows.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
-/// Default largest frame: 16 MiB, what the Autobahn test server allows.
-pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 << 20;
-/// Default bound on open WebSocket sessions. At a few KiB per idle
-/// connection this is tens of MiB, safe on any machine.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+use switchboard_hub::HubConfig;
+pub use switchboard_hub::{
+    normalize_origin, TlsFiles, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL,
+};
 
 /// `switchboard serve`: an echo endpoint, a chat room, a health check and a
 /// test page on one port.
@@ -197,6 +190,21 @@ impl Default for ServeSettings {
 }
 
 impl ServeSettings {
+    /// The hub's configuration (everything but the log format, which is
+    /// the binary's business).
+    pub fn hub_config(&self) -> HubConfig {
+        HubConfig {
+            listen: self.listen.clone(),
+            tls: self.tls.clone(),
+            origins: self.origins.clone(),
+            deflate: self.compression.deflate_config(),
+            ping_interval: self.ping_interval,
+            max_message_size: self.max_message_size,
+            max_frame_size: self.max_frame_size,
+            max_connections: self.max_connections,
+        }
+    }
+
     /// Merges `args` over the file they name (if any) over the defaults.
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
         let file = match &args.config {
@@ -284,22 +292,6 @@ impl ServeSettings {
                 .unwrap_or(defaults.log_format),
         })
     }
-}
-
-/// The PEM files for TLS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// Certificate chain, leaf first.
-    pub cert: PathBuf,
-    /// Private key.
-    pub key: PathBuf,
-}
-
-/// An origin as compared: ASCII-lowercased (scheme and host are
-/// case-insensitive, RFC 6454 §4) and without a trailing `/`, which people
-/// often paste along from a URL.
-pub fn normalize_origin(origin: &str) -> String {
-    origin.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
 #[cfg(test)]

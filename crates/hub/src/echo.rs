@@ -4,8 +4,8 @@
 use switchboard::{Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::shutdown::Shutdown;
-use super::{going_away, linger};
+use crate::close::{going_away, linger};
+use crate::shutdown::Shutdown;
 
 /// Echoes until the client leaves or the server shuts down.
 pub(crate) async fn run<S>(mut ws: WebSocket<S>, mut shutdown: Shutdown)

@@ -28,8 +28,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tracing::Instrument;
 
-use super::shutdown::Shutdown;
-use super::{close_with, linger};
+use crate::close::{close_with, linger};
+use crate::shutdown::Shutdown;
 
 /// Posts kept for members that have not sent them yet.
 pub const BACKLOG: usize = 128;
@@ -130,7 +130,7 @@ enum Leave {
     /// The client went away or the connection failed: nothing to send.
     Gone,
     /// The driver reported an error and sent its close frame: let it
-    /// finish (see [`super::linger`]).
+    /// finish (see `crate::close::linger`).
     Failed,
     /// Close with this code and reason.
     Close(CloseCode, &'static str),

@@ -1,0 +1,88 @@
+//! [`App`]: what every request handler and session task shares.
+
+use std::sync::Arc;
+
+use switchboard::upgrade::WebSocketUpgrade;
+use switchboard::{Config, DeflateConfig, Limits};
+use tokio::sync::Semaphore;
+
+use crate::chat::{self, MAX_CHAT_MESSAGE};
+use crate::config::{normalize_origin, HubConfig, DEFAULT_PING_INTERVAL};
+use crate::shutdown::Shutdown;
+
+/// The WebSocket settings of one route.
+#[derive(Debug, Clone)]
+pub(crate) struct SocketSettings {
+    config: Config,
+    limits: Limits,
+    deflate: Option<DeflateConfig>,
+}
+
+impl SocketSettings {
+    /// Applies these settings to an upgrade being answered.
+    pub(crate) fn apply(&self, mut upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+        upgrade = upgrade
+            .config(self.config.clone())
+            .limits(self.limits.clone());
+        if let Some(deflate) = &self.deflate {
+            upgrade = upgrade.deflate(deflate.clone());
+        }
+        upgrade
+    }
+}
+
+/// Shared state of the running server.
+#[derive(Debug)]
+pub(crate) struct App {
+    /// Allowed browser origins (normalised); empty allows any.
+    origins: Vec<String>,
+    /// One permit per open WebSocket session (`max_connections`).
+    pub(crate) sessions: Arc<Semaphore>,
+    /// The configured bound, for logs.
+    pub(crate) max_connections: usize,
+    /// `/echo`'s WebSocket settings.
+    pub(crate) echo_socket: SocketSettings,
+    /// `/chat`'s WebSocket settings (messages capped for the room).
+    pub(crate) chat_socket: SocketSettings,
+    /// The `/chat` room.
+    pub(crate) room: chat::Room,
+    /// Set once the server starts shutting down.
+    pub(crate) shutdown: Shutdown,
+}
+
+impl App {
+    pub(crate) fn new(config: &HubConfig, shutdown: Shutdown) -> Self {
+        let socket_config = Config::default()
+            .ping_interval(config.ping_interval)
+            .pong_timeout(config.ping_interval.unwrap_or(DEFAULT_PING_INTERVAL));
+        let limits = Limits::default()
+            .max_message_size(config.max_message_size)
+            .max_frame_size(config.max_frame_size);
+        let chat_limits = limits
+            .clone()
+            .max_message_size(config.max_message_size.min(MAX_CHAT_MESSAGE))
+            .max_frame_size(config.max_frame_size.min(MAX_CHAT_MESSAGE));
+        App {
+            origins: config.origins.iter().map(|o| normalize_origin(o)).collect(),
+            sessions: Arc::new(Semaphore::new(config.max_connections)),
+            max_connections: config.max_connections,
+            echo_socket: SocketSettings {
+                config: socket_config.clone(),
+                limits,
+                deflate: config.deflate.clone(),
+            },
+            chat_socket: SocketSettings {
+                config: socket_config,
+                limits: chat_limits,
+                deflate: config.deflate.clone(),
+            },
+            room: chat::Room::new(),
+            shutdown,
+        }
+    }
+
+    /// Whether a browser page from `origin` may open a WebSocket.
+    pub(crate) fn origin_allowed(&self, origin: &str) -> bool {
+        self.origins.is_empty() || self.origins.contains(&normalize_origin(origin))
+    }
+}

@@ -1,0 +1,91 @@
+//! [`HubConfig`]: everything `switchboard serve` runs with, each default
+//! once, with its reason.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use switchboard::DeflateConfig;
+
+/// Default listen address: loopback only, so a first run exposes nothing.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default keepalive ping interval: 20 s stays under the 60 s idle timeout
+/// of nginx, AWS ALB and common HAProxy setups (the driver's default).
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// Default largest message: 64 MiB, what the Autobahn test server allows.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
+/// Default largest frame: 16 MiB, what the Autobahn test server allows.
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 << 20;
+/// Default bound on open WebSocket sessions. At a few KiB per idle
+/// connection this is tens of MiB, safe on any machine.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// The server's whole configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HubConfig {
+    /// Address to bind (`host:port`; port 0 picks a free port).
+    pub listen: String,
+    /// Certificate chain and key for HTTPS/wss://; `None` serves plain
+    /// HTTP and ws:// (and answers TLS clients at once that it does not
+    /// speak TLS).
+    pub tls: Option<TlsFiles>,
+    /// Allowed browser origins, as [`normalize_origin`] writes them; empty
+    /// allows every origin.
+    pub origins: Vec<String>,
+    /// permessage-deflate for clients that offer it; `None` turns it off
+    /// (the default: compression costs memory per connection).
+    pub deflate: Option<DeflateConfig>,
+    /// WebSocket keepalive ping interval (also the pong timeout); `None`
+    /// disables keepalive.
+    pub ping_interval: Option<Duration>,
+    /// Largest WebSocket message accepted (larger ones close with 1009).
+    pub max_message_size: usize,
+    /// Largest WebSocket frame accepted.
+    pub max_frame_size: usize,
+    /// Most WebSocket sessions open at once; further upgrades get 503.
+    pub max_connections: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            listen: DEFAULT_LISTEN.to_owned(),
+            tls: None,
+            origins: Vec::new(),
+            deflate: None,
+            ping_interval: Some(DEFAULT_PING_INTERVAL),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// The PEM files for TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+/// An origin as compared: ASCII-lowercased (scheme and host are
+/// case-insensitive, RFC 6454 §4) and without a trailing `/`, which people
+/// often paste along from a URL.
+pub fn normalize_origin(origin: &str) -> String {
+    origin.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_compare_without_case_or_trailing_slash() {
+        assert_eq!(
+            normalize_origin(" HTTPS://Example.com/ "),
+            "https://example.com"
+        );
+        assert_eq!(normalize_origin("http://a.test"), "http://a.test");
+    }
+}

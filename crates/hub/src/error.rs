@@ -1,0 +1,23 @@
+//! [`ServeError`]: why the server could not start.
+
+/// Why [`run`](crate::run) or [`Server::bind`](crate::Server::bind)
+/// failed. Once serving, connection-level failures are only logged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The Ctrl-C/SIGTERM handlers could not be installed.
+    #[error("cannot install the Ctrl-C/SIGTERM handlers: {0}; is this process allowed to handle signals?")]
+    Signals(#[source] std::io::Error),
+    /// The TLS certificate chain or key could not be loaded.
+    #[error("cannot load the TLS certificate chain or key: {0}")]
+    Tls(#[from] switchboard::tls::TlsError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}; is the address free and valid?")]
+    Bind {
+        /// The address as configured.
+        addr: String,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,110 @@
+//! The route table: every path `switchboard serve` answers, in one place.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use http::Method;
+use switchboard::upgrade::WebSocketUpgrade;
+use tracing::Instrument;
+
+use crate::admission::{check_origin, take_slot, Refusal};
+use crate::app::App;
+use crate::chat::ChatProtocol;
+use crate::{chat, echo, pages};
+
+/// The paths the 404 answer suggests (the route table below).
+const PATHS: &str = "/, /healthz, /echo or /chat";
+
+/// Every route. Plain HTTP and WebSocket upgrades share one table; the
+/// WebSocket routes answer plain requests with 426.
+pub(crate) fn routes(app: Arc<App>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            any(|method: Method| async move { pages::page(&method) }),
+        )
+        .route(
+            "/healthz",
+            any(|method: Method| async move { pages::healthz(&method) }),
+        )
+        .route("/echo", any(echo_route))
+        .route("/chat", any(chat_route))
+        .fallback(|| async { pages::not_found(PATHS) })
+        .with_state(app)
+}
+
+/// `/echo`: WebSocket echo.
+async fn echo_route(
+    State(app): State<Arc<App>>,
+    method: Method,
+    upgrade: Option<WebSocketUpgrade>,
+) -> Response {
+    let Some(upgrade) = upgrade else {
+        return pages::websocket_only(&method);
+    };
+    if let Err(refusal) = check_origin(&app, upgrade.request()) {
+        return refusal.into_response();
+    }
+    let slot = match take_slot(&app) {
+        Ok(slot) => slot,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let span = tracing::Span::current();
+    app.echo_socket.apply(upgrade).on_upgrade(move |ws| {
+        async move {
+            // Held until the session ends: it is what --max-connections counts.
+            let _slot = slot;
+            tracing::info!(route = "/echo", "websocket session opened");
+            echo::run(ws, app.shutdown.clone()).await;
+            tracing::info!(route = "/echo", "websocket session ended");
+        }
+        .instrument(span)
+    })
+}
+
+/// `/chat`: the chat room, subprotocol `chat` or `superchat`.
+async fn chat_route(
+    State(app): State<Arc<App>>,
+    method: Method,
+    upgrade: Option<WebSocketUpgrade>,
+) -> Response {
+    let Some(upgrade) = upgrade else {
+        return pages::websocket_only(&method);
+    };
+    if let Err(refusal) = check_origin(&app, upgrade.request()) {
+        return refusal.into_response();
+    }
+    // RFC 6455 §4.2.2: the chosen subprotocol is one the client offered;
+    // the room takes the first it supports in the client's order.
+    let Some(protocol) = ChatProtocol::choose(&upgrade.request().subprotocols) else {
+        tracing::info!(
+            route = "/chat",
+            "upgrade refused: no chat subprotocol offered"
+        );
+        return Refusal::NoChatProtocol.into_response();
+    };
+    let slot = match take_slot(&app) {
+        Ok(slot) => slot,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let span = tracing::Span::current();
+    app.chat_socket
+        .apply(upgrade)
+        .protocols([protocol.name()])
+        .on_upgrade(move |ws| {
+            async move {
+                let _slot = slot;
+                tracing::info!(
+                    route = "/chat",
+                    subprotocol = protocol.name(),
+                    "websocket session opened"
+                );
+                chat::run_member(ws, protocol, &app.room, app.shutdown.clone()).await;
+                tracing::info!(route = "/chat", "websocket session ended");
+            }
+            .instrument(span)
+        })
+}
