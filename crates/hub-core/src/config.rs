@@ -248,6 +248,38 @@ impl NodeConfig {
     }
 }
 
+/// A checked configuration and its namespace table, shared (in an `Arc`)
+/// by the node and every session.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    config: NodeConfig,
+    namespaces: Namespaces,
+}
+
+impl Settings {
+    /// Checks `config` and builds its namespace table.
+    pub fn new(config: NodeConfig) -> Result<std::sync::Arc<Self>, ConfigError> {
+        let namespaces = config.namespaces()?;
+        Ok(std::sync::Arc::new(Self { config, namespaces }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The namespace table.
+    pub fn namespaces(&self) -> &Namespaces {
+        &self.namespaces
+    }
+
+    /// The options of `channel`'s namespace; 102 "unknown channel" when the
+    /// namespace is not configured.
+    pub fn channel_options(&self, channel: &str) -> Result<&ChannelOptions, HubError> {
+        self.namespaces.channel_options(channel)
+    }
+}
+
 /// Index of a namespace in a [`Namespaces`] table; 0 is the default
 /// namespace (channels without `:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

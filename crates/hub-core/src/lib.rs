@@ -20,10 +20,12 @@ pub mod node;
 pub mod outbound;
 pub mod position;
 pub mod presence;
+pub mod session;
 pub mod subscribers;
 pub mod wire;
 
-pub use config::{ChannelOptions, NodeConfig};
+pub use config::{ChannelOptions, NodeConfig, Settings};
 pub use error::HubError;
 pub use node::Node;
+pub use session::Session;
 pub use subscribers::SessionId;

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::config::{ChannelOptions, ConfigError, NamespaceId, Namespaces, NodeConfig};
+use crate::config::{ChannelOptions, NamespaceId, Namespaces, NodeConfig, Settings};
 use crate::counters::Counters;
 use crate::error::HubError;
 use crate::history::{HistoryQuery, HistoryRead, Publication, Recovery, Stream};
@@ -101,8 +101,7 @@ impl Channel {
 /// The memory engine's state: channels, streams, subscribers, presence.
 #[derive(Debug)]
 pub struct Node {
-    config: Arc<NodeConfig>,
-    namespaces: Namespaces,
+    settings: Arc<Settings>,
     epochs: EpochSource,
     channels: HashMap<Arc<str>, Channel>,
     sessions: HashMap<SessionId, Vec<Arc<str>>>,
@@ -113,29 +112,33 @@ pub struct Node {
 const NO_RECIPIENTS: &[SessionId] = &[];
 
 impl Node {
-    /// A node with `config`; `epoch_seed` seeds the epochs of its streams
-    /// (pass fresh randomness per process so that a restart changes them).
-    pub fn new(config: Arc<NodeConfig>, epoch_seed: u64) -> Result<Self, ConfigError> {
-        let namespaces = config.namespaces()?;
-        Ok(Self {
-            config,
-            namespaces,
+    /// A node with these settings; `epoch_seed` seeds the epochs of its
+    /// streams (pass fresh randomness per process so that a restart changes
+    /// them).
+    pub fn new(settings: Arc<Settings>, epoch_seed: u64) -> Self {
+        Self {
+            settings,
             epochs: EpochSource::new(epoch_seed),
             channels: HashMap::new(),
             sessions: HashMap::new(),
             expiries: BinaryHeap::new(),
             counters: Counters::default(),
-        })
+        }
+    }
+
+    /// The node's settings.
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.settings
     }
 
     /// The node's configuration.
-    pub fn config(&self) -> &Arc<NodeConfig> {
-        &self.config
+    pub fn config(&self) -> &NodeConfig {
+        self.settings.config()
     }
 
     /// The namespace table.
     pub fn namespaces(&self) -> &Namespaces {
-        &self.namespaces
+        self.settings.namespaces()
     }
 
     /// The node's counters (publications, subscriptions, recovery outcomes).
@@ -159,8 +162,8 @@ impl Node {
         info: Arc<ClientInfo>,
         recover: Option<StreamPosition>,
     ) -> Result<SubscribeOutcome, HubError> {
-        let namespace = self.namespaces.resolve(channel)?;
-        let options = self.namespaces.options(namespace);
+        let namespace = self.settings.namespaces().resolve(channel)?;
+        let options = self.settings.namespaces().options(namespace);
         let name = match self.channels.get_key_value(channel) {
             Some((name, _)) => name.clone(),
             None => {
@@ -186,8 +189,11 @@ impl Node {
                 .get_or_insert_with(|| Stream::new(epochs.next_epoch(), now));
             position = Some(stream.position());
             if let Some(requested) = recover {
-                let decision =
-                    stream.recover(now, requested, self.config.recovery_max_publication_limit);
+                let decision = stream.recover(
+                    now,
+                    requested,
+                    self.settings.config().recovery_max_publication_limit,
+                );
                 match decision {
                     Recovery::Recovered(_) => self.counters.recovered += 1,
                     Recovery::NotRecovered => self.counters.not_recovered += 1,
@@ -250,7 +256,11 @@ impl Node {
             return UnsubscribeOutcome::default();
         }
         let info = state.presence.remove(session);
-        let join_leave = self.namespaces.options(state.namespace).join_leave;
+        let join_leave = self
+            .settings
+            .namespaces()
+            .options(state.namespace)
+            .join_leave;
         let leave = if join_leave { info } else { None };
         if state.is_idle() {
             self.channels.remove(channel);
@@ -289,8 +299,8 @@ impl Node {
         data: Bytes,
         info: Option<Arc<ClientInfo>>,
     ) -> Result<PublishOutcome<'_>, HubError> {
-        let namespace = self.namespaces.resolve(channel)?;
-        let options = self.namespaces.options(namespace);
+        let namespace = self.settings.namespaces().resolve(channel)?;
+        let options = self.settings.namespaces().options(namespace);
         self.counters.publications += 1;
         if !options.has_history() && !self.channels.contains_key(channel) {
             return Ok(PublishOutcome {
@@ -354,11 +364,11 @@ impl Node {
         channel: &str,
         query: &HistoryQuery,
     ) -> Result<HistoryRead, HubError> {
-        let namespace = self.namespaces.resolve(channel)?;
-        if !self.namespaces.options(namespace).has_history() {
+        let namespace = self.settings.namespaces().resolve(channel)?;
+        if !self.settings.namespaces().options(namespace).has_history() {
             return Err(HubError::NotAvailable);
         }
-        let max_limit = self.config.history_max_publication_limit;
+        let max_limit = self.settings.config().history_max_publication_limit;
         let fresh = self
             .channels
             .get(channel)
@@ -412,7 +422,7 @@ impl Node {
     }
 
     fn presence_options(&self, channel: &str) -> Result<&ChannelOptions, HubError> {
-        let options = self.namespaces.channel_options(channel)?;
+        let options = self.settings.namespaces().channel_options(channel)?;
         if options.presence {
             Ok(options)
         } else {
@@ -441,7 +451,7 @@ impl Node {
                 continue;
             }
             state.scheduled_at = None;
-            let meta_ttl = self.config.history_meta_ttl;
+            let meta_ttl = self.settings.config().history_meta_ttl;
             if let Some(stream) = &mut state.stream {
                 stream.expire(now);
                 let meta_expired = now >= stream.last_publish() + meta_ttl;
@@ -461,7 +471,7 @@ impl Node {
     /// Puts `channel`'s next expiry into the heap unless an earlier one is
     /// already there.
     fn schedule(&mut self, now: Instant, channel: &str) {
-        let meta_ttl = self.config.history_meta_ttl;
+        let meta_ttl = self.settings.config().history_meta_ttl;
         let Some((name, state)) = self.channels.get_key_value(channel) else {
             return;
         };
@@ -509,7 +519,7 @@ mod tests {
             }],
             ..NodeConfig::default()
         };
-        Node::new(Arc::new(config), 42).unwrap()
+        Node::new(Settings::new(config).unwrap(), 42)
     }
 
     fn info(client: &str) -> Arc<ClientInfo> {

@@ -1,0 +1,209 @@
+//! The per-connection state machine: commands in, replies and actions out.
+//!
+//! A [`Session`] owns the protocol state of one client connection and
+//! nothing else: no socket, no clock, no access to the node. The runtime
+//! (one task per connection) drives it:
+//!
+//! 1. [`Session::handle_frame`] with every WebSocket message received;
+//! 2. [`Session::poll_action`] until `None`, running each [`Action`]
+//!    against the shared node and reporting the outcome to the matching
+//!    entry point ([`Session::subscribed`], [`Session::published`],
+//!    [`Session::history_loaded`], [`Session::presence_loaded`],
+//!    [`Session::presence_stats_loaded`]);
+//! 3. [`Session::deliver`] with every [`LiveDelivery`] taken from the
+//!    connection's outbound queue;
+//! 4. [`Session::poll_transmit`] until `None`, writing each `Bytes` as one
+//!    WebSocket message (text for JSON, binary for Protobuf);
+//! 5. [`Session::poll_timeout`] / [`Session::handle_timeout`] for pings,
+//!    the pong deadline and the connect deadline;
+//! 6. once [`Session::poll_disconnect`] returns a code: write what
+//!    `poll_transmit` still gives, close the WebSocket with that code and
+//!    reason, and call `Node::disconnect` for the session (pushing the
+//!    leave events it returns). When the socket ends first, just call
+//!    `Node::disconnect`.
+//!
+//! Replies are batched: every reply encoded before the next
+//! `poll_transmit` goes into the same WebSocket message, in order. Live
+//! pushes are separate messages, always after the replies encoded before
+//! them, so that a subscribe reply precedes the channel's publications.
+
+mod action;
+mod commands;
+mod keepalive;
+mod push;
+mod results;
+mod subscriptions;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::codes::DisconnectCode;
+use crate::config::Settings;
+use crate::counters::Counters;
+use crate::presence::ClientInfo;
+use crate::wire::{Format, Reply};
+
+pub use action::{Action, Delivery, LiveDelivery};
+pub use push::{
+    encode_join_push, encode_leave_push, encode_publication_push, wire_client_info,
+    wire_publication,
+};
+
+use keepalive::Keepalive;
+use subscriptions::Subscriptions;
+
+/// The version string sent in connect replies.
+pub const SERVER_VERSION: &str = concat!("switchboard ", env!("CARGO_PKG_VERSION"));
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the `connect` command.
+    AwaitingConnect,
+    /// Connected: every command is served.
+    Connected,
+    /// Closing with the code in `Session::disconnect`; input is ignored.
+    Closed,
+}
+
+/// The protocol state of one client connection. See the module docs for
+/// how the runtime drives it.
+#[derive(Debug)]
+pub struct Session {
+    settings: Arc<Settings>,
+    format: Format,
+    phase: Phase,
+    info: Arc<ClientInfo>,
+    subscriptions: Subscriptions,
+    actions: VecDeque<Action>,
+    /// Replies encoded since the last transmit: one WebSocket message.
+    batch: BytesMut,
+    /// Whole messages waiting for `poll_transmit`, oldest first; always
+    /// older than `batch`.
+    transmit: VecDeque<Bytes>,
+    keepalive: Keepalive,
+    disconnect: Option<DisconnectCode>,
+    counters: Counters,
+}
+
+impl Session {
+    /// A session for a connection opened at `now`, speaking `format`;
+    /// `client_id` is the unique id the runtime generated for it (e.g. a
+    /// UUID string), sent in the connect reply and in presence.
+    pub fn new(
+        settings: Arc<Settings>,
+        format: Format,
+        client_id: impl Into<String>,
+        now: Instant,
+    ) -> Self {
+        let keepalive = Keepalive::new(now, settings.config());
+        Self {
+            settings,
+            format,
+            phase: Phase::AwaitingConnect,
+            info: Arc::new(ClientInfo {
+                client: client_id.into(),
+                ..ClientInfo::default()
+            }),
+            subscriptions: Subscriptions::default(),
+            actions: VecDeque::new(),
+            batch: BytesMut::new(),
+            transmit: VecDeque::new(),
+            keepalive,
+            disconnect: None,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The connection's format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The client's info (client id, user) as presence shows it.
+    pub fn client_info(&self) -> &Arc<ClientInfo> {
+        &self.info
+    }
+
+    /// Whether the `connect` command succeeded.
+    pub fn is_connected(&self) -> bool {
+        self.phase == Phase::Connected
+    }
+
+    /// Whether the connection must close (see [`Session::poll_disconnect`]).
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Channels subscribed or being subscribed.
+    pub fn subscription_count(&self) -> usize {
+        self.subscriptions.len()
+    }
+
+    /// Whether the subscription to `channel` is established (its reply
+    /// was sent).
+    pub fn is_subscribed(&self, channel: &str) -> bool {
+        self.subscriptions.is_established(channel)
+    }
+
+    /// The next operation for the runtime to run against the node.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next WebSocket message to write, if any.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        let message = match self.transmit.pop_front() {
+            Some(message) => message,
+            None if !self.batch.is_empty() => std::mem::take(&mut self.batch).freeze(),
+            None => return None,
+        };
+        self.counters.messages_out += 1;
+        self.counters.bytes_out += message.len() as u64;
+        Some(message)
+    }
+
+    /// The code to close the connection with, once the session decided to
+    /// end it (it then ignores further input).
+    pub fn poll_disconnect(&self) -> Option<DisconnectCode> {
+        self.disconnect
+    }
+
+    /// The counters gathered since the last call, for the runtime to merge
+    /// into its totals.
+    pub fn take_counters(&mut self) -> Counters {
+        std::mem::take(&mut self.counters)
+    }
+
+    /// Ends the session with `code`: pending actions are dropped, pending
+    /// messages stay for `poll_transmit`.
+    fn close(&mut self, code: DisconnectCode) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.phase = Phase::Closed;
+        self.disconnect = Some(code);
+        self.actions.clear();
+        self.subscriptions.clear();
+    }
+
+    /// Appends one reply to the current batch; a reply the format cannot
+    /// carry closes the connection with the code the wire error names.
+    fn send_reply(&mut self, reply: &Reply) {
+        if let Err(error) = self.format.encode_reply(reply, &mut self.batch) {
+            self.close(error.disconnect_code());
+        }
+    }
+
+    /// Queues a whole message after everything encoded so far.
+    fn queue_message(&mut self, message: Bytes) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch).freeze();
+            self.transmit.push_back(batch);
+        }
+        self.transmit.push_back(message);
+    }
+}

@@ -1,0 +1,174 @@
+//! The session's subscriptions and the delivery rule for live pushes.
+
+use std::sync::Arc;
+
+use super::action::{Action, Delivery, LiveDelivery};
+use super::Session;
+use crate::codes::UnsubscribeCode;
+use crate::wire::Push;
+
+/// A subscription whose reply has not been sent yet.
+#[derive(Debug)]
+pub(super) struct Pending {
+    /// The subscribe command's id.
+    pub(super) id: u32,
+    /// The client asked for a recoverable subscription.
+    pub(super) recoverable: bool,
+    /// The client asked to recover from a position.
+    pub(super) recovering: bool,
+    /// Live pushes that arrived before the reply, in arrival order.
+    pub(super) buffer: Vec<LiveDelivery>,
+}
+
+/// Where one subscription is.
+#[derive(Debug)]
+pub(super) enum State {
+    /// The subscribe action runs; live pushes are buffered.
+    Subscribing(Box<Pending>),
+    /// The reply is out; `offset` is the last offset delivered when the
+    /// channel is `positioned` (keeps history).
+    Subscribed {
+        /// Offsets are checked for order and gaps.
+        positioned: bool,
+        /// The last offset delivered.
+        offset: u64,
+    },
+}
+
+#[derive(Debug)]
+pub(super) struct Subscription {
+    pub(super) channel: Arc<str>,
+    pub(super) state: State,
+}
+
+/// The subscriptions of one session, sorted by channel name: no hashing
+/// and no allocation until the first subscription.
+#[derive(Debug, Default)]
+pub(super) struct Subscriptions {
+    entries: Vec<Subscription>,
+}
+
+impl Subscriptions {
+    fn find(&self, channel: &str) -> Result<usize, usize> {
+        self.entries
+            .binary_search_by(|entry| (*entry.channel).cmp(channel))
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(super) fn contains(&self, channel: &str) -> bool {
+        self.find(channel).is_ok()
+    }
+
+    pub(super) fn is_established(&self, channel: &str) -> bool {
+        self.get_mut_ref(channel)
+            .is_some_and(|entry| matches!(entry.state, State::Subscribed { .. }))
+    }
+
+    fn get_mut_ref(&self, channel: &str) -> Option<&Subscription> {
+        self.find(channel).ok().map(|index| &self.entries[index])
+    }
+
+    pub(super) fn get_mut(&mut self, channel: &str) -> Option<&mut Subscription> {
+        self.find(channel)
+            .ok()
+            .map(|index| &mut self.entries[index])
+    }
+
+    /// Adds a subscription being set up; false when the channel is taken.
+    pub(super) fn insert(&mut self, channel: Arc<str>, pending: Pending) -> bool {
+        match self.find(&channel) {
+            Ok(_) => false,
+            Err(index) => {
+                self.entries.insert(
+                    index,
+                    Subscription {
+                        channel,
+                        state: State::Subscribing(Box::new(pending)),
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    pub(super) fn remove(&mut self, channel: &str) -> Option<Subscription> {
+        self.find(channel)
+            .ok()
+            .map(|index| self.entries.remove(index))
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.entries = Vec::new();
+    }
+}
+
+impl Session {
+    /// Hands the session a live push from its outbound queue and says what
+    /// became of it. Publications of positioned channels must arrive in
+    /// offset order; an offset already delivered (e.g. covered by the
+    /// subscribe reply's recovered publications) is dropped, and a skipped
+    /// offset ends the subscription with an `unsubscribe` push (code 2500,
+    /// "insufficient state") so that the client resubscribes and recovers,
+    /// as Centrifugo does.
+    pub fn deliver(&mut self, delivery: &LiveDelivery) -> Delivery {
+        if !self.is_connected() {
+            return Delivery::Dropped;
+        }
+        let Some(subscription) = self.subscriptions.get_mut(&delivery.channel) else {
+            return Delivery::Dropped;
+        };
+        match &mut subscription.state {
+            State::Subscribing(pending) => {
+                pending.buffer.push(delivery.clone());
+                Delivery::Buffered
+            }
+            State::Subscribed { positioned, offset } => {
+                if !*positioned || delivery.offset == 0 {
+                    self.queue_message(delivery.frame.clone());
+                    return Delivery::Queued;
+                }
+                if delivery.offset <= *offset {
+                    return Delivery::Dropped;
+                }
+                if delivery.offset == *offset + 1 {
+                    *offset = delivery.offset;
+                    self.queue_message(delivery.frame.clone());
+                    return Delivery::Queued;
+                }
+                self.counters.position_gaps += 1;
+                let channel = subscription.channel.clone();
+                self.end_subscription_for_gap(channel);
+                Delivery::Gap
+            }
+        }
+    }
+
+    /// Sends the `unsubscribe` push (2500) for a channel whose stream
+    /// skipped offsets and tells the runtime to unsubscribe it.
+    fn end_subscription_for_gap(&mut self, channel: Arc<str>) {
+        self.subscriptions.remove(&channel);
+        let push = Push {
+            channel: channel.to_string(),
+            unsubscribe: Some(UnsubscribeCode::INSUFFICIENT_STATE.to_unsubscribe()),
+            ..Push::default()
+        };
+        match self.format.encode_push(push) {
+            Ok(message) => self.queue_message(message),
+            Err(error) => self.close(error.disconnect_code()),
+        }
+        self.actions.push_back(Action::Unsubscribe { channel });
+    }
+
+    /// The subscription's reply is out: releases the buffered pushes
+    /// through the normal delivery rule.
+    pub(super) fn release_buffer(&mut self, buffer: Vec<LiveDelivery>) {
+        for delivery in &buffer {
+            if self.deliver(delivery) == Delivery::Gap {
+                break;
+            }
+        }
+    }
+}
