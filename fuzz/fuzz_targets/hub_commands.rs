@@ -27,7 +27,9 @@ fn reencode(format: Format, commands: &[Command]) -> Vec<u8> {
         Format::Protobuf => {
             let mut frame = Vec::new();
             for command in commands {
-                command.encode_length_delimited(&mut frame).expect("a Vec grows");
+                command
+                    .encode_length_delimited(&mut frame)
+                    .expect("a Vec grows");
             }
             frame
         }
@@ -38,7 +40,11 @@ fuzz_target!(|input: &[u8]| {
     let Some((&setup, frame)) = input.split_first() else {
         return;
     };
-    let format = if setup & 1 == 0 { Format::Json } else { Format::Protobuf };
+    let format = if setup & 1 == 0 {
+        Format::Json
+    } else {
+        Format::Protobuf
+    };
     let limit = usize::from((setup >> 1) & 0b111) + 1;
     match format.decode_commands(frame, limit) {
         Ok(commands) => {
