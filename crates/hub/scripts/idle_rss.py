@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Idle RSS per WebSocket connection of `switchboard serve` (a measurement,
+not a pass/fail test).
+
+Starts BINARY serve on a free loopback port, opens a warm-up batch of idle
+WebSocket connections to /echo, reads the server's RSS, opens COUNT more
+from this (separate) process, waits for the server to settle and reports
+the RSS growth per connection.
+
+    cargo build --release -p switchboard-cli
+    python3 crates/hub/scripts/idle_rss.py target/release/switchboard 10000
+"""
+
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+
+WARM_UP = 200
+REQUEST = (
+    "GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n\r\n"
+).encode()
+
+
+def raise_fd_limit():
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def open_idle(addr):
+    sock = socket.create_connection(addr, timeout=10)
+    sock.sendall(REQUEST)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise RuntimeError("closed during the handshake")
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise RuntimeError(head.decode(errors="replace"))
+    return sock
+
+
+def settle(pid):
+    """Waits until the server's RSS stops moving (at most 10 s)."""
+    last = rss_kib(pid)
+    for _ in range(20):
+        time.sleep(0.5)
+        now = rss_kib(pid)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def main():
+    binary = sys.argv[1]
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+    hard = raise_fd_limit()
+    if hard < count + WARM_UP + 100:
+        sys.exit(f"the file descriptor limit {hard} is below {count + WARM_UP + 100}")
+    server = subprocess.Popen(
+        [binary, "serve", "--listen", "127.0.0.1:0",
+         "--max-connections", str(count + WARM_UP + 100)],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "RUST_LOG": "warn,switchboard_hub=info,switchboard_cli=info"},
+        preexec_fn=raise_fd_limit,
+    )
+    try:
+        addr = None
+        for line in server.stderr:
+            match = re.search(r"listening on ([0-9.]+):([0-9]+)", line)
+            if match:
+                addr = (match.group(1), int(match.group(2)))
+                break
+        if addr is None:
+            sys.exit("the server did not report its address")
+        # Keep draining the log so the server never blocks on it.
+        subprocess.Popen(["cat"], stdin=server.stderr, stdout=subprocess.DEVNULL)
+        sockets = [open_idle(addr) for _ in range(WARM_UP)]
+        before = settle(server.pid)
+        sockets += [open_idle(addr) for _ in range(count)]
+        after = settle(server.pid)
+        per = (after - before) * 1024 / count
+        print(f"{binary}: RSS {before} KiB with {WARM_UP} idle connections, "
+              f"{after} KiB with {WARM_UP + count}: {per / 1024:.2f} KiB per idle connection")
+        for sock in sockets:
+            sock.close()
+    finally:
+        server.kill()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
