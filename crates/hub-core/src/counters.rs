@@ -78,7 +78,14 @@ const METHODS: usize = Method::ALL.len();
 
 /// Counters of a node or of sessions. Sessions keep their own and the
 /// runtime adds them up with [`Counters::merge`] (e.g. when a session ends
-/// or on each metrics scrape via `Session::take_counters`).
+/// or on each metrics scrape via `Session::take_counters`) together with
+/// the node's (`Node::counters`).
+///
+/// Who counts what, so that merging never counts twice: the node counts
+/// `subscriptions`, `publications`, `recovered` and `not_recovered`; a
+/// session counts `connections`, commands, messages and bytes in and out,
+/// and `position_gaps`; the runtime counts `slow_disconnects` (it applies
+/// the outbound-queue rule).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Counters {
     /// Connections that sent a successful `connect`.

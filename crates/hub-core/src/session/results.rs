@@ -83,7 +83,6 @@ impl Session {
             }
         }
         self.counters.command(Method::Subscribe, true);
-        self.counters.subscriptions += 1;
         self.send_reply(&Reply {
             id,
             subscribe: Some(result),

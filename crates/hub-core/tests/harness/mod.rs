@@ -21,6 +21,22 @@ use switchboard_hub_core::session::{
 use switchboard_hub_core::wire::{self, Command, Format, Reply};
 use switchboard_hub_core::{HubError, Node, NodeConfig, Session, SessionId, Settings};
 
+/// One thing a client saw on a channel, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewEvent {
+    /// A publication (live or recovered) with its offset.
+    Publication(u64),
+    /// A subscribe reply.
+    Subscribed {
+        /// The client asked to recover.
+        recovering: bool,
+        /// The server recovered it.
+        recovered: bool,
+        /// The position's offset in the reply.
+        offset: u64,
+    },
+}
+
 /// What one client saw of one channel.
 #[derive(Debug, Default, Clone)]
 pub struct ChannelView {
@@ -40,6 +56,8 @@ pub struct ChannelView {
     pub leaves: Vec<String>,
     /// Unsubscribe pushes seen (codes).
     pub unsubscribes: Vec<u32>,
+    /// Publications and subscribe replies, in arrival order.
+    pub events: Vec<ViewEvent>,
 }
 
 /// One simulated client and its server-side session.
@@ -136,7 +154,12 @@ impl Sim {
     /// Opens a connection (no connect command yet).
     pub fn open(&mut self, format: Format) -> usize {
         let index = self.clients.len();
-        let session = Session::new(self.settings.clone(), format, format!("client-{index}"), self.now);
+        let session = Session::new(
+            self.settings.clone(),
+            format,
+            format!("client-{index}"),
+            self.now,
+        );
         self.clients.push(Client {
             session,
             format,
@@ -271,7 +294,8 @@ impl Sim {
             .unwrap();
         let offset = outcome.publication.offset;
         let json = encode_publication_push(Format::Json, channel, &outcome.publication).unwrap();
-        let protobuf = encode_publication_push(Format::Protobuf, channel, &outcome.publication).unwrap();
+        let protobuf =
+            encode_publication_push(Format::Protobuf, channel, &outcome.publication).unwrap();
         let recipients = outcome.recipients.to_vec();
         let name = outcome.channel.clone();
         self.fan_out(&recipients, &name, offset, &json, &protobuf);
@@ -280,7 +304,14 @@ impl Sim {
 
     /// Appends one push to every recipient's outbound queue (the same
     /// bytes per format), applying the slow-consumer rule.
-    fn fan_out(&mut self, recipients: &[SessionId], channel: &Arc<str>, offset: u64, json: &Bytes, protobuf: &Bytes) {
+    fn fan_out(
+        &mut self,
+        recipients: &[SessionId],
+        channel: &Arc<str>,
+        offset: u64,
+        json: &Bytes,
+        protobuf: &Bytes,
+    ) {
         for recipient in recipients {
             let index = recipient.0 as usize;
             let client = &mut self.clients[index];
@@ -305,8 +336,17 @@ impl Sim {
         }
     }
 
-    fn fan_out_join_leave(&mut self, channel: &str, info: &switchboard_hub_core::presence::ClientInfo, join: bool) {
-        let encode = if join { encode_join_push } else { encode_leave_push };
+    fn fan_out_join_leave(
+        &mut self,
+        channel: &str,
+        info: &switchboard_hub_core::presence::ClientInfo,
+        join: bool,
+    ) {
+        let encode = if join {
+            encode_join_push
+        } else {
+            encode_leave_push
+        };
         let json = encode(Format::Json, channel, info).unwrap();
         let protobuf = encode(Format::Protobuf, channel, info).unwrap();
         let recipients = self.node.subscribers(channel).to_vec();
@@ -326,8 +366,55 @@ impl Sim {
         self.flush(index);
     }
 
+    /// Sends a subscribe command (with recovery when the client has a
+    /// position) without waiting for a reply.
+    pub fn subscribe_command_only(&mut self, index: usize, channel: &str) {
+        let mut command = Self::subscribe_command(channel);
+        command.id = self.next_id(index);
+        if let Some(view) = self.clients[index].channels.get(channel) {
+            if !view.epoch.is_empty() {
+                let request = command.subscribe.as_mut().unwrap();
+                request.recover = true;
+                request.epoch = view.epoch.clone();
+                request.offset = view.offset;
+            }
+        }
+        self.send(index, vec![command]);
+    }
+
+    /// Runs each deferred subscribe action against the node, then `between`
+    /// (publications land in queues), and only then reports the outcome to
+    /// the session: the window of an engine that answers asynchronously.
+    pub fn run_deferred_with(&mut self, mut between: impl FnMut(&mut Sim)) {
+        self.defer_subscribes = false;
+        for (index, action) in std::mem::take(&mut self.deferred) {
+            let Action::Subscribe {
+                id,
+                channel,
+                recover,
+                info,
+            } = action
+            else {
+                continue;
+            };
+            let now = self.now;
+            let result = self
+                .node
+                .subscribe(now, SessionId(index as u64), &channel, info, recover);
+            between(self);
+            // Deliveries queued so far reach the session before its reply.
+            while let Some(delivery) = self.clients[index].queue.pop_front() {
+                self.clients[index].outbound.pop(delivery.frame.len());
+                self.clients[index].session.deliver(&delivery);
+            }
+            self.clients[index].session.subscribed(id, &channel, result);
+            self.run(index);
+        }
+    }
+
     /// Runs deferred subscribe actions.
     pub fn run_deferred(&mut self) {
+        self.defer_subscribes = false;
         for (index, action) in std::mem::take(&mut self.deferred) {
             self.execute(index, action);
             self.run(index);
@@ -338,10 +425,19 @@ impl Sim {
         let now = self.now;
         let session_id = SessionId(index as u64);
         match action {
-            Action::Subscribe { id, channel, recover, info } => {
-                let result: Result<SubscribeOutcome, HubError> =
-                    self.node.subscribe(now, session_id, &channel, info, recover);
-                let join = result.as_ref().ok().and_then(|outcome| outcome.join.clone());
+            Action::Subscribe {
+                id,
+                channel,
+                recover,
+                info,
+            } => {
+                let result: Result<SubscribeOutcome, HubError> = self
+                    .node
+                    .subscribe(now, session_id, &channel, info, recover);
+                let join = result
+                    .as_ref()
+                    .ok()
+                    .and_then(|outcome| outcome.join.clone());
                 self.clients[index].session.subscribed(id, &channel, result);
                 if let Some(info) = join {
                     self.fan_out_join_leave(&channel, &info, true);
@@ -353,13 +449,33 @@ impl Sim {
                     self.fan_out_join_leave(&channel, &info, false);
                 }
             }
-            Action::Publish { id, channel, data, info } => {
-                let result = self.node.publish(now, &channel, data, Some(info)).map(|outcome| {
-                    let json = encode_publication_push(Format::Json, &channel, &outcome.publication).ok();
-                    let protobuf =
-                        encode_publication_push(Format::Protobuf, &channel, &outcome.publication).unwrap();
-                    (outcome.channel.clone(), outcome.publication.offset, outcome.recipients.to_vec(), json, protobuf)
-                });
+            Action::Publish {
+                id,
+                channel,
+                data,
+                info,
+            } => {
+                let result = self
+                    .node
+                    .publish(now, &channel, data, Some(info))
+                    .map(|outcome| {
+                        let json =
+                            encode_publication_push(Format::Json, &channel, &outcome.publication)
+                                .ok();
+                        let protobuf = encode_publication_push(
+                            Format::Protobuf,
+                            &channel,
+                            &outcome.publication,
+                        )
+                        .unwrap();
+                        (
+                            outcome.channel.clone(),
+                            outcome.publication.offset,
+                            outcome.recipients.to_vec(),
+                            json,
+                            protobuf,
+                        )
+                    });
                 match result {
                     Ok((name, offset, recipients, json, protobuf)) => {
                         let json = json.unwrap_or_default();
@@ -379,7 +495,9 @@ impl Sim {
             }
             Action::PresenceStats { id, channel } => {
                 let result = self.node.presence_stats(&channel);
-                self.clients[index].session.presence_stats_loaded(id, result);
+                self.clients[index]
+                    .session
+                    .presence_stats_loaded(id, result);
             }
         }
     }
@@ -429,7 +547,12 @@ impl Sim {
     /// knows of its channels (positions), like an SDK.
     pub fn reconnect(&mut self, index: usize) {
         let format = self.clients[index].format;
-        let session = Session::new(self.settings.clone(), format, format!("client-{index}-again"), self.now);
+        let session = Session::new(
+            self.settings.clone(),
+            format,
+            format!("client-{index}-again"),
+            self.now,
+        );
         let client = &mut self.clients[index];
         client.session = session;
         client.outbound = OutboundQueue::new(OutboundLimits::from_config(self.settings.config()));
@@ -483,7 +606,10 @@ impl Sim {
             self.node.handle_timeout(now);
             for index in 0..self.clients.len() {
                 if self.clients[index].open
-                    && self.clients[index].session.poll_timeout().is_some_and(|due| due <= now)
+                    && self.clients[index]
+                        .session
+                        .poll_timeout()
+                        .is_some_and(|due| due <= now)
                 {
                     self.clients[index].session.handle_timeout(now);
                     self.run(index);
@@ -495,7 +621,11 @@ impl Sim {
     }
 
     pub fn view(&self, index: usize, channel: &str) -> ChannelView {
-        self.clients[index].channels.get(channel).cloned().unwrap_or_default()
+        self.clients[index]
+            .channels
+            .get(channel)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -517,15 +647,18 @@ fn observe(
         if let Some(publication) = &push.publication {
             view.offsets.push(publication.offset);
             view.payloads.push(publication.data.clone());
+            view.events.push(ViewEvent::Publication(publication.offset));
             if publication.offset > 0 {
                 view.offset = publication.offset;
             }
         }
         if let Some(join) = &push.join {
-            view.joins.push(join.info.clone().unwrap_or_default().client);
+            view.joins
+                .push(join.info.clone().unwrap_or_default().client);
         }
         if let Some(leave) = &push.leave {
-            view.leaves.push(leave.info.clone().unwrap_or_default().client);
+            view.leaves
+                .push(leave.info.clone().unwrap_or_default().client);
         }
         if let Some(unsubscribe) = &push.unsubscribe {
             view.unsubscribes.push(unsubscribe.code);
@@ -535,8 +668,15 @@ fn observe(
 
 /// Records a subscribe reply in the channel's view.
 fn observe_subscribe(view: &mut ChannelView, result: &wire::SubscribeResult) {
-    view.recoveries.push((result.was_recovering, result.recovered));
+    view.recoveries
+        .push((result.was_recovering, result.recovered));
+    view.events.push(ViewEvent::Subscribed {
+        recovering: result.was_recovering,
+        recovered: result.recovered,
+        offset: result.offset,
+    });
     for publication in &result.publications {
+        view.events.push(ViewEvent::Publication(publication.offset));
         view.offsets.push(publication.offset);
         view.payloads.push(publication.data.clone());
     }
