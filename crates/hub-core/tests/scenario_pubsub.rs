@@ -327,11 +327,17 @@ fn protocol_violations_close_with_bad_request() {
         let mut sim = Sim::new(NodeConfig::default());
         let client = sim.open(format);
         sim.send(client, vec![Sim::subscribe_command("a")]);
-        assert_eq!(sim.clients[client].closed_with, Some(DisconnectCode::BAD_REQUEST));
+        assert_eq!(
+            sim.clients[client].closed_with,
+            Some(DisconnectCode::BAD_REQUEST)
+        );
         // A frame that does not decode.
         let client = sim.connect(format);
         sim.send_raw(client, b"\xff\xff not a command");
-        assert_eq!(sim.clients[client].closed_with, Some(DisconnectCode::BAD_REQUEST));
+        assert_eq!(
+            sim.clients[client].closed_with,
+            Some(DisconnectCode::BAD_REQUEST)
+        );
         // A second connect.
         let client = sim.connect(format);
         sim.send(
@@ -342,7 +348,10 @@ fn protocol_violations_close_with_bad_request() {
                 ..Command::default()
             }],
         );
-        assert_eq!(sim.clients[client].closed_with, Some(DisconnectCode::BAD_REQUEST));
+        assert_eq!(
+            sim.clients[client].closed_with,
+            Some(DisconnectCode::BAD_REQUEST)
+        );
     }
 }
 
