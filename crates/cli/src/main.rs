@@ -26,7 +26,8 @@ enum Command {
     Serve(ServeArgs),
     /// Connect to a WebSocket server: send standard-input lines, print what arrives.
     Connect(ConnectArgs),
-    /// Load-test an echo server: messages/s, MB/s and latency percentiles.
+    /// Load-test an echo server (messages/s, MB/s, latency percentiles), or
+    /// with --pubsub a fan-out server (deliveries/s, publish-to-delivery latency).
     Bench(BenchArgs),
 }
 
@@ -50,6 +51,9 @@ fn main() -> ExitCode {
 }
 
 fn bench_main(args: BenchArgs) -> ExitCode {
+    if args.options.pubsub.protocol.is_some() {
+        return bench::pubsub::main(args.options, args.json);
+    }
     // The load generator runs every connection on this one thread.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

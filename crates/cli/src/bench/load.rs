@@ -99,11 +99,11 @@ pub(crate) async fn drive(
 
 /// How much room a read needs.
 #[derive(Debug, Clone, Copy)]
-struct ReadChunk {
+pub(crate) struct ReadChunk {
     /// Headroom for one read: about the bytes of all outstanding echoes.
-    usual: usize,
+    pub usual: usize,
     /// One echo frame on the wire.
-    frame: usize,
+    pub frame: usize,
 }
 
 /// One read into `buffer` (after making room as `chunk` says). A short read proves the
@@ -113,7 +113,11 @@ struct ReadChunk {
 /// the task sleeps, a third of the syscalls per message at one in flight.
 /// tokio clears only the readiness event the read observed, so data that
 /// arrives meanwhile still wakes the task.
-fn read_once(stream: &TcpStream, buffer: &mut BytesMut, chunk: ReadChunk) -> io::Result<usize> {
+pub(crate) fn read_once(
+    stream: &TcpStream,
+    buffer: &mut BytesMut,
+    chunk: ReadChunk,
+) -> io::Result<usize> {
     // Frames larger than the usual read get room for a whole echo, so the
     // buffer never grows (and copies) while one arrives.
     let whole_frame_short = chunk.frame > chunk.usual && buffer.capacity() < chunk.frame;

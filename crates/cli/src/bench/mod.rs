@@ -1,4 +1,5 @@
-//! `switchboard bench`: an echo load generator for WebSocket servers.
+//! `switchboard bench`: an echo load generator for WebSocket servers, and
+//! with `--pubsub PROTOCOL` a fan-out load generator ([`pubsub`]).
 //!
 //! It opens N connections to an echo server, keeps a fixed number of
 //! messages in flight on each, checks every echoed byte against what was
@@ -31,6 +32,7 @@
 mod load;
 mod options;
 mod payload;
+pub mod pubsub;
 mod raw;
 mod report;
 mod stats;
@@ -75,6 +77,9 @@ enum Established {
 /// Fails when the options are unusable or no connection could be opened;
 /// connections that fail later are counted in the report instead.
 pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
+    if options.pubsub.protocol.is_some() {
+        bail!("--pubsub selects the pub/sub mode: run it with bench::pubsub::run");
+    }
     options.validate()?;
     keep_freed_memory();
     LocalSet::new().run_until(run_local(options)).await
@@ -87,7 +92,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
 /// scenario showed a quarter of the load generator's CPU in page faults
 /// and zeroing the same pages again. The peak working set is only the
 /// messages in flight, so holding on to it costs little.
-fn keep_freed_memory() {
+pub(crate) fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         const KEEP: libc::c_int = 1 << 30;
@@ -176,7 +181,7 @@ async fn run_local(options: BenchOptions) -> anyhow::Result<BenchReport> {
 
 /// The socket address to connect to: the URL's host and port (default 80
 /// for ws://). wss:// is refused until TLS lands in the load generator.
-async fn resolve(uri: &http::Uri, raw_tcp: bool) -> anyhow::Result<SocketAddr> {
+pub(crate) async fn resolve(uri: &http::Uri, raw_tcp: bool) -> anyhow::Result<SocketAddr> {
     match uri.scheme_str() {
         Some("ws") | Some("http") => {}
         Some("tcp") if raw_tcp => {}
@@ -282,13 +287,13 @@ async fn apply_load(
 /// `/proc/thread-self/schedstat` (nanoseconds on the CPU, first field).
 /// Every connection runs on this thread, so this is the load generator's
 /// whole cost; `None` elsewhere.
-fn thread_cpu_time() -> Option<Duration> {
+pub(crate) fn thread_cpu_time() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let nanos: u64 = stat.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(nanos))
 }
 
-fn progress_bar(options: &BenchOptions) -> ProgressBar {
+pub(crate) fn progress_bar(options: &BenchOptions) -> ProgressBar {
     if options.no_progress {
         return ProgressBar::hidden();
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 
 use crate::bench::payload::MIN_PAYLOAD_SIZE;
+use crate::bench::pubsub::PubSubOptions;
 
 /// Text or binary messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -73,6 +74,11 @@ pub struct BenchOptions {
     /// Hide the progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
+
+    /// The fan-out mode's options (`--pubsub PROTOCOL` selects it; then
+    /// --connections counts subscribers).
+    #[command(flatten)]
+    pub pubsub: PubSubOptions,
 }
 
 impl BenchOptions {
@@ -91,6 +97,7 @@ impl BenchOptions {
             ready_file: None,
             connect_concurrency: 256,
             no_progress: false,
+            pubsub: PubSubOptions::default(),
         }
     }
 
@@ -108,7 +115,7 @@ impl BenchOptions {
         if self.connections == 0 {
             bail!("--connections must be at least 1");
         }
-        if self.in_flight == 0 && !self.idle {
+        if self.in_flight == 0 && !self.idle && self.pubsub.protocol.is_none() {
             bail!("--in-flight must be at least 1 (use --idle for connections without traffic)");
         }
         if self.payload_size < MIN_PAYLOAD_SIZE {

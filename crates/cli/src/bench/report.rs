@@ -102,7 +102,7 @@ impl BenchReport {
 }
 
 /// Formats `value` with thousands separators.
-fn grouped(value: u64) -> String {
+pub(crate) fn grouped(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {

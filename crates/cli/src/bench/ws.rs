@@ -34,12 +34,32 @@ pub(crate) async fn connect(
     uri: &http::Uri,
     addr: SocketAddr,
 ) -> anyhow::Result<(TcpStream, WsWire)> {
+    let (stream, connection) = connect_with(uri, addr, None).await?;
+    Ok((
+        stream,
+        WsWire {
+            connection,
+            scratch: BytesMut::new(),
+        },
+    ))
+}
+
+/// Like [`connect`], asking for `subprotocol` if given, and returning the
+/// bare connection (the pub/sub mode drives it itself).
+pub(crate) async fn connect_with(
+    uri: &http::Uri,
+    addr: SocketAddr,
+    subprotocol: Option<&str>,
+) -> anyhow::Result<(TcpStream, Connection)> {
     let mut stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("connecting to {addr}"))?;
     stream.set_nodelay(true)?;
-    let request =
+    let mut request =
         ClientRequest::new(uri).with_context(|| format!("{uri} is not a WebSocket URL"))?;
+    if let Some(subprotocol) = subprotocol {
+        request = request.subprotocol(subprotocol);
+    }
     let mut head = Vec::with_capacity(256);
     request.encode(&mut head);
     stream.write_all(&head).await?;
@@ -64,13 +84,7 @@ pub(crate) async fn connect(
     connection
         .read_buf()
         .extend_from_slice(&received[consumed..]);
-    Ok((
-        stream,
-        WsWire {
-            connection,
-            scratch: BytesMut::new(),
-        },
-    ))
+    Ok((stream, connection))
 }
 
 impl Wire for WsWire {

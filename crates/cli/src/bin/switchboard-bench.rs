@@ -4,7 +4,7 @@
 use clap::Parser;
 use switchboard_cli::bench::{run, BenchOptions};
 
-/// Echo load generator for WebSocket servers.
+/// Echo (or, with --pubsub, fan-out) load generator for WebSocket servers.
 #[derive(Debug, Parser)]
 #[command(name = "switchboard-bench", version)]
 struct Args {
@@ -16,8 +16,14 @@ struct Args {
     json: bool,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     let args = Args::parse();
+    if args.options.pubsub.protocol.is_some() {
+        return Ok(switchboard_cli::bench::pubsub::main(
+            args.options,
+            args.json,
+        ));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -33,5 +39,5 @@ fn main() -> anyhow::Result<()> {
             report.mismatches
         );
     }
-    Ok(())
+    Ok(std::process::ExitCode::SUCCESS)
 }
