@@ -150,6 +150,69 @@ impl Counters {
     }
 }
 
+/// A session's counters between two `take`s, in 32-bit cells to keep a
+/// session small (the runtime takes them often enough that they never
+/// saturate in practice; they saturate rather than wrap if it does not).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SessionCounters {
+    commands: [[u32; 2]; METHODS],
+    messages_in: u32,
+    messages_out: u32,
+    bytes_in: u64,
+    bytes_out: u64,
+    connected: bool,
+    position_gaps: u32,
+}
+
+impl SessionCounters {
+    /// Counts one command and whether it succeeded.
+    pub(crate) fn command(&mut self, method: Method, ok: bool) {
+        let cell = &mut self.commands[method.index()][usize::from(!ok)];
+        *cell = cell.saturating_add(1);
+    }
+
+    /// Counts a message received.
+    pub(crate) fn message_in(&mut self, len: usize) {
+        self.messages_in = self.messages_in.saturating_add(1);
+        self.bytes_in = self.bytes_in.saturating_add(len as u64);
+    }
+
+    /// Counts a message sent.
+    pub(crate) fn message_out(&mut self, len: usize) {
+        self.messages_out = self.messages_out.saturating_add(1);
+        self.bytes_out = self.bytes_out.saturating_add(len as u64);
+    }
+
+    /// The connection connected.
+    pub(crate) fn connected(&mut self) {
+        self.connected = true;
+    }
+
+    /// A live publication skipped offsets.
+    pub(crate) fn position_gap(&mut self) {
+        self.position_gaps = self.position_gaps.saturating_add(1);
+    }
+
+    /// The counts so far as [`Counters`], resetting them.
+    pub(crate) fn take(&mut self) -> Counters {
+        let taken = std::mem::take(self);
+        let mut commands = [[0u64; 2]; METHODS];
+        for (wide, narrow) in commands.iter_mut().zip(&taken.commands) {
+            *wide = [u64::from(narrow[0]), u64::from(narrow[1])];
+        }
+        Counters {
+            connections: u64::from(taken.connected),
+            commands,
+            messages_in: u64::from(taken.messages_in),
+            bytes_in: taken.bytes_in,
+            messages_out: u64::from(taken.messages_out),
+            bytes_out: taken.bytes_out,
+            position_gaps: u64::from(taken.position_gaps),
+            ..Counters::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +232,21 @@ mod tests {
         assert_eq!(total.commands_failed(Method::Unknown), 2);
         assert_eq!(total.commands_ok(Method::Connect), 0);
         assert_eq!(total.recovered, 4);
+    }
+
+    #[test]
+    fn session_counters_take_and_reset() {
+        let mut session = SessionCounters::default();
+        session.connected();
+        session.command(Method::Subscribe, true);
+        session.message_in(10);
+        session.message_out(20);
+        session.position_gap();
+        let taken = session.take();
+        assert_eq!(taken.connections, 1);
+        assert_eq!(taken.commands_ok(Method::Subscribe), 1);
+        assert_eq!((taken.bytes_in, taken.bytes_out), (10, 20));
+        assert_eq!(taken.position_gaps, 1);
+        assert_eq!(session.take(), Counters::default());
     }
 }

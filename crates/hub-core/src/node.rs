@@ -11,7 +11,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -72,6 +72,8 @@ pub struct PublishOutcome<'node> {
 /// One channel's state.
 #[derive(Debug)]
 struct Channel {
+    /// The channel's name, shared with the map key and every delivery.
+    name: Arc<str>,
     namespace: NamespaceId,
     stream: Option<Stream>,
     subscribers: SubscriberSet,
@@ -82,8 +84,9 @@ struct Channel {
 }
 
 impl Channel {
-    fn new(namespace: NamespaceId) -> Self {
+    fn new(name: Arc<str>, namespace: NamespaceId) -> Self {
         Self {
+            name,
             namespace,
             stream: None,
             subscribers: SubscriberSet::default(),
@@ -168,7 +171,8 @@ impl Node {
             Some((name, _)) => name.clone(),
             None => {
                 let name: Arc<str> = channel.into();
-                self.channels.insert(name.clone(), Channel::new(namespace));
+                self.channels
+                    .insert(name.clone(), Channel::new(name.clone(), namespace));
                 name
             }
         };
@@ -302,54 +306,48 @@ impl Node {
         let namespace = self.settings.namespaces().resolve(channel)?;
         let options = self.settings.namespaces().options(namespace);
         self.counters.publications += 1;
-        if !options.has_history() && !self.channels.contains_key(channel) {
-            return Ok(PublishOutcome {
-                channel: channel.into(),
-                publication: Publication {
-                    offset: 0,
-                    data,
-                    info,
-                },
-                position: None,
-                recipients: NO_RECIPIENTS,
-            });
-        }
-        if !self.channels.contains_key(channel) {
-            self.channels
-                .insert(channel.into(), Channel::new(namespace));
-        }
-        let (history_size, history_ttl) = (options.history_size, options.history_ttl);
         let has_history = options.has_history();
+        let (history_size, history_ttl) = (options.history_size, options.history_ttl);
+        if !self.channels.contains_key(channel) {
+            if !has_history {
+                // Nobody subscribed and nothing to keep.
+                return Ok(PublishOutcome {
+                    channel: channel.into(),
+                    publication: Publication {
+                        offset: 0,
+                        data,
+                        info,
+                    },
+                    position: None,
+                    recipients: NO_RECIPIENTS,
+                });
+            }
+            let name: Arc<str> = channel.into();
+            self.channels
+                .insert(name.clone(), Channel::new(name, namespace));
+        }
         let state = self.channels.get_mut(channel).ok_or(HubError::Internal)?;
-        let (publication, position, needs_schedule) = if has_history {
+        let (publication, position) = if has_history {
             let epochs = &mut self.epochs;
-            let fresh = state.stream.is_none();
             let stream = state
                 .stream
                 .get_or_insert_with(|| Stream::new(epochs.next_epoch(), now));
             let publication = stream.append(now, data, info, history_size, history_ttl);
-            let needs_schedule = fresh || state.scheduled_at.is_none();
-            (publication, Some(stream.position()), needs_schedule)
+            let position = stream.position();
+            // Cheap when a deadline no later than this one is scheduled.
+            let meta_ttl = self.settings.config().history_meta_ttl;
+            schedule_channel(&mut self.expiries, meta_ttl, now, state);
+            (publication, Some(position))
         } else {
-            (
-                Publication {
-                    offset: 0,
-                    data,
-                    info,
-                },
-                None,
-                false,
-            )
+            let publication = Publication {
+                offset: 0,
+                data,
+                info,
+            };
+            (publication, None)
         };
-        if needs_schedule {
-            self.schedule(now, channel);
-        }
-        let (name, state) = self
-            .channels
-            .get_key_value(channel)
-            .ok_or(HubError::Internal)?;
         Ok(PublishOutcome {
-            channel: name.clone(),
+            channel: state.name.clone(),
             publication,
             position,
             recipients: state.subscribers.as_slice(),
@@ -379,7 +377,7 @@ impl Node {
             let state = self
                 .channels
                 .entry(channel.into())
-                .or_insert_with(|| Channel::new(namespace));
+                .or_insert_with_key(|name| Channel::new(name.clone(), namespace));
             state.stream = Some(Stream::new(self.epochs.next_epoch(), now));
             self.schedule(now, channel);
         }
@@ -472,36 +470,44 @@ impl Node {
     /// already there.
     fn schedule(&mut self, now: Instant, channel: &str) {
         let meta_ttl = self.settings.config().history_meta_ttl;
-        let Some((name, state)) = self.channels.get_key_value(channel) else {
-            return;
-        };
-        let Some(stream) = &state.stream else {
-            return;
-        };
-        let meta_deadline = state
-            .subscribers
-            .is_empty()
-            .then(|| stream.last_publish() + meta_ttl);
-        let deadline = match (stream.next_expiry(), meta_deadline) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => match a.or(b) {
-                Some(deadline) => deadline,
-                None => return,
-            },
-        };
-        let deadline = deadline.max(now);
-        if state
-            .scheduled_at
-            .is_some_and(|scheduled| scheduled <= deadline)
-        {
-            return;
-        }
-        let name = name.clone();
         if let Some(state) = self.channels.get_mut(channel) {
-            state.scheduled_at = Some(deadline);
+            schedule_channel(&mut self.expiries, meta_ttl, now, state);
         }
-        self.expiries.push(Reverse((deadline, name)));
     }
+}
+
+/// Puts a channel's next expiry (its oldest publication's TTL, or its
+/// stream's metadata TTL once nobody is subscribed) into `expiries`,
+/// unless an earlier deadline of the channel is already there.
+fn schedule_channel(
+    expiries: &mut BinaryHeap<Reverse<(Instant, Arc<str>)>>,
+    meta_ttl: Duration,
+    now: Instant,
+    state: &mut Channel,
+) {
+    let Some(stream) = &state.stream else {
+        return;
+    };
+    let meta_deadline = state
+        .subscribers
+        .is_empty()
+        .then(|| stream.last_publish() + meta_ttl);
+    let deadline = match (stream.next_expiry(), meta_deadline) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => match a.or(b) {
+            Some(deadline) => deadline,
+            None => return,
+        },
+    };
+    let deadline = deadline.max(now);
+    if state
+        .scheduled_at
+        .is_some_and(|scheduled| scheduled <= deadline)
+    {
+        return;
+    }
+    state.scheduled_at = Some(deadline);
+    expiries.push(Reverse((deadline, state.name.clone())));
 }
 
 #[cfg(test)]
@@ -585,6 +591,25 @@ mod tests {
                 .was_subscribed
         );
         assert_eq!(node.channel_count(), 0);
+    }
+
+    #[test]
+    fn publications_of_an_idle_channel_expire_at_their_ttl() {
+        let start = Instant::now();
+        let mut node = node();
+        node.publish(start, "room", Bytes::new(), None).unwrap();
+        let ttl = node.config().channel.history_ttl;
+        node.handle_timeout(start + ttl);
+        // Nobody subscribed: the next deadline is the metadata TTL.
+        let later = start + ttl + Duration::from_secs(1);
+        node.publish(later, "room", Bytes::new(), None).unwrap();
+        assert_eq!(node.poll_timeout(), Some(later + ttl));
+        node.handle_timeout(later + ttl);
+        let read = node
+            .history(later + ttl, "room", &HistoryQuery::default())
+            .unwrap();
+        assert!(read.publications.is_empty());
+        assert_eq!(read.position.offset, 2);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Who is subscribed to a channel: client infos and their counts.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -35,22 +35,18 @@ pub struct PresenceStats {
 /// The presence of one channel: one entry per subscribed session.
 #[derive(Debug, Default)]
 pub struct Presence {
-    entries: Vec<(SessionId, Arc<ClientInfo>)>,
+    entries: HashMap<SessionId, Arc<ClientInfo>>,
 }
 
 impl Presence {
     /// Adds or replaces the entry of `session`.
     pub fn insert(&mut self, session: SessionId, info: Arc<ClientInfo>) {
-        match self.entries.iter_mut().find(|(id, _)| *id == session) {
-            Some(entry) => entry.1 = info,
-            None => self.entries.push((session, info)),
-        }
+        self.entries.insert(session, info);
     }
 
     /// Removes the entry of `session` and returns its info.
     pub fn remove(&mut self, session: SessionId) -> Option<Arc<ClientInfo>> {
-        let index = self.entries.iter().position(|(id, _)| *id == session)?;
-        Some(self.entries.swap_remove(index).1)
+        self.entries.remove(&session)
     }
 
     /// Whether nobody is present.
@@ -60,15 +56,15 @@ impl Presence {
 
     /// Every present client.
     pub fn clients(&self) -> impl Iterator<Item = &Arc<ClientInfo>> {
-        self.entries.iter().map(|(_, info)| info)
+        self.entries.values()
     }
 
     /// Counts of clients and distinct users.
     pub fn stats(&self) -> PresenceStats {
         let users: HashSet<&str> = self
             .entries
-            .iter()
-            .map(|(_, info)| info.user.as_str())
+            .values()
+            .map(|info| info.user.as_str())
             .collect();
         PresenceStats {
             num_clients: self.entries.len() as u32,

@@ -63,8 +63,7 @@ impl Session {
         if self.is_closed() {
             return;
         }
-        self.counters.messages_in += 1;
-        self.counters.bytes_in += frame.len() as u64;
+        self.counters.message_in(frame.len());
         let commands = match self
             .format
             .decode_commands(frame, DEFAULT_MAX_COMMANDS_PER_FRAME)
@@ -249,7 +248,7 @@ impl Session {
         drop(request);
         self.phase = Phase::Connected;
         self.start_pings(now);
-        self.counters.connections += 1;
+        self.counters.connected();
         self.counters.command(Method::Connect, true);
         let ping =
             u32::try_from(self.settings.config().ping_interval.as_secs()).unwrap_or(u32::MAX);

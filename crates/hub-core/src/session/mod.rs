@@ -42,7 +42,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::codes::DisconnectCode;
 use crate::config::Settings;
-use crate::counters::Counters;
+use crate::counters::{Counters, SessionCounters};
 use crate::presence::ClientInfo;
 use crate::wire::{Format, Reply};
 
@@ -86,7 +86,7 @@ pub struct Session {
     transmit: VecDeque<Bytes>,
     keepalive: Keepalive,
     disconnect: Option<DisconnectCode>,
-    counters: Counters,
+    counters: SessionCounters,
 }
 
 impl Session {
@@ -114,7 +114,7 @@ impl Session {
             transmit: VecDeque::new(),
             keepalive,
             disconnect: None,
-            counters: Counters::default(),
+            counters: SessionCounters::default(),
         }
     }
 
@@ -161,8 +161,7 @@ impl Session {
             None if !self.batch.is_empty() => std::mem::take(&mut self.batch).freeze(),
             None => return None,
         };
-        self.counters.messages_out += 1;
-        self.counters.bytes_out += message.len() as u64;
+        self.counters.message_out(message.len());
         Some(message)
     }
 
@@ -175,7 +174,7 @@ impl Session {
     /// The counters gathered since the last call, for the runtime to merge
     /// into its totals.
     pub fn take_counters(&mut self) -> Counters {
-        std::mem::take(&mut self.counters)
+        self.counters.take()
     }
 
     /// Ends the session with `code`: pending actions are dropped, pending
@@ -205,5 +204,18 @@ impl Session {
             self.transmit.push_back(batch);
         }
         self.transmit.push_back(message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection's state must stay small: the hub targets under
+    /// 3 KiB per idle subscribed connection, WebSocket buffers included.
+    #[test]
+    fn session_stays_small() {
+        let size = std::mem::size_of::<Session>();
+        assert!(size <= 400, "Session grew to {size} bytes");
     }
 }

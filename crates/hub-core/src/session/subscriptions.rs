@@ -138,7 +138,7 @@ impl Session {
                     self.queue_message(delivery.frame.clone());
                     return Delivery::Queued;
                 }
-                self.counters.position_gaps += 1;
+                self.counters.position_gap();
                 let channel = subscription.channel.clone();
                 self.end_subscription_for_gap(channel);
                 Delivery::Gap
