@@ -22,6 +22,27 @@
 //!    leave events it returns). When the socket ends first, just call
 //!    `Node::disconnect`.
 //!
+//! How commands are served:
+//!
+//! | command | answer |
+//! | --- | --- |
+//! | `connect` | directly: `client`, `version`, `ping` (seconds), `pong: true`; error 101 when anonymous connections are off (tokens are not verified); a second `connect` closes with 3501 |
+//! | `subscribe` | checks (107 empty name, 106 name too long or channel limit, 102 unknown namespace, 105 already subscribed), then [`Action::Subscribe`]; reply from [`Session::subscribed`] |
+//! | `unsubscribe` | directly (also when not subscribed), plus [`Action::Unsubscribe`] |
+//! | `publish` | permission (103), then [`Action::Publish`]; reply from [`Session::published`] |
+//! | `history` | permission (103), then [`Action::History`] (`limit` 0: position only, negative: up to the configured maximum) |
+//! | `presence`, `presence_stats` | permission (103), then the matching action |
+//! | empty command | the pong to a server ping; no reply |
+//! | `ping` (with an id) | directly, an empty `ping` result |
+//! | `send` | accepted and discarded (no handler for asynchronous messages), no reply |
+//! | `rpc` | error 108 "not available" (no RPC handler) |
+//! | `refresh`, `sub_refresh` | directly: connections and subscriptions here never expire (`expires: false`); `sub_refresh` on a channel not subscribed gets 103 |
+//! | anything else | error 104 "method not found" |
+//!
+//! Any command before `connect`, a command other than a pong or `send`
+//! without an id, and a frame that does not decode close the connection
+//! with 3501 "bad request".
+//!
 //! Replies are batched: every reply encoded before the next
 //! `poll_transmit` goes into the same WebSocket message, in order. Live
 //! pushes are separate messages, always after the replies encoded before
