@@ -6,8 +6,11 @@ use switchboard::upgrade::WebSocketUpgrade;
 use switchboard::{Config, DeflateConfig, Limits};
 use tokio::sync::Semaphore;
 
+use switchboard_hub_core::Settings;
+
 use crate::chat::{self, MAX_CHAT_MESSAGE};
 use crate::config::{normalize_origin, HubConfig, DEFAULT_PING_INTERVAL};
+use crate::engine::Engine;
 use crate::shutdown::Shutdown;
 
 /// The WebSocket settings of one route.
@@ -31,6 +34,15 @@ impl SocketSettings {
     }
 }
 
+/// The Centrifugo hub: its checked settings and the engine.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    /// Node configuration and namespace table, shared with every session.
+    pub(crate) settings: Arc<Settings>,
+    /// Where channels live.
+    pub(crate) engine: Engine,
+}
+
 /// Shared state of the running server.
 #[derive(Debug)]
 pub(crate) struct App {
@@ -44,6 +56,11 @@ pub(crate) struct App {
     pub(crate) echo_socket: SocketSettings,
     /// `/chat`'s WebSocket settings (messages capped for the room).
     pub(crate) chat_socket: SocketSettings,
+    /// `/connection/websocket`'s WebSocket settings (no WebSocket pings:
+    /// the protocol pings on its own).
+    pub(crate) hub_socket: SocketSettings,
+    /// The hub.
+    pub(crate) hub: Arc<Hub>,
     /// The `/chat` room.
     pub(crate) room: chat::Room,
     /// Set once the server starts shutting down.
@@ -51,7 +68,7 @@ pub(crate) struct App {
 }
 
 impl App {
-    pub(crate) fn new(config: &HubConfig, shutdown: Shutdown) -> Self {
+    pub(crate) fn new(config: &HubConfig, hub: Arc<Hub>, shutdown: Shutdown) -> Self {
         let socket_config = Config::default()
             .ping_interval(config.ping_interval)
             .pong_timeout(config.ping_interval.unwrap_or(DEFAULT_PING_INTERVAL));
@@ -66,6 +83,12 @@ impl App {
             origins: config.origins.iter().map(|o| normalize_origin(o)).collect(),
             sessions: Arc::new(Semaphore::new(config.max_connections)),
             max_connections: config.max_connections,
+            hub_socket: SocketSettings {
+                config: Config::default().ping_interval(None),
+                limits: limits.clone(),
+                deflate: config.deflate.clone(),
+            },
+            hub,
             echo_socket: SocketSettings {
                 config: socket_config.clone(),
                 limits,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use switchboard::DeflateConfig;
+use switchboard_hub_core::NodeConfig;
 
 /// Default listen address: loopback only, so a first run exposes nothing.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -43,6 +44,11 @@ pub struct HubConfig {
     pub max_frame_size: usize,
     /// Most WebSocket sessions open at once; further upgrades get 503.
     pub max_connections: usize,
+    /// The hub at `/connection/websocket`: namespaces, history, presence,
+    /// timeouts and queue bounds (the embedded defaults allow anonymous
+    /// clients, history, presence, join/leave, publishing and recovery on
+    /// every channel).
+    pub node: NodeConfig,
 }
 
 impl Default for HubConfig {
@@ -56,6 +62,7 @@ impl Default for HubConfig {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            node: NodeConfig::default(),
         }
     }
 }

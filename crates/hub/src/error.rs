@@ -11,6 +11,9 @@ pub enum ServeError {
     /// The TLS certificate chain or key could not be loaded.
     #[error("cannot load the TLS certificate chain or key: {0}")]
     Tls(#[from] switchboard::tls::TlsError),
+    /// The hub's node configuration cannot run.
+    #[error("the hub configuration is invalid: {0}")]
+    Node(#[from] switchboard_hub_core::config::ConfigError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}; is the address free and valid?")]
     Bind {

@@ -17,8 +17,12 @@ mod chat;
 mod close;
 mod config;
 mod echo;
+mod engine;
 mod error;
 mod http_service;
+mod hub_session;
+mod ids;
+mod mailbox;
 mod pages;
 mod plain_port;
 mod router;
@@ -33,3 +37,4 @@ pub use config::{
 pub use error::ServeError;
 pub use pages::CHAT_PAGE;
 pub use server::{run, Server, SHUTDOWN_GRACE};
+pub use switchboard_hub_core::NodeConfig;

@@ -13,10 +13,11 @@ use tracing::Instrument;
 use crate::admission::{check_origin, take_slot, Refusal};
 use crate::app::App;
 use crate::chat::ChatProtocol;
-use crate::{chat, echo, pages};
+use crate::{chat, echo, hub_session, pages};
+use switchboard_hub_core::wire::Format;
 
 /// The paths the 404 answer suggests (the route table below).
-const PATHS: &str = "/, /healthz, /echo or /chat";
+const PATHS: &str = "/, /healthz, /echo, /chat or /connection/websocket";
 
 /// Every route. Plain HTTP and WebSocket upgrades share one table; the
 /// WebSocket routes answer plain requests with 426.
@@ -32,6 +33,7 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         )
         .route("/echo", any(echo_route))
         .route("/chat", any(chat_route))
+        .route("/connection/websocket", any(hub_route))
         .fallback(|| async { pages::not_found(PATHS) })
         .with_state(app)
 }
@@ -107,4 +109,48 @@ async fn chat_route(
             }
             .instrument(span)
         })
+}
+
+/// `/connection/websocket`: the Centrifugo client protocol. The format is
+/// Protobuf for the `centrifuge-protobuf` subprotocol or
+/// `?format=protobuf`, JSON otherwise (hub-core's rule).
+async fn hub_route(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: http::Uri,
+    upgrade: Option<WebSocketUpgrade>,
+) -> Response {
+    let Some(upgrade) = upgrade else {
+        return pages::websocket_only(&method);
+    };
+    if let Err(refusal) = check_origin(&app, upgrade.request()) {
+        return refusal.into_response();
+    }
+    let negotiated = Format::negotiate(
+        upgrade.request().subprotocols.iter().map(String::as_str),
+        uri.query(),
+    );
+    let slot = match take_slot(&app) {
+        Ok(slot) => slot,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let mut upgrade = app.hub_socket.apply(upgrade);
+    if let Some(subprotocol) = negotiated.subprotocol {
+        upgrade = upgrade.protocols([subprotocol]);
+    }
+    let format = negotiated.format;
+    let span = tracing::Span::current();
+    upgrade.on_upgrade(move |ws| {
+        async move {
+            let _slot = slot;
+            tracing::info!(
+                route = "/connection/websocket",
+                ?format,
+                "websocket session opened"
+            );
+            hub_session::run(ws, format, app.hub.clone(), app.shutdown.clone()).await;
+            tracing::info!(route = "/connection/websocket", "websocket session ended");
+        }
+        .instrument(span)
+    })
 }

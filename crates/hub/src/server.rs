@@ -27,16 +27,19 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use switchboard::tls::TlsAcceptor;
 use switchboard::Limits;
+use switchboard_hub_core::Settings;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::app::App;
+use crate::app::{App, Hub};
 use crate::config::HubConfig;
+use crate::engine::Engine;
 use crate::error::ServeError;
 use crate::http_service::HttpService;
+use crate::ids::epoch_seed;
 use crate::plain_port::{self, FirstByte};
 use crate::router::routes;
 use crate::shutdown::{self, Signals, Trigger};
@@ -95,8 +98,13 @@ impl Server {
             .await
             .map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
+        let settings = Settings::new(config.node.clone())?;
+        let hub = Arc::new(Hub {
+            engine: Engine::memory(settings.clone(), epoch_seed()),
+            settings,
+        });
         let (trigger, shutdown) = shutdown::channel();
-        let app = Arc::new(App::new(&config, shutdown));
+        let app = Arc::new(App::new(&config, hub, shutdown));
         let limits = Limits::default();
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
@@ -141,6 +149,7 @@ impl Server {
             ..
         } = self;
         let mut connections = JoinSet::new();
+        let expiry = tokio::spawn(expire_history(shared.app.hub.clone()));
         tokio::pin!(stop);
         loop {
             tokio::select! {
@@ -178,7 +187,21 @@ impl Server {
             );
             connections.shutdown().await;
         }
+        expiry.abort();
         tracing::info!("stopped");
+    }
+}
+
+/// Expires history publications and idle streams when they are due.
+async fn expire_history(hub: Arc<Hub>) {
+    // Checked at least this often, since publishes can move the next
+    // deadline earlier while this task sleeps.
+    const EXPIRY_TICK: Duration = Duration::from_secs(1);
+    loop {
+        let now = std::time::Instant::now();
+        let next = hub.engine.handle_timeout(now);
+        let wake = next.map_or(now + EXPIRY_TICK, |at| at.min(now + EXPIRY_TICK));
+        tokio::time::sleep_until(wake.into()).await;
     }
 }
 

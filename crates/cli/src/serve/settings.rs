@@ -202,6 +202,8 @@ impl ServeSettings {
             max_message_size: self.max_message_size,
             max_frame_size: self.max_frame_size,
             max_connections: self.max_connections,
+            // The embedded hub defaults (see `NodeConfig`).
+            ..HubConfig::default()
         }
     }
 

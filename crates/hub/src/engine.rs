@@ -1,0 +1,294 @@
+//! [`Engine`]: where channels live. Today only in memory (hub-core's
+//! [`Node`] behind one lock); a Redis engine would be a second variant.
+//!
+//! Fan-out happens while the lock is held: a publication gets its offset,
+//! is encoded once per format (JSON, Protobuf; and the raw event for
+//! `/chat` members), and the same `Bytes` go to every recipient's
+//! [`Mailbox`] before the next publication can be numbered, so every
+//! mailbox receives a channel's offsets in order. Mailboxes never block
+//! (an overflow marks the connection as slow), so a slow client cannot
+//! stall a publisher.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use switchboard_hub_core::codes::DisconnectCode;
+use switchboard_hub_core::history::Publication;
+use switchboard_hub_core::presence::ClientInfo;
+use switchboard_hub_core::session::{
+    encode_join_push, encode_leave_push, encode_publication_push, Action, LiveDelivery,
+};
+use switchboard_hub_core::wire::{Format, WireError};
+use switchboard_hub_core::{HubError, Node, Session, SessionId, Settings};
+
+use crate::mailbox::{ChatEvent, Delivery, Mailbox, Recipient};
+
+/// The engine of a hub.
+#[derive(Debug)]
+pub(crate) enum Engine {
+    /// Every channel in this process's memory.
+    Memory(MemoryEngine),
+}
+
+impl Engine {
+    /// An in-memory engine; `epoch_seed` should be fresh randomness so
+    /// that a restarted server's streams get new epochs.
+    pub(crate) fn memory(settings: Arc<Settings>, epoch_seed: u64) -> Self {
+        Engine::Memory(MemoryEngine {
+            state: Mutex::new(MemoryState {
+                node: Node::new(settings, epoch_seed),
+                mailboxes: HashMap::new(),
+            }),
+            next_session: AtomicU64::new(1),
+        })
+    }
+
+    fn memory_engine(&self) -> &MemoryEngine {
+        match self {
+            Engine::Memory(engine) => engine,
+        }
+    }
+
+    /// Registers a connection's mailbox and returns its session id.
+    pub(crate) fn register(&self, mailbox: Arc<Mailbox>) -> SessionId {
+        let engine = self.memory_engine();
+        let id = SessionId(engine.next_session.fetch_add(1, Ordering::Relaxed));
+        engine.lock().mailboxes.insert(id, mailbox);
+        id
+    }
+
+    /// Runs one of `session`'s actions and reports the outcome to it.
+    pub(crate) fn execute(
+        &self,
+        now: Instant,
+        id: SessionId,
+        session: &mut Session,
+        action: Action,
+    ) {
+        let mut state = self.memory_engine().lock();
+        let MemoryState { node, mailboxes } = &mut *state;
+        match action {
+            Action::Subscribe {
+                id: command,
+                channel,
+                recover,
+                info,
+            } => {
+                let result = node.subscribe(now, id, &channel, info, recover);
+                let join = result
+                    .as_ref()
+                    .ok()
+                    .and_then(|outcome| outcome.join.clone());
+                session.subscribed(command, &channel, result);
+                if let Some(info) = join {
+                    presence_event(node, mailboxes, &channel, &info, Presence::Join);
+                }
+            }
+            Action::Unsubscribe { channel } => {
+                let outcome = node.unsubscribe(now, id, &channel);
+                if let Some(info) = outcome.leave {
+                    presence_event(node, mailboxes, &channel, &info, Presence::Leave);
+                }
+            }
+            Action::Publish {
+                id: command,
+                channel,
+                data,
+                info,
+            } => {
+                let result = publish(node, mailboxes, now, &channel, data, Some(info));
+                session.published(command, result);
+            }
+            Action::History {
+                id: command,
+                channel,
+                query,
+            } => session.history_loaded(command, node.history(now, &channel, &query)),
+            Action::Presence {
+                id: command,
+                channel,
+            } => session.presence_loaded(command, node.presence(&channel)),
+            Action::PresenceStats {
+                id: command,
+                channel,
+            } => session.presence_stats_loaded(command, node.presence_stats(&channel)),
+        }
+    }
+
+    /// Subscribes a raw `/chat` member to `channel` (no recovery, no
+    /// reply: the member only receives the channel's events).
+    pub(crate) fn subscribe_member(
+        &self,
+        now: Instant,
+        id: SessionId,
+        channel: &str,
+        info: Arc<ClientInfo>,
+    ) -> Result<(), HubError> {
+        let mut state = self.memory_engine().lock();
+        let MemoryState { node, mailboxes } = &mut *state;
+        let outcome = node.subscribe(now, id, channel, info, None)?;
+        if let Some(info) = outcome.join {
+            presence_event(node, mailboxes, channel, &info, Presence::Join);
+        }
+        Ok(())
+    }
+
+    /// Publishes from the server side (a raw `/chat` member's message):
+    /// numbered, kept in history and fanned out like a client's.
+    pub(crate) fn publish(
+        &self,
+        now: Instant,
+        channel: &str,
+        data: Bytes,
+        info: Option<Arc<ClientInfo>>,
+    ) -> Result<(), HubError> {
+        let mut state = self.memory_engine().lock();
+        let MemoryState { node, mailboxes } = &mut *state;
+        publish(node, mailboxes, now, channel, data, info)
+    }
+
+    /// The connection of `id` is gone: its subscriptions and presence end
+    /// and the remaining subscribers get the leave events.
+    pub(crate) fn disconnect(&self, now: Instant, id: SessionId) {
+        let mut state = self.memory_engine().lock();
+        let MemoryState { node, mailboxes } = &mut *state;
+        mailboxes.remove(&id);
+        for leave in node.disconnect(now, id) {
+            presence_event(
+                node,
+                mailboxes,
+                &leave.channel,
+                &leave.info,
+                Presence::Leave,
+            );
+        }
+    }
+
+    /// Expires history due at `now`; returns when to call again.
+    pub(crate) fn handle_timeout(&self, now: Instant) -> Option<Instant> {
+        let mut state = self.memory_engine().lock();
+        state.node.handle_timeout(now);
+        state.node.poll_timeout()
+    }
+}
+
+/// The in-memory engine's state.
+#[derive(Debug)]
+pub(crate) struct MemoryEngine {
+    state: Mutex<MemoryState>,
+    next_session: AtomicU64,
+}
+
+impl MemoryEngine {
+    fn lock(&self) -> MutexGuard<'_, MemoryState> {
+        // The node's invariants are kept by each call as a whole; a panic
+        // inside one is a bug that poisoning would only turn into a crash
+        // of every later connection.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[derive(Debug)]
+struct MemoryState {
+    node: Node,
+    mailboxes: HashMap<SessionId, Arc<Mailbox>>,
+}
+
+/// One push encoded for every kind of recipient.
+struct Encoded {
+    channel: Arc<str>,
+    offset: u64,
+    json: Result<Bytes, WireError>,
+    protobuf: Result<Bytes, WireError>,
+    chat: ChatEvent,
+}
+
+/// Publishes and fans out; the caller holds the node lock.
+fn publish(
+    node: &mut Node,
+    mailboxes: &HashMap<SessionId, Arc<Mailbox>>,
+    now: Instant,
+    channel: &str,
+    data: Bytes,
+    info: Option<Arc<ClientInfo>>,
+) -> Result<(), HubError> {
+    let outcome = node.publish(now, channel, data, info)?;
+    let encode = |format| encode_publication_push(format, channel, &outcome.publication);
+    let Publication { offset, data, info } = &outcome.publication;
+    let encoded = Encoded {
+        channel: outcome.channel.clone(),
+        offset: *offset,
+        json: encode(Format::Json),
+        protobuf: encode(Format::Protobuf),
+        chat: ChatEvent::Message(data.clone(), info.clone()),
+    };
+    fan_out(mailboxes, outcome.recipients, &encoded);
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Presence {
+    Join,
+    Leave,
+}
+
+/// Pushes a join or leave event to `channel`'s subscribers.
+fn presence_event(
+    node: &Node,
+    mailboxes: &HashMap<SessionId, Arc<Mailbox>>,
+    channel: &str,
+    info: &Arc<ClientInfo>,
+    presence: Presence,
+) {
+    let (encode, chat): (fn(Format, &str, &ClientInfo) -> _, _) = match presence {
+        Presence::Join => (encode_join_push, ChatEvent::Join(info.clone())),
+        Presence::Leave => (encode_leave_push, ChatEvent::Leave(info.clone())),
+    };
+    let encoded = Encoded {
+        channel: channel.into(),
+        offset: 0,
+        json: encode(Format::Json, channel, info),
+        protobuf: encode(Format::Protobuf, channel, info),
+        chat,
+    };
+    fan_out(mailboxes, node.subscribers(channel), &encoded);
+}
+
+/// Hands the same bytes to every recipient's mailbox. A recipient whose
+/// format cannot carry the push (a JSON client and binary data) is closed
+/// with 3506 "inappropriate protocol", as Centrifugo does.
+fn fan_out(
+    mailboxes: &HashMap<SessionId, Arc<Mailbox>>,
+    recipients: &[SessionId],
+    encoded: &Encoded,
+) {
+    for recipient in recipients {
+        let Some(mailbox) = mailboxes.get(recipient) else {
+            continue;
+        };
+        let frame = match mailbox.recipient() {
+            Recipient::Chat => {
+                mailbox.push(Delivery::Chat(encoded.chat.clone()));
+                continue;
+            }
+            Recipient::Hub(Format::Json) => &encoded.json,
+            Recipient::Hub(Format::Protobuf) => &encoded.protobuf,
+        };
+        match frame {
+            Ok(frame) => mailbox.push(Delivery::Hub(LiveDelivery {
+                channel: encoded.channel.clone(),
+                offset: encoded.offset,
+                frame: frame.clone(),
+            })),
+            Err(error) => {
+                tracing::debug!(%error, "a push this client's format cannot carry");
+                mailbox.close(DisconnectCode::INAPPROPRIATE_PROTOCOL);
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `/connection/websocket`: one task per Centrifugo client, driving a
+//! hub-core [`Session`] over the WebSocket.
+//!
+//! One loop, no split halves: the task reads frames, runs the session's
+//! actions against the engine, takes the live pushes queued in its
+//! [`Mailbox`], writes everything the session transmits (fed one by one,
+//! flushed once per turn) and sleeps until the next frame, push, timer or
+//! shutdown. One task and one future per connection is the cheapest shape
+//! for idle connections, and the writes of a turn go out as one batch.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use switchboard::{CloseCode, Message, Utf8Bytes, WebSocket};
+use switchboard_hub_core::codes::DisconnectCode;
+use switchboard_hub_core::outbound::OutboundLimits;
+use switchboard_hub_core::wire::{Format, MessageKind};
+use switchboard_hub_core::Session;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::app::Hub;
+use crate::close::{close_with, linger};
+use crate::ids::client_id;
+use crate::mailbox::{Delivery, Mailbox, Recipient};
+use crate::shutdown::Shutdown;
+
+/// How a session ends.
+enum End {
+    /// The client went away (close frame or end of stream).
+    Gone,
+    /// The driver reported an error and sent its own close frame.
+    Failed,
+    /// Close with this code and reason.
+    Close(DisconnectCode),
+    /// The socket accepts nothing (write timeout): drop it.
+    Stuck,
+}
+
+/// Runs one client until it leaves, the session ends it, or the server
+/// shuts down.
+pub(crate) async fn run<S>(mut ws: WebSocket<S>, format: Format, hub: Arc<Hub>, shutdown: Shutdown)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let client = client_id();
+    tracing::debug!(client, "hub client connected");
+    let mut session = Session::new(hub.settings.clone(), format, client, Instant::now());
+    let limits = OutboundLimits::from_config(hub.settings.config());
+    let mailbox = Arc::new(Mailbox::new(Recipient::Hub(format), limits));
+    let id = hub.engine.register(mailbox.clone());
+    let end = drive(&mut ws, &mut session, id, &mailbox, &hub, limits, shutdown).await;
+    hub.engine.disconnect(Instant::now(), id);
+    match end {
+        End::Close(code) => {
+            tracing::debug!(code = code.code, reason = code.reason, "closing the client");
+            close_with(&mut ws, CloseCode(code.code), code.reason).await;
+        }
+        End::Failed => linger(&mut ws).await,
+        End::Gone | End::Stuck => {}
+    }
+}
+
+/// The session's loop; returns how it ended.
+async fn drive<S>(
+    ws: &mut WebSocket<S>,
+    session: &mut Session,
+    id: switchboard_hub_core::SessionId,
+    mailbox: &Mailbox,
+    hub: &Hub,
+    limits: OutboundLimits,
+    mut shutdown: Shutdown,
+) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let format = session.format();
+    loop {
+        // Actions can queue pushes (to this session too) and pushes can
+        // queue actions (a gap unsubscribes): run both until quiet.
+        loop {
+            let mut busy = false;
+            while let Some(action) = session.poll_action() {
+                hub.engine.execute(Instant::now(), id, session, action);
+                busy = true;
+            }
+            let taken = mailbox.take();
+            if let Some(code) = taken.closed {
+                return End::Close(code);
+            }
+            for item in taken.items {
+                if let Delivery::Hub(live) = item {
+                    session.deliver(&live);
+                    busy = true;
+                }
+            }
+            if !busy {
+                break;
+            }
+        }
+        let write = async {
+            let mut wrote = false;
+            while let Some(bytes) = session.poll_transmit() {
+                ws.feed(message(format, bytes)).await?;
+                wrote = true;
+            }
+            if wrote {
+                ws.flush().await?;
+            }
+            Ok::<(), switchboard::Error>(())
+        };
+        match tokio::time::timeout(limits.write_timeout, write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "writing to the client failed");
+                return End::Gone;
+            }
+            Err(_) => {
+                tracing::info!("write timed out: the client is too slow (3008)");
+                return End::Stuck;
+            }
+        }
+        if let Some(code) = session.poll_disconnect() {
+            return End::Close(code);
+        }
+        let deadline = session.poll_timeout();
+        tokio::select! {
+            biased;
+            () = shutdown.wait() => return End::Close(DisconnectCode::SHUTDOWN),
+            received = ws.recv() => match received {
+                Some(Ok(Message::Text(text))) => session.handle_frame(Instant::now(), text.as_bytes()),
+                Some(Ok(Message::Binary(bytes))) => session.handle_frame(Instant::now(), &bytes),
+                Some(Ok(Message::Close(_))) | None => return End::Gone,
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "client connection failed");
+                    return End::Failed;
+                }
+            },
+            () = mailbox.wait() => {}
+            () = sleep_until(deadline), if deadline.is_some() => {
+                session.handle_timeout(Instant::now());
+            }
+        }
+    }
+}
+
+/// One server message in the format's message type.
+fn message(format: Format, bytes: bytes::Bytes) -> Message {
+    match format.message_kind() {
+        // JSON encoders write UTF-8; the check only guards the invariant.
+        MessageKind::Text => match Utf8Bytes::try_from_bytes(bytes) {
+            Ok(text) => Message::Text(text),
+            Err(bytes) => Message::Binary(bytes),
+        },
+        MessageKind::Binary => Message::Binary(bytes),
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(deadline) = deadline {
+        tokio::time::sleep_until(deadline.into()).await;
+    }
+}
