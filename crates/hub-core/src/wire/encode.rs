@@ -18,6 +18,9 @@ impl Format {
                 if start > 0 {
                     batch.put_u8(b'\n');
                 }
+                // Writing into memory cannot fail, and every other field is a
+                // number, string or map with string keys: a bytes field that
+                // is not JSON is the only error left.
                 serde_json::to_writer(batch.writer(), reply).map_err(|source| {
                     batch.truncate(start);
                     WireError::NotJsonData { source }

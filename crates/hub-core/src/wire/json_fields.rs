@@ -25,9 +25,9 @@ pub(crate) mod raw_json {
     use serde::Serialize as _;
     use serde_json::value::RawValue;
 
-    /// The message a serializer error carries when a bytes field is not
-    /// JSON; [`crate::wire::WireError`] recognises it.
-    pub(crate) const NOT_JSON: &str = "bytes field is not a valid JSON value";
+    /// The message of the serializer error for a bytes field that is not
+    /// JSON, the only way encoding a message to JSON can fail.
+    const NOT_JSON: &str = "bytes field is not a valid JSON value";
 
     /// Writes `bytes` as an embedded JSON value.
     pub(crate) fn serialize<S: Serializer>(
