@@ -190,3 +190,63 @@ fn long_commands_use_multi_byte_length_prefixes() {
     frame.extend_from_slice(&body);
     assert_eq!(decode(&frame), [command]);
 }
+
+/// Bytes centrifuge-js 5's own Protobuf codec (`encodeCommands`, protobufjs)
+/// produced for a connect, a recovering subscribe, a binary publish, a
+/// history and a presence stats command, and a pong, in one message.
+const CENTRIFUGE_JS_COMMANDS: &str = "0b080122070a017422026a731b08022a170a046e6577731801320378797a380c48015001580170010f08033a0b0a046e65777312030102ff16080452120a046e657773380a420608031202653148010a08054a060a046e65777300";
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).expect("hex"))
+        .collect()
+}
+
+#[test]
+fn commands_encoded_by_centrifuge_js() {
+    let commands = decode(&unhex(CENTRIFUGE_JS_COMMANDS));
+    assert_eq!(commands.len(), 6);
+    let connect = commands[0].connect.as_ref().expect("connect");
+    assert_eq!(
+        (
+            commands[0].id,
+            connect.name.as_str(),
+            connect.token.as_str()
+        ),
+        (1, "js", "t")
+    );
+    let subscribe = commands[1].subscribe.as_ref().expect("subscribe");
+    assert_eq!(
+        (
+            subscribe.channel.as_str(),
+            subscribe.epoch.as_str(),
+            subscribe.offset
+        ),
+        ("news", "xyz", 12)
+    );
+    assert!(
+        subscribe.recover && subscribe.recoverable && subscribe.positioned && subscribe.join_leave
+    );
+    assert_eq!(subscribe.flag, 1);
+    let publish = commands[2].publish.as_ref().expect("publish");
+    assert_eq!(&publish.data[..], [1, 2, 255]);
+    let history = commands[3].history.as_ref().expect("history");
+    assert_eq!((history.limit, history.reverse), (10, true));
+    assert_eq!(
+        history.since,
+        Some(StreamPosition {
+            offset: 3,
+            epoch: "e1".into()
+        })
+    );
+    assert_eq!(
+        commands[4]
+            .presence_stats
+            .as_ref()
+            .expect("presence stats")
+            .channel,
+        "news"
+    );
+    assert_eq!(commands[5], Command::default());
+}
