@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the echo and chat server (plain HTTP and WebSocket on one port).
+    /// Run the server: the pub/sub hub, echo and chat (plain HTTP and WebSocket on one port).
     Serve(ServeArgs),
     /// Connect to a WebSocket server: send standard-input lines, print what arrives.
     Connect(ConnectArgs),

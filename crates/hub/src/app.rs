@@ -61,8 +61,8 @@ pub(crate) struct App {
     pub(crate) hub_socket: SocketSettings,
     /// The hub.
     pub(crate) hub: Arc<Hub>,
-    /// The `/chat` room.
-    pub(crate) room: chat::Room,
+    /// Numbers of `/chat` members.
+    pub(crate) members: chat::Members,
     /// Set once the server starts shutting down.
     pub(crate) shutdown: Shutdown,
 }
@@ -99,7 +99,7 @@ impl App {
                 limits: chat_limits,
                 deflate: config.deflate.clone(),
             },
-            room: chat::Room::new(),
+            members: chat::Members::new(),
             shutdown,
         }
     }

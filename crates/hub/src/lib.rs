@@ -29,7 +29,7 @@ mod router;
 mod server;
 mod shutdown;
 
-pub use chat::{ChatProtocol, BACKLOG, MAX_CHAT_MESSAGE, SEND_TIMEOUT};
+pub use chat::{ChatProtocol, BACKLOG, CHAT_CHANNEL, MAX_CHAT_MESSAGE, SEND_TIMEOUT};
 pub use config::{
     normalize_origin, HubConfig, TlsFiles, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL,

@@ -104,7 +104,7 @@ async fn chat_route(
                     subprotocol = protocol.name(),
                     "websocket session opened"
                 );
-                chat::run_member(ws, protocol, &app.room, app.shutdown.clone()).await;
+                chat::run_member(ws, protocol, &app.hub, &app.members, app.shutdown.clone()).await;
                 tracing::info!(route = "/chat", "websocket session ended");
             }
             .instrument(span)

@@ -15,8 +15,8 @@ pub use switchboard_hub::{
     DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL,
 };
 
-/// `switchboard serve`: an echo endpoint, a chat room, a health check and a
-/// test page on one port.
+/// `switchboard serve`: the hub (Centrifugo client protocol), an echo
+/// endpoint, a chat room, a health check and a test page on one port.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(after_help = SERVE_AFTER_HELP)]
 pub struct ServeArgs {
@@ -90,9 +90,12 @@ const SERVE_AFTER_HELP: &str = "\
 Endpoints:
   /         a page to try the chat room in a browser
   /echo     WebSocket echo of text and binary messages
-  /chat     WebSocket chat room; subprotocol `chat` (plain text) or
-            `superchat` (JSON events with member ids); a client offering
-            neither is refused with 400
+  /chat     WebSocket chat room, a view of the hub channel `chat`;
+            subprotocol `chat` (plain text) or `superchat` (JSON events
+            with member ids); a client offering neither is refused with 400
+  /connection/websocket
+            the hub: Centrifugo client protocol v2 (JSON; Protobuf with
+            subprotocol `centrifuge-protobuf` or `?format=protobuf`)
   /healthz  plain HTTP 200 `ok` (keep-alive)
   other     404
 
