@@ -32,8 +32,6 @@ enum End {
     Failed,
     /// Close with this code and reason.
     Close(DisconnectCode),
-    /// The socket accepts nothing (write timeout): drop it.
-    Stuck,
 }
 
 /// Runs one client until it leaves, the session ends it, or the server
@@ -56,7 +54,7 @@ where
             close_with(&mut ws, CloseCode(code.code), code.reason).await;
         }
         End::Failed => linger(&mut ws).await,
-        End::Gone | End::Stuck => {}
+        End::Gone => {}
     }
 }
 
@@ -115,8 +113,11 @@ where
                 return End::Gone;
             }
             Err(_) => {
+                // `feed` and `flush` are cancel safe: what was queued stays
+                // queued, and the close frame follows it (a client that
+                // reads again within the close grace gets the code).
                 tracing::info!("write timed out: the client is too slow (3008)");
-                return End::Stuck;
+                return End::Close(DisconnectCode::SLOW);
             }
         }
         if let Some(code) = session.poll_disconnect() {

@@ -115,6 +115,11 @@ impl JsonClient {
     /// Opens the WebSocket and connects (anonymous).
     pub async fn connect(url: &str) -> JsonClient {
         let (ws, _) = Self::open(url, &[]).await;
+        Self::with_socket(ws).await
+    }
+
+    /// Connects (anonymous) over an open WebSocket.
+    pub async fn with_socket(ws: WebSocket<TcpStream>) -> JsonClient {
         let mut client = JsonClient {
             ws,
             next_id: 1,
