@@ -65,33 +65,15 @@ LOADGEN_CPU=${LOADGEN_CPU:-1}
 BENCH_SCHED=${BENCH_SCHED:-fifo}
 OUT=${OUT:-"$BENCH_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)"}
 
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 CPU_DMA_LATENCY=${CPU_DMA_LATENCY:-0}
-if [[ $CPU_DMA_LATENCY != none ]]; then
-  if exec {qos_fd}>/dev/cpu_dma_latency 2>/dev/null; then
-    # One write of a hex string; the bound holds until the descriptor closes.
-    printf '%x' "$CPU_DMA_LATENCY" >&"$qos_fd"
-  else
-    echo "cannot open /dev/cpu_dma_latency (not root?): idle states left alone (CPU_DMA_LATENCY=none)" >&2
-    CPU_DMA_LATENCY=none
-  fi
-fi
-if [[ $(id -u) != 0 && $BENCH_SCHED != none ]]; then
-  echo "not root: running at normal priority (BENCH_SCHED=none)" >&2
-  BENCH_SCHED=none
-fi
+bench_hold_cpu_dma_latency
 # Prefix that applies BENCH_SCHED to a command.
-case $BENCH_SCHED in
-  fifo) SCHED=(chrt -f 1) ;;
-  nice) SCHED=(nice -n -20) ;;
-  none) SCHED=() ;;
-  *) echo "BENCH_SCHED must be fifo, nice or none" >&2; exit 1 ;;
-esac
+bench_sched_prefix
 # 10,000 connections need 10,000 descriptors on each side.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-if (( IDLE_CONNECTIONS + 256 > $(ulimit -n) )); then
-  IDLE_CONNECTIONS=$(( $(ulimit -n) - 256 ))
-  echo "open-file limit is $(ulimit -n): measuring memory with $IDLE_CONNECTIONS connections" >&2
-fi
+IDLE_CONNECTIONS=$(bench_fit_connections "$IDLE_CONNECTIONS")
 
 if [[ -z ${SKIP_BUILD:-} ]]; then
   echo "== building (release)" >&2
@@ -153,17 +135,12 @@ start_server() {
   : > "$log"
   "$@" taskset -c "$SERVER_CPU" "$(server_binary "$server")" "$(server_port "$server")" > "$log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 200); do
-    grep -q listening "$log" && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "$server did not start:" >&2; cat "$log" >&2; exit 1
+  wait_for_log "$log" listening "$SERVER_PID" || { echo "$server did not start" >&2; exit 1; }
 }
 stop_server() { cleanup; SERVER_PID=""; }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
+server_rss_kib() { rss_kib "$SERVER_PID"; }
 # Nanoseconds the server's (only) thread has been on a CPU.
-server_cpu_ns() { cut -d' ' -f1 "/proc/$SERVER_PID/schedstat"; }
+server_cpu_ns() { thread_cpu_ns "$SERVER_PID"; }
 loadgen() { "${SCHED[@]}" taskset -c "$LOADGEN_CPU" "$LOADGEN" --no-progress --json "$@"; }
 
 echo "== $ROUNDS round(s) x ${DURATION}s (+${WARMUP}s warm-up), servers: ${available[*]}" >&2
@@ -195,7 +172,7 @@ if (( IDLE_CONNECTIONS > 0 )); then
   for server in "${available[@]}"; do
     start_server "$server"
     sleep 0.2
-    before=$(rss_kib)
+    before=$(server_rss_kib)
     ready="$OUT/ready"; rm -f "$ready"
     # shellcheck disable=SC2046
     taskset -c "$LOADGEN_CPU" "$LOADGEN" --no-progress --json "$(server_url "$server")" $(mode_flags "$server") \
@@ -204,7 +181,7 @@ if (( IDLE_CONNECTIONS > 0 )); then
     for _ in $(seq 600); do [[ -e $ready ]] && break; kill -0 "$idle_pid" 2>/dev/null || break; sleep 0.05; done
     opened=$(cat "$ready" 2>/dev/null || echo 0)
     sleep 1 # let the server finish accepting and settle
-    after=$(rss_kib)
+    after=$(server_rss_kib)
     kill "$idle_pid" 2>/dev/null || true; wait "$idle_pid" 2>/dev/null || true
     stop_server
     printf '{"memory":true,"server":"%s","connections":%s,"rss_before_kib":%s,"rss_after_kib":%s}\n' "$server" "$opened" "$before" "$after" >> "$RESULTS"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the third-party peers that the interop tests drive (see interop/README.md):
 #   Debian: ca-certificates chromium nginx haproxy caddy tinyproxy microsocks dante-server redis-server jq
+#           nats-server mosquitto (bench/fanout.sh and crates/cli/tests/bench_pubsub.rs)
 #   PyPI:   websockets (pinned in interop/python/requirements.txt) into interop/.venv
 #   npm:    ws + playwright-core (pinned in interop/package-lock.json) into interop/node_modules
 #
@@ -15,7 +16,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 INTEROP="$ROOT/interop"
 VENV="$INTEROP/.venv"
-APT_PACKAGES=(ca-certificates chromium nginx haproxy caddy tinyproxy microsocks dante-server redis-server jq)
+APT_PACKAGES=(ca-certificates chromium nginx haproxy caddy tinyproxy microsocks dante-server redis-server jq nats-server mosquitto)
 
 log() { printf 'install-deps: %s\n' "$*"; }
 
