@@ -3,12 +3,15 @@
 not a pass/fail test).
 
 Starts BINARY serve on a free loopback port, opens a warm-up batch of idle
-WebSocket connections to /echo, reads the server's RSS, opens COUNT more
-from this (separate) process, waits for the server to settle and reports
-the RSS growth per connection.
+WebSocket connections to PATH (default /echo), reads the server's RSS,
+opens COUNT more from this (separate) process, waits for the server to
+settle and reports the RSS growth per connection. On
+/connection/websocket every connection also sends the Centrifugo
+`connect` command and waits for its reply (an idle, connected client).
 
     cargo build --release -p switchboard-cli
     python3 crates/hub/scripts/idle_rss.py target/release/switchboard 10000
+    python3 crates/hub/scripts/idle_rss.py target/release/switchboard 10000 /connection/websocket
 """
 
 import os
@@ -20,11 +23,17 @@ import sys
 import time
 
 WARM_UP = 200
-REQUEST = (
-    "GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
-    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Sec-WebSocket-Version: 13\r\n\r\n"
-).encode()
+HUB_PATH = "/connection/websocket"
+# {"id":1,"connect":{}} as one masked text frame (mask key 0: payload as is).
+CONNECT_FRAME = bytes([0x81, 0x80 | 21, 0, 0, 0, 0]) + b'{"id":1,"connect":{}}'
+
+
+def upgrade_request(path):
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
 
 
 def raise_fd_limit():
@@ -41,9 +50,9 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS")
 
 
-def open_idle(addr):
+def open_idle(addr, path):
     sock = socket.create_connection(addr, timeout=10)
-    sock.sendall(REQUEST)
+    sock.sendall(upgrade_request(path))
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(4096)
@@ -52,6 +61,14 @@ def open_idle(addr):
         head += chunk
     if not head.startswith(b"HTTP/1.1 101"):
         raise RuntimeError(head.decode(errors="replace"))
+    if path == HUB_PATH:
+        sock.sendall(CONNECT_FRAME)
+        reply = head.split(b"\r\n\r\n", 1)[1]
+        while b'"connect"' not in reply:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise RuntimeError("closed before the connect reply")
+            reply += chunk
     return sock
 
 
@@ -70,6 +87,7 @@ def settle(pid):
 def main():
     binary = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+    path = sys.argv[3] if len(sys.argv) > 3 else "/echo"
     hard = raise_fd_limit()
     if hard < count + WARM_UP + 100:
         sys.exit(f"the file descriptor limit {hard} is below {count + WARM_UP + 100}")
@@ -90,12 +108,12 @@ def main():
             sys.exit("the server did not report its address")
         # Keep draining the log so the server never blocks on it.
         subprocess.Popen(["cat"], stdin=server.stderr, stdout=subprocess.DEVNULL)
-        sockets = [open_idle(addr) for _ in range(WARM_UP)]
+        sockets = [open_idle(addr, path) for _ in range(WARM_UP)]
         before = settle(server.pid)
-        sockets += [open_idle(addr) for _ in range(count)]
+        sockets += [open_idle(addr, path) for _ in range(count)]
         after = settle(server.pid)
         per = (after - before) * 1024 / count
-        print(f"{binary}: RSS {before} KiB with {WARM_UP} idle connections, "
+        print(f"{binary} {path}: RSS {before} KiB with {WARM_UP} idle connections, "
               f"{after} KiB with {WARM_UP + count}: {per / 1024:.2f} KiB per idle connection")
         for sock in sockets:
             sock.close()
