@@ -156,7 +156,7 @@ start_server() {
     switchboard)
       # One tokio worker: taskset makes available_parallelism() 1, and
       # TOKIO_WORKER_THREADS pins it should serve build its runtime differently.
-      TOKIO_WORKER_THREADS=1 "$@" taskset -c "$SERVER_CPU" "$SWITCHBOARD" serve --listen "127.0.0.1:$(server_port switchboard)" > "$log" 2>&1 &
+      TOKIO_WORKER_THREADS=1 "$@" taskset -c "$SERVER_CPU" "$SWITCHBOARD" serve --listen "127.0.0.1:$(server_port switchboard)" --max-connections 20000 > "$log" 2>&1 &
       ready=listening ;;
     nats) GOMAXPROCS=1 "$@" taskset -c "$SERVER_CPU" nats-server -c "$CONF_DIR/nats.conf" > "$log" 2>&1 & ready="Server is ready" ;;
     mosquitto) "$@" taskset -c "$SERVER_CPU" mosquitto -c "$CONF_DIR/mosquitto.conf" > "$log" 2>&1 & ready=running ;;

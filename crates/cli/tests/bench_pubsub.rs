@@ -1,4 +1,5 @@
 //! The pub/sub load generator against real fan-out servers on 127.0.0.1:
+//! the hub of `switchboard serve` (Centrifugo JSON and Protobuf), and
 //! nats-server and mosquitto (Debian packages, installed by
 //! scripts/install-deps.sh; started by the tests on free ports), and an
 //! in-process fan-out server speaking the uws-fanout protocol that can drop,
@@ -19,6 +20,8 @@ use switchboard_cli::bench::BenchOptions;
 use switchboard_testkit::daemon::{Daemon, DaemonSpec};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+
+mod common;
 
 /// Bounds every run (connects, warm-up, measurement, drain).
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
@@ -61,6 +64,24 @@ fn assert_clean(report: &PubSubReport) {
     // subscribers spread evenly, deliveries are `published x subscribers
     // per channel` over the whole run.
     assert!(report.latency.is_some(), "{report}");
+}
+
+#[test]
+fn switchboard_hub_delivers_every_publication_in_order_in_json() {
+    let server = common::Server::start(&[]);
+    let url = server.ws_url("/connection/websocket");
+    let report = bench(options(url, Protocol::Centrifuge));
+    assert_clean(&report);
+    assert_eq!(report.publish_errors, 0, "{report}");
+}
+
+#[test]
+fn switchboard_hub_delivers_every_publication_in_order_in_protobuf() {
+    let server = common::Server::start(&[]);
+    let url = server.ws_url("/connection/websocket");
+    let report = bench(options(url, Protocol::CentrifugeProtobuf));
+    assert_clean(&report);
+    assert_eq!(report.publish_errors, 0, "{report}");
 }
 
 #[test]

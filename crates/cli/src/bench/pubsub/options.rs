@@ -24,12 +24,13 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    /// The channel (subject, topic) name of channel number `index`, the
-    /// protocol's usual separator after the `bench` prefix.
+    /// The prefix of channel (subject, topic) names: `bench`, the
+    /// protocol's usual separator, `ch`. (Not `bench:` for Centrifugo: a
+    /// colon names a namespace, which a server's default configuration
+    /// does not have.)
     pub fn default_channel_prefix(self) -> &'static str {
         match self {
-            Protocol::Centrifuge | Protocol::CentrifugeProtobuf => "bench:ch",
-            Protocol::Nats => "bench.ch",
+            Protocol::Centrifuge | Protocol::CentrifugeProtobuf | Protocol::Nats => "bench.ch",
             Protocol::Mqtt | Protocol::Uws => "bench/ch",
         }
     }
@@ -60,7 +61,7 @@ pub struct PubSubOptions {
     pub rate: f64,
 
     /// Channel names are this prefix followed by the channel number
-    /// (default per protocol: bench:ch, bench.ch or bench/ch).
+    /// (default per protocol: bench.ch, or bench/ch for mqtt and uws).
     #[arg(long, requires = "protocol")]
     pub channel_prefix: Option<String>,
 
@@ -135,7 +136,7 @@ mod tests {
     #[test]
     fn channel_names_follow_each_protocol() {
         let options = PubSubOptions::default();
-        assert_eq!(options.channel_name(Protocol::Centrifuge, 3), "bench:ch3");
+        assert_eq!(options.channel_name(Protocol::Centrifuge, 3), "bench.ch3");
         assert_eq!(options.channel_name(Protocol::Nats, 0), "bench.ch0");
         assert_eq!(options.channel_name(Protocol::Mqtt, 12), "bench/ch12");
         let custom = PubSubOptions {

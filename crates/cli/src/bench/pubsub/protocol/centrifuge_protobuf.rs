@@ -78,10 +78,7 @@ impl CentrifugeProtobuf {
                 self.publish_errors += 1;
                 return Ok(());
             }
-            return Err(ServerError::Refused(format!(
-                "Centrifugo error {}",
-                String::from_utf8_lossy(error)
-            )));
+            return Err(ServerError::Refused(describe_error(error)));
         }
         match id {
             CONNECT_ID => match &self.channel {
@@ -101,6 +98,19 @@ impl CentrifugeProtobuf {
         }
         Ok(())
     }
+}
+
+/// `Error { code = 1, message = 2 }` as text.
+fn describe_error(error: &[u8]) -> String {
+    let (mut code, mut message) = (0, String::new());
+    for field in Fields(error).flatten() {
+        match field {
+            (1, Value::Varint(value)) => code = value,
+            (2, Value::Bytes(bytes)) => message = String::from_utf8_lossy(bytes).into_owned(),
+            _ => {}
+        }
+    }
+    format!("Centrifugo error {code}: {message}")
 }
 
 fn handle_push(push: &[u8], deliver: &mut dyn FnMut(&[u8])) -> Result<(), ServerError> {
