@@ -127,6 +127,13 @@ impl Stream {
         publication
     }
 
+    /// Drops every kept publication but keeps the position (epoch and top
+    /// offset), as Centrifugo's `history_remove` does: later publications
+    /// continue the same offsets.
+    pub fn clear(&mut self) {
+        self.window.clear();
+    }
+
     /// Drops publications whose TTL ended at `now`.
     pub fn expire(&mut self, now: Instant) {
         while self

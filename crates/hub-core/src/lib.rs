@@ -49,6 +49,7 @@ pub mod config;
 pub mod counters;
 pub mod error;
 pub mod history;
+pub mod idempotency;
 pub mod node;
 pub mod outbound;
 pub mod position;

@@ -389,6 +389,43 @@ impl Node {
         stream.read(now, query, max_limit)
     }
 
+    /// Removes `channel`'s kept publications; its position stays, so
+    /// offsets continue and subscribers' positions stay valid. Refused with
+    /// 108 "not available" when its namespace keeps no history.
+    pub fn history_remove(&mut self, channel: &str) -> Result<(), HubError> {
+        let namespace = self.settings.namespaces().resolve(channel)?;
+        if !self.settings.namespaces().options(namespace).has_history() {
+            return Err(HubError::NotAvailable);
+        }
+        if let Some(stream) = self
+            .channels
+            .get_mut(channel)
+            .and_then(|state| state.stream.as_mut())
+        {
+            stream.clear();
+        }
+        Ok(())
+    }
+
+    /// Channels with at least one subscriber, with their subscriber
+    /// counts (what Centrifugo's `channels` API lists).
+    pub fn active_channels(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.channels
+            .values()
+            .filter(|state| !state.subscribers.is_empty())
+            .map(|state| (&*state.name, state.subscribers.len()))
+    }
+
+    /// Subscriptions held by all sessions together.
+    pub fn subscription_total(&self) -> usize {
+        self.sessions.values().map(Vec::len).sum()
+    }
+
+    /// The channels `session` is subscribed to.
+    pub fn session_channels(&self, session: SessionId) -> &[Arc<str>] {
+        self.sessions.get(&session).map_or(&[], Vec::as_slice)
+    }
+
     /// The channel's current position, if it has a stream.
     pub fn position(&self, channel: &str) -> Option<StreamPosition> {
         self.channels
@@ -563,6 +600,34 @@ mod tests {
         assert_eq!(leaves.len(), 1);
         assert_eq!(node.subscribers("room"), &[SessionId(2)]);
         assert_eq!(node.presence_stats("room").unwrap().num_clients, 1);
+    }
+
+    #[test]
+    fn history_remove_keeps_the_position_and_channels_lists_subscribed_ones() {
+        let now = Instant::now();
+        let mut node = node();
+        node.subscribe(now, SessionId(1), "room", info("a"), None)
+            .unwrap();
+        node.subscribe(now, SessionId(2), "room", info("b"), None)
+            .unwrap();
+        node.subscribe(now, SessionId(2), "plain:x", info("b"), None)
+            .unwrap();
+        node.publish(now, "idle", Bytes::new(), None).unwrap();
+        for _ in 0..3 {
+            node.publish(now, "room", Bytes::new(), None).unwrap();
+        }
+        node.history_remove("room").unwrap();
+        let read = node.history(now, "room", &HistoryQuery::default()).unwrap();
+        assert!(read.publications.is_empty());
+        assert_eq!(read.position.offset, 3);
+        let next = node.publish(now, "room", Bytes::new(), None).unwrap();
+        assert_eq!(next.publication.offset, 4);
+        assert_eq!(node.history_remove("plain:x"), Err(HubError::NotAvailable));
+        let mut channels: Vec<_> = node.active_channels().collect();
+        channels.sort();
+        assert_eq!(channels, vec![("plain:x", 1), ("room", 2)]);
+        assert_eq!(node.subscription_total(), 3);
+        assert_eq!(node.session_channels(SessionId(2)).len(), 2);
     }
 
     #[test]

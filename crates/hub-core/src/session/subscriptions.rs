@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use super::action::{Action, Delivery, LiveDelivery};
 use super::Session;
 use crate::codes::UnsubscribeCode;
-use crate::wire::Push;
+use crate::position::StreamPosition;
+use crate::wire::{self, Push};
 
 /// A subscription whose reply has not been sent yet.
 #[derive(Debug)]
@@ -94,6 +97,18 @@ impl Subscriptions {
         }
     }
 
+    /// Adds an established subscription (made by the server); false when
+    /// the channel is taken.
+    pub(super) fn insert_established(&mut self, channel: Arc<str>, state: State) -> bool {
+        match self.find(&channel) {
+            Ok(_) => false,
+            Err(index) => {
+                self.entries.insert(index, Subscription { channel, state });
+                true
+            }
+        }
+    }
+
     pub(super) fn remove(&mut self, channel: &str) -> Option<Subscription> {
         self.find(channel)
             .ok()
@@ -143,6 +158,73 @@ impl Session {
                 self.end_subscription_for_gap(channel);
                 Delivery::Gap
             }
+        }
+    }
+
+    /// The server subscribed this connection to `channel` (the server
+    /// API's `subscribe`; the node already holds the subscription): sends
+    /// the `subscribe` push with the channel's position, as Centrifugo
+    /// does, and delivers the channel's live pushes from then on. Ignored
+    /// when the connection is not connected or already subscribed.
+    pub fn server_subscribed(
+        &mut self,
+        channel: Arc<str>,
+        position: Option<StreamPosition>,
+        data: Bytes,
+    ) {
+        if !self.is_connected() {
+            return;
+        }
+        let state = State::Subscribed {
+            positioned: position.is_some(),
+            offset: position.as_ref().map_or(0, |position| position.offset),
+        };
+        if !self
+            .subscriptions
+            .insert_established(channel.clone(), state)
+        {
+            return;
+        }
+        let push = Push {
+            channel: channel.to_string(),
+            subscribe: Some(wire::Subscribe {
+                recoverable: position.is_some(),
+                positioned: position.is_some(),
+                epoch: position
+                    .as_ref()
+                    .map(|position| position.epoch.as_str().to_owned())
+                    .unwrap_or_default(),
+                offset: position.as_ref().map_or(0, |position| position.offset),
+                data,
+            }),
+            ..Push::default()
+        };
+        self.queue_push(push);
+    }
+
+    /// The server unsubscribed this connection from `channel` (the server
+    /// API's `unsubscribe`; the node already dropped the subscription):
+    /// sends the `unsubscribe` push with code 2000 "server unsubscribe",
+    /// which SDKs treat as final (no resubscribe). Ignored when the
+    /// connection is not subscribed to the channel.
+    pub fn server_unsubscribed(&mut self, channel: &str) {
+        if !self.is_connected() || self.subscriptions.remove(channel).is_none() {
+            return;
+        }
+        let push = Push {
+            channel: channel.to_owned(),
+            unsubscribe: Some(UnsubscribeCode::SERVER.to_unsubscribe()),
+            ..Push::default()
+        };
+        self.queue_push(push);
+    }
+
+    /// Queues a push as its own message; a push the format cannot carry
+    /// closes the connection with the code the wire error names.
+    fn queue_push(&mut self, push: Push) {
+        match self.format.encode_push(push) {
+            Ok(message) => self.queue_message(message),
+            Err(error) => self.close(error.disconnect_code()),
         }
     }
 
