@@ -41,7 +41,7 @@ fn publications(client: &SdkClient, channel: &str) -> Vec<(u64, i64)> {
 
 async fn wait_publication(client: &mut SdkClient, channel: &str, n: i64) -> Value {
     client
-        .wait_for(&format!("publication n={n} on {channel}"), |e| {
+        .wait_seen(&format!("publication n={n} on {channel}"), |e| {
             e["event"] == "publication" && e["channel"] == channel && e["n"] == n
         })
         .await

@@ -14,6 +14,9 @@ use tokio::sync::mpsc;
 
 use super::{EVENT_TIMEOUT, SCRIPT_LIFETIME_SECS, SKIP_ENV};
 
+/// Set (to anything) to print every SDK event as it arrives (with `--nocapture`).
+pub const TRACE_ENV: &str = "SWITCHBOARD_HUB_SDK_TRACE";
+
 /// Which SDK runs the scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sdk {
@@ -247,26 +250,33 @@ impl SdkClient {
         event
     }
 
-    /// The next event, parsed.
-    pub async fn next_event(&mut self) -> Value {
-        let line = match tokio::time::timeout(EVENT_TIMEOUT, self.lines.recv()).await {
+    /// The next event, parsed, failing once `deadline` has passed.
+    async fn next_event_before(&mut self, deadline: tokio::time::Instant, what: &str) -> Value {
+        let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
             Ok(Some(line)) => line,
             Ok(None) => {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                self.fail("the SDK exited (stdout closed) before the expected event")
+                self.fail(&format!(
+                    "the SDK exited (stdout closed) while waiting for {what}"
+                ))
             }
-            Err(_) => self.fail(&format!("no event within {EVENT_TIMEOUT:?}")),
+            Err(_) => self.fail(&format!("no {what} within {EVENT_TIMEOUT:?}")),
         };
+        if std::env::var_os(TRACE_ENV).is_some() {
+            eprintln!("{}: {line}", self.name);
+        }
         let event: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| self.fail(&format!("not a JSON event line ({e}): {line:?}")));
         self.events.push(event.clone());
         event
     }
 
-    /// Reads events until one matches `wanted` (described as `what`) and returns it.
+    /// Reads new events until one matches `wanted` (described as `what`) and
+    /// returns it; fails after [`EVENT_TIMEOUT`] in all.
     pub async fn wait_for(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
         loop {
-            let event = self.next_event().await;
+            let event = self.next_event_before(deadline, what).await;
             if wanted(&event) {
                 return event;
             }
@@ -274,6 +284,14 @@ impl SdkClient {
                 self.fail(&format!("the SDK ended while waiting for {what}"));
             }
         }
+    }
+
+    /// Like [`SdkClient::wait_for`], but an event already read counts too.
+    pub async fn wait_seen(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(event) = self.events.iter().find(|e| wanted(e)) {
+            return event.clone();
+        }
+        self.wait_for(what, wanted).await
     }
 
     /// Events named `name` read so far.
