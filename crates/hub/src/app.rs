@@ -85,7 +85,10 @@ impl App {
             max_connections: config.max_connections,
             hub_socket: SocketSettings {
                 config: Config::default().ping_interval(None),
-                limits: limits.clone(),
+                limits: limits
+                    .clone()
+                    .max_message_size(config.max_message_size.min(config.hub_max_message_size))
+                    .max_frame_size(config.max_frame_size.min(config.hub_max_message_size)),
                 deflate: config.deflate.clone(),
             },
             hub,

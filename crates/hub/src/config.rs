@@ -16,6 +16,10 @@ pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
 /// Default largest frame: 16 MiB, what the Autobahn test server allows.
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 << 20;
+/// Default largest message on the hub route: 64 KiB, Centrifugo's
+/// WebSocket `message_size_limit`. Commands are small; a larger bound only
+/// lets one client make the server buffer more.
+pub const DEFAULT_HUB_MAX_MESSAGE_SIZE: usize = 64 << 10;
 /// Default bound on open WebSocket sessions. At a few KiB per idle
 /// connection this is tens of MiB, safe on any machine.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
@@ -42,8 +46,16 @@ pub struct HubConfig {
     pub max_message_size: usize,
     /// Largest WebSocket frame accepted.
     pub max_frame_size: usize,
+    /// Largest WebSocket message accepted on `/connection/websocket`
+    /// (also capped by `max_message_size`).
+    pub hub_max_message_size: usize,
     /// Most WebSocket sessions open at once; further upgrades get 503.
     pub max_connections: usize,
+    /// Accept anonymous hub connections (`node.allow_anonymous_connect`)
+    /// even when the listen address is not loopback. Off by default, so
+    /// that an embedded default never exposes an open hub by accident:
+    /// [`Server::bind`](crate::Server::bind) refuses to start instead.
+    pub allow_anonymous_beyond_loopback: bool,
     /// The hub at `/connection/websocket`: namespaces, history, presence,
     /// timeouts and queue bounds (the embedded defaults allow anonymous
     /// clients, history, presence, join/leave, publishing and recovery on
@@ -61,7 +73,9 @@ impl Default for HubConfig {
             ping_interval: Some(DEFAULT_PING_INTERVAL),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            hub_max_message_size: DEFAULT_HUB_MAX_MESSAGE_SIZE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            allow_anonymous_beyond_loopback: false,
             node: NodeConfig::default(),
         }
     }

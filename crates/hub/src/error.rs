@@ -23,4 +23,16 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// Anonymous hub connections would be accepted on an address other
+    /// than loopback.
+    #[error(
+        "refusing to accept anonymous hub connections on {addr}, which is not a loopback address: \
+         pass --allow-anonymous (or set allow_anonymous_connect = true in the [hub] table of the \
+         config file) to allow them there, set allow_anonymous_connect = false, or listen on \
+         127.0.0.1"
+    )]
+    AnonymousOnPublicAddress {
+        /// The bound address.
+        addr: std::net::SocketAddr,
+    },
 }

@@ -31,8 +31,9 @@ mod shutdown;
 
 pub use chat::{ChatProtocol, BACKLOG, CHAT_CHANNEL, MAX_CHAT_MESSAGE, SEND_TIMEOUT};
 pub use config::{
-    normalize_origin, HubConfig, TlsFiles, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL,
+    normalize_origin, HubConfig, TlsFiles, DEFAULT_HUB_MAX_MESSAGE_SIZE, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_PING_INTERVAL,
 };
 pub use error::ServeError;
 pub use pages::CHAT_PAGE;

@@ -98,6 +98,12 @@ impl Server {
             .await
             .map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
+        if config.node.allow_anonymous_connect
+            && !config.allow_anonymous_beyond_loopback
+            && !local_addr.ip().is_loopback()
+        {
+            return Err(ServeError::AnonymousOnPublicAddress { addr: local_addr });
+        }
         let settings = Settings::new(config.node.clone())?;
         let hub = Arc::new(Hub {
             engine: Engine::memory(settings.clone(), epoch_seed()),

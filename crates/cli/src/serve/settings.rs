@@ -9,11 +9,12 @@ use serde::Deserialize;
 
 use crate::config::{parse_interval, parse_size, Compression, LogFormat};
 
-use switchboard_hub::HubConfig;
 pub use switchboard_hub::{
-    normalize_origin, TlsFiles, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE,
-    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL,
+    normalize_origin, TlsFiles, DEFAULT_HUB_MAX_MESSAGE_SIZE, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_PING_INTERVAL,
 };
+use switchboard_hub::{HubConfig, NodeConfig};
 
 /// `switchboard serve`: the hub (Centrifugo client protocol), an echo
 /// endpoint, a chat room, a health check and a test page on one port.
@@ -66,6 +67,19 @@ pub struct ServeArgs {
     /// [default: 64MiB]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_message_size: Option<usize>,
+
+    /// Largest message accepted from hub clients on
+    /// `/connection/websocket` (`64KiB`, `1MiB`); larger ones close with
+    /// 1009. [default: 64KiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub hub_max_message_size: Option<usize>,
+
+    /// Accept anonymous hub connections on an address other than loopback.
+    /// Without it (and without `allow_anonymous_connect` set in the config
+    /// file's `[hub]` table), serve refuses to start there while anonymous
+    /// connections are allowed: an open hub is never exposed by accident.
+    #[arg(long)]
+    pub allow_anonymous: bool,
 
     /// Most WebSocket sessions open at once; further upgrade requests are
     /// refused with HTTP 503 and `Retry-After`. [default: 10000]
@@ -124,6 +138,14 @@ pub struct ServeFile {
     pub max_connections: Option<u32>,
     /// See [`ServeArgs::log_format`]: `text` or `json`.
     pub log_format: Option<LogFormat>,
+    /// See [`ServeArgs::hub_max_message_size`].
+    pub hub_max_message_size: Option<SizeValue>,
+    /// The hub at `/connection/websocket`: channel options, namespaces,
+    /// keepalive and queue bounds, with the keys (snake_case, as
+    /// Centrifugo's) and defaults of [`switchboard_hub::NodeConfig`].
+    /// Kept as a table so that an explicit `allow_anonymous_connect` can be
+    /// told from the default.
+    pub hub: Option<toml::Table>,
 }
 
 /// A size in the config file: `65536` or `"64KiB"`.
@@ -145,7 +167,7 @@ impl ServeFile {
             format!(
                 "{} is not a valid serve config (TOML with keys listen, tls-cert, tls-key, \
                  origin, compression, ping-interval, max-message-size, max-connections, \
-                 log-format)",
+                 log-format, hub-max-message-size and a [hub] table)",
                 path.display()
             )
         })
@@ -174,6 +196,13 @@ pub struct ServeSettings {
     pub max_connections: usize,
     /// Log format.
     pub log_format: LogFormat,
+    /// Largest message on the hub route.
+    pub hub_max_message_size: usize,
+    /// The hub's node configuration.
+    pub node: NodeConfig,
+    /// Anonymous hub connections are allowed beyond loopback (the flag, or
+    /// `allow_anonymous_connect` written in the `[hub]` table).
+    pub allow_anonymous_beyond_loopback: bool,
 }
 
 impl Default for ServeSettings {
@@ -188,6 +217,9 @@ impl Default for ServeSettings {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             log_format: LogFormat::Text,
+            hub_max_message_size: DEFAULT_HUB_MAX_MESSAGE_SIZE,
+            node: NodeConfig::default(),
+            allow_anonymous_beyond_loopback: false,
         }
     }
 }
@@ -204,9 +236,10 @@ impl ServeSettings {
             ping_interval: self.ping_interval,
             max_message_size: self.max_message_size,
             max_frame_size: self.max_frame_size,
+            hub_max_message_size: self.hub_max_message_size,
             max_connections: self.max_connections,
-            // The embedded hub defaults (see `NodeConfig`).
-            ..HubConfig::default()
+            allow_anonymous_beyond_loopback: self.allow_anonymous_beyond_loopback,
+            node: self.node.clone(),
         }
     }
 
@@ -230,16 +263,25 @@ impl ServeSettings {
             ),
             None => None,
         };
-        let file_size = match file.max_message_size {
-            Some(SizeValue::Bytes(bytes)) => Some(
-                usize::try_from(bytes).context("config file key max-message-size is too large")?,
-            ),
-            Some(SizeValue::Text(text)) => Some(
-                parse_size(&text)
-                    .map_err(anyhow::Error::msg)
-                    .context("config file key max-message-size")?,
-            ),
-            None => None,
+        let file_size = file_size_value(file.max_message_size, "max-message-size")?;
+        let file_hub_size = file_size_value(file.hub_max_message_size, "hub-max-message-size")?;
+        let hub_max_message_size = args
+            .hub_max_message_size
+            .or(file_hub_size)
+            .unwrap_or(defaults.hub_max_message_size);
+        if hub_max_message_size == 0 {
+            anyhow::bail!("hub-max-message-size must be at least 1 byte");
+        }
+        let (node, anonymous_written) = match file.hub {
+            Some(table) => {
+                let written = table.contains_key("allow_anonymous_connect");
+                let node: NodeConfig = toml::Value::Table(table).try_into().context(
+                    "the [hub] table of the config file is invalid (keys as in \
+                     switchboard_hub::NodeConfig, see docs/hub.md)",
+                )?;
+                (node, written)
+            }
+            None => (NodeConfig::default(), false),
         };
         let origins = if args.origins.is_empty() {
             file.origin.unwrap_or_default()
@@ -295,7 +337,25 @@ impl ServeSettings {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(defaults.log_format),
+            hub_max_message_size,
+            allow_anonymous_beyond_loopback: args.allow_anonymous
+                || (anonymous_written && node.allow_anonymous_connect),
+            node,
         })
+    }
+}
+
+/// A size from the config file, parsed like the flag.
+fn file_size_value(value: Option<SizeValue>, key: &str) -> anyhow::Result<Option<usize>> {
+    match value {
+        Some(SizeValue::Bytes(bytes)) => usize::try_from(bytes)
+            .map(Some)
+            .with_context(|| format!("config file key {key} is too large")),
+        Some(SizeValue::Text(text)) => parse_size(&text)
+            .map(Some)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("config file key {key}")),
+        None => Ok(None),
     }
 }
 
@@ -372,6 +432,65 @@ mod tests {
         );
         let error = ServeSettings::merge(&args, ServeFile::default()).unwrap_err();
         assert!(error.to_string().contains("--tls-key"), "{error}");
+    }
+
+    #[test]
+    fn the_hub_table_maps_onto_the_node_config() {
+        let settings = ServeSettings::merge(
+            &ServeArgs::default(),
+            file(
+                r#"
+                hub-max-message-size = "16KiB"
+                [hub]
+                ping_interval = "10s"
+                [hub.channel]
+                history_size = 7
+                join_leave = false
+                [[hub.namespaces]]
+                name = "private"
+                presence = false
+                "#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(settings.hub_max_message_size, 16 << 10);
+        assert_eq!(settings.node.ping_interval, Duration::from_secs(10));
+        assert_eq!(settings.node.channel.history_size, 7);
+        assert!(!settings.node.channel.join_leave);
+        assert_eq!(settings.node.namespaces.len(), 1);
+        assert_eq!(settings.node.namespaces[0].name, "private");
+        assert!(!settings.node.namespaces[0].options.presence);
+        // Unwritten keys keep the embedded defaults.
+        assert!(settings.node.allow_anonymous_connect);
+        assert!(!settings.allow_anonymous_beyond_loopback);
+        let config = settings.hub_config();
+        assert_eq!(config.node, settings.node);
+        assert_eq!(config.hub_max_message_size, 16 << 10);
+    }
+
+    #[test]
+    fn anonymous_beyond_loopback_needs_the_flag_or_an_explicit_key() {
+        let defaults = ServeSettings::merge(&ServeArgs::default(), ServeFile::default()).unwrap();
+        assert!(!defaults.allow_anonymous_beyond_loopback);
+        let flag = ServeArgs {
+            allow_anonymous: true,
+            ..ServeArgs::default()
+        };
+        let flagged = ServeSettings::merge(&flag, ServeFile::default()).unwrap();
+        assert!(flagged.allow_anonymous_beyond_loopback);
+        let written = ServeSettings::merge(
+            &ServeArgs::default(),
+            file("[hub]\nallow_anonymous_connect = true"),
+        )
+        .unwrap();
+        assert!(written.allow_anonymous_beyond_loopback);
+        let closed = ServeSettings::merge(
+            &ServeArgs::default(),
+            file("[hub]\nallow_anonymous_connect = false"),
+        )
+        .unwrap();
+        assert!(!closed.allow_anonymous_beyond_loopback);
+        assert!(!closed.node.allow_anonymous_connect);
     }
 
     #[test]
