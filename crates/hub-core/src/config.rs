@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::HubError;
+use crate::session::TokenVerifier;
 
 /// The character separating a namespace from the rest of a channel name
 /// (`chat:room`), as in Centrifugo.
@@ -52,6 +53,11 @@ pub struct ChannelOptions {
     /// Recover every subscription that asks for it, whatever the client's
     /// subscribe flags say. Default on.
     pub force_recovery: bool,
+    /// Any connected client may subscribe without a subscription token.
+    /// Default on. Off makes the namespace private, as Centrifugo v5's
+    /// `allow_subscribe_for_client: false`: a `subscribe` needs a valid
+    /// subscription token for the channel (else 103 "permission denied").
+    pub allow_subscribe_for_client: bool,
 }
 
 impl Default for ChannelOptions {
@@ -68,6 +74,7 @@ impl Default for ChannelOptions {
             allow_presence_for_client: true,
             allow_presence_for_subscriber: false,
             force_recovery: true,
+            allow_subscribe_for_client: true,
         }
     }
 }
@@ -88,6 +95,7 @@ impl ChannelOptions {
             allow_presence_for_client: false,
             allow_presence_for_subscriber: false,
             force_recovery: false,
+            allow_subscribe_for_client: true,
         }
     }
 
@@ -138,6 +146,28 @@ pub struct NodeConfig {
     /// Accept connections whose `connect` carries no credentials. Default
     /// on: the embedded hub serves loopback clients without setup.
     pub allow_anonymous_connect: bool,
+    /// HMAC secret that verifies HS256 connection and subscription JWTs
+    /// (Centrifugo's `token_hmac_secret_key`). Default none.
+    pub token_hmac_secret_key: Option<Secret>,
+    /// RSA public key (PEM text, or the path of a PEM file) that verifies
+    /// RS256 tokens (Centrifugo's `token_rsa_public_key`). Default none.
+    pub token_rsa_public_key: Option<String>,
+    /// ECDSA P-256 public key (PEM text, or the path of a PEM file) that
+    /// verifies ES256 tokens (Centrifugo's `token_ecdsa_public_key`).
+    /// Default none.
+    pub token_ecdsa_public_key: Option<String>,
+    /// How long a connection whose token expired may stay before it is
+    /// disconnected with 3005 "connection expired", when the client does
+    /// not `refresh` it. Default 25 s, Centrifugo's
+    /// `client_expired_close_delay`: time for the SDK's `getToken`.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub expired_close_delay: Duration,
+    /// How long a subscription whose token expired may stay before the
+    /// connection is disconnected with 3006 "subscription expired", when
+    /// the client does not `sub_refresh` it. Default 25 s, Centrifugo's
+    /// `client_expired_sub_close_delay`.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub expired_sub_close_delay: Duration,
     /// Interval of server pings. Default 25 s, Centrifugo's: below the
     /// 30 s to 60 s idle timeouts of common proxies and load balancers.
     #[serde(deserialize_with = "duration::deserialize")]
@@ -188,6 +218,11 @@ impl Default for NodeConfig {
             channel: ChannelOptions::default(),
             namespaces: Vec::new(),
             allow_anonymous_connect: true,
+            token_hmac_secret_key: None,
+            token_rsa_public_key: None,
+            token_ecdsa_public_key: None,
+            expired_close_delay: Duration::from_secs(25),
+            expired_sub_close_delay: Duration::from_secs(25),
             ping_interval: Duration::from_secs(25),
             pong_timeout: Duration::from_secs(8),
             connect_timeout: Duration::from_secs(10),
@@ -200,6 +235,38 @@ impl Default for NodeConfig {
             client_queue_max_messages: 4096,
             write_timeout: Duration::from_secs(1),
         }
+    }
+}
+
+impl NodeConfig {
+    /// Whether any token key is configured (tokens are then verified).
+    pub fn has_token_keys(&self) -> bool {
+        self.token_hmac_secret_key.is_some()
+            || self.token_rsa_public_key.is_some()
+            || self.token_ecdsa_public_key.is_some()
+    }
+}
+
+/// A secret string that never shows in `Debug` output (logs, panics).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
     }
 }
 
@@ -254,13 +321,41 @@ impl NodeConfig {
 pub struct Settings {
     config: NodeConfig,
     namespaces: Namespaces,
+    /// Verifies connection and subscription tokens; `None`: tokens are
+    /// ignored (anonymous access decides).
+    token_verifier: Option<std::sync::Arc<dyn TokenVerifier>>,
 }
 
 impl Settings {
-    /// Checks `config` and builds its namespace table.
+    /// Checks `config` and builds its namespace table; tokens are not
+    /// verified.
     pub fn new(config: NodeConfig) -> Result<std::sync::Arc<Self>, ConfigError> {
         let namespaces = config.namespaces()?;
-        Ok(std::sync::Arc::new(Self { config, namespaces }))
+        Ok(std::sync::Arc::new(Self {
+            config,
+            namespaces,
+            token_verifier: None,
+        }))
+    }
+
+    /// Like [`Settings::new`], with `verifier` checking the tokens that
+    /// clients send with `connect`, `refresh`, `subscribe` and
+    /// `sub_refresh`.
+    pub fn with_token_verifier(
+        config: NodeConfig,
+        verifier: std::sync::Arc<dyn TokenVerifier>,
+    ) -> Result<std::sync::Arc<Self>, ConfigError> {
+        let namespaces = config.namespaces()?;
+        Ok(std::sync::Arc::new(Self {
+            config,
+            namespaces,
+            token_verifier: Some(verifier),
+        }))
+    }
+
+    /// The token verifier, when tokens are verified.
+    pub fn token_verifier(&self) -> Option<&dyn TokenVerifier> {
+        self.token_verifier.as_deref()
     }
 
     /// The configuration.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::action::Action;
 use super::subscriptions::Pending;
-use super::{Phase, Session, SERVER_VERSION};
+use super::{Phase, Session};
 use crate::codes::DisconnectCode;
 use crate::config::ChannelOptions;
 use crate::counters::Method;
@@ -14,8 +14,8 @@ use crate::error::HubError;
 use crate::history::HistoryQuery;
 use crate::position::{Epoch, StreamPosition};
 use crate::wire::{
-    self, Command, ConnectRequest, ConnectResult, HistoryRequest, PingResult, RefreshResult, Reply,
-    SubRefreshResult, SubscribeRequest, UnsubscribeResult, DEFAULT_MAX_COMMANDS_PER_FRAME,
+    self, Command, HistoryRequest, PingResult, Reply, SubscribeRequest, UnsubscribeResult,
+    DEFAULT_MAX_COMMANDS_PER_FRAME,
 };
 
 /// The method a command carries (the first request field set).
@@ -94,7 +94,9 @@ impl Session {
         }
         match method {
             Method::Connect => self.handle_connect(now, id, command.connect.unwrap_or_default()),
-            Method::Subscribe => self.handle_subscribe(id, command.subscribe.unwrap_or_default()),
+            Method::Subscribe => {
+                self.handle_subscribe(now, id, command.subscribe.unwrap_or_default());
+            }
             Method::Unsubscribe => {
                 let channel = command.unsubscribe.unwrap_or_default().channel;
                 self.handle_unsubscribe(id, &channel);
@@ -144,32 +146,13 @@ impl Session {
             // discarded, as Centrifugo does without an `OnMessage` handler.
             Method::Send => self.counters.command(method, true),
             Method::Rpc => self.reply_error(id, method, HubError::NotAvailable),
-            // Connections here never expire, so a refresh only confirms it.
             Method::Refresh => {
-                self.counters.command(method, true);
-                self.send_reply(&Reply {
-                    id,
-                    refresh: Some(RefreshResult {
-                        client: self.info.client.clone(),
-                        version: SERVER_VERSION.to_owned(),
-                        expires: false,
-                        ttl: 0,
-                    }),
-                    ..Reply::default()
-                });
+                let token = command.refresh.unwrap_or_default().token;
+                self.handle_refresh(now, id, &token);
             }
             Method::SubRefresh => {
-                let channel = command.sub_refresh.unwrap_or_default().channel;
-                if self.subscriptions.is_established(&channel) {
-                    self.counters.command(method, true);
-                    self.send_reply(&Reply {
-                        id,
-                        sub_refresh: Some(SubRefreshResult::default()),
-                        ..Reply::default()
-                    });
-                } else {
-                    self.reply_error(id, method, HubError::PermissionDenied);
-                }
+                let request = command.sub_refresh.unwrap_or_default();
+                self.handle_sub_refresh(now, id, &request.channel, &request.token);
             }
             Method::Unknown => self.reply_error(id, method, HubError::MethodNotFound),
         }
@@ -190,7 +173,7 @@ impl Session {
     }
 
     /// Checks a channel name against the limits and its namespace.
-    fn channel_options(&self, channel: &str) -> Result<&ChannelOptions, HubError> {
+    pub(super) fn channel_options(&self, channel: &str) -> Result<&ChannelOptions, HubError> {
         if channel.is_empty() {
             return Err(HubError::BadRequest);
         }
@@ -234,38 +217,7 @@ impl Session {
         .is_some()
     }
 
-    fn handle_connect(&mut self, now: Instant, id: u32, request: ConnectRequest) {
-        if self.phase == Phase::Connected {
-            // A second connect on one connection is a client bug.
-            self.counters.command(Method::Connect, false);
-            return self.close(DisconnectCode::BAD_REQUEST);
-        }
-        // Tokens are not verified: without anonymous access nobody can
-        // connect; with it, a token is ignored and the user stays empty.
-        if !self.settings.config().allow_anonymous_connect {
-            return self.reply_error(id, Method::Connect, HubError::Unauthorized);
-        }
-        drop(request);
-        self.phase = Phase::Connected;
-        self.start_pings(now);
-        self.counters.connected();
-        self.counters.command(Method::Connect, true);
-        let ping =
-            u32::try_from(self.settings.config().ping_interval.as_secs()).unwrap_or(u32::MAX);
-        self.send_reply(&Reply {
-            id,
-            connect: Some(ConnectResult {
-                client: self.info.client.clone(),
-                version: SERVER_VERSION.to_owned(),
-                ping,
-                pong: true,
-                ..ConnectResult::default()
-            }),
-            ..Reply::default()
-        });
-    }
-
-    fn handle_subscribe(&mut self, id: u32, request: SubscribeRequest) {
+    fn handle_subscribe(&mut self, now: Instant, id: u32, request: SubscribeRequest) {
         let method = Method::Subscribe;
         let options = match self.channel_options(&request.channel) {
             Ok(options) => options,
@@ -274,17 +226,30 @@ impl Session {
         let recoverable = request.recoverable || options.force_recovery;
         let recover = (request.recover && recoverable && options.has_history())
             .then(|| position_from_wire(request.offset, &request.epoch));
+        let open_to_clients = options.allow_subscribe_for_client;
         if self.subscriptions.contains(&request.channel) {
             return self.reply_error(id, method, HubError::AlreadySubscribed);
         }
         if self.subscriptions.len() >= self.settings.config().max_channels_per_connection {
             return self.reply_error(id, method, HubError::LimitExceeded);
         }
+        let Ok(grant) = self.check_subscribe_token(now, id, &request.channel, &request.token)
+        else {
+            return;
+        };
+        if grant.is_none() && !open_to_clients {
+            return self.reply_error(id, method, HubError::PermissionDenied);
+        }
+        let (info, expiry) = match grant {
+            Some(grant) => (grant.info, grant.expiry),
+            None => (self.info.clone(), None),
+        };
         let channel: Arc<str> = request.channel.into();
         let pending = Pending {
             id,
             recoverable: request.recoverable,
             recovering: request.recover,
+            expiry,
             buffer: Vec::new(),
         };
         self.subscriptions.insert(channel.clone(), pending);
@@ -292,7 +257,7 @@ impl Session {
             id,
             channel,
             recover,
-            info: self.info.clone(),
+            info,
         });
     }
 

@@ -1,5 +1,6 @@
 //! Connect deadline, server pings and the pong deadline.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Session;
@@ -16,6 +17,13 @@ pub(super) struct Keepalive {
     next_ping: Option<Instant>,
     /// After a ping: when the connection is dropped for lack of a pong.
     pong_deadline: Option<Instant>,
+    /// When a connection whose token expired and was not refreshed is
+    /// dropped (3005): the token's expiry plus `expired_close_delay`.
+    pub(super) expire_deadline: Option<Instant>,
+    /// The same per subscription with an expiring token (3006): expiry
+    /// plus `expired_sub_close_delay`. Empty (no allocation) unless
+    /// subscription tokens expire.
+    pub(super) sub_deadlines: Vec<(Arc<str>, Instant)>,
 }
 
 impl Keepalive {
@@ -24,14 +32,23 @@ impl Keepalive {
             connect_deadline: Some(now + config.connect_timeout),
             next_ping: None,
             pong_deadline: None,
+            expire_deadline: None,
+            sub_deadlines: Vec::new(),
         }
     }
 
     fn earliest(&self) -> Option<Instant> {
-        [self.connect_deadline, self.next_ping, self.pong_deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        let first_sub = self.sub_deadlines.iter().map(|(_, at)| *at).min();
+        [
+            self.connect_deadline,
+            self.next_ping,
+            self.pong_deadline,
+            self.expire_deadline,
+            first_sub,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -60,8 +77,10 @@ impl Session {
     }
 
     /// Runs the timers due at `now`: closes a connection that did not
-    /// connect in time (3502 "stale") or did not answer a ping in time
-    /// (3012 "no pong"), and sends the ping (an empty reply) when due.
+    /// connect in time (3502 "stale"), did not answer a ping in time
+    /// (3012 "no pong"), did not refresh its expired token (3005
+    /// "connection expired") or a subscription's (3006 "subscription
+    /// expired"), and sends the ping (an empty reply) when due.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.is_closed() {
             return;
@@ -72,6 +91,24 @@ impl Session {
         }
         if self.keepalive.pong_deadline.is_some_and(|at| now >= at) {
             self.close(DisconnectCode::NO_PONG);
+            return;
+        }
+        if self.keepalive.expire_deadline.is_some_and(|at| now >= at) {
+            self.close(DisconnectCode::EXPIRED);
+            return;
+        }
+        // A deadline of a channel no longer subscribed is stale: drop it.
+        let subscriptions = &self.subscriptions;
+        self.keepalive
+            .sub_deadlines
+            .retain(|(channel, _)| subscriptions.contains(channel));
+        if self
+            .keepalive
+            .sub_deadlines
+            .iter()
+            .any(|(_, at)| now >= *at)
+        {
+            self.close(DisconnectCode::SUBSCRIPTION_EXPIRED);
             return;
         }
         if self.keepalive.next_ping.is_some_and(|at| now >= at) {

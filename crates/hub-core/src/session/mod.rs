@@ -26,8 +26,8 @@
 //!
 //! | command | answer |
 //! | --- | --- |
-//! | `connect` | directly: `client`, `version`, `ping` (seconds), `pong: true`; error 101 when anonymous connections are off (tokens are not verified); a second `connect` closes with 3501 |
-//! | `subscribe` | checks (107 empty name, 106 name too long or channel limit, 102 unknown namespace, 105 already subscribed), then [`Action::Subscribe`]; reply from [`Session::subscribed`] |
+//! | `connect` | `client`, `version`, `ping` (seconds), `pong: true`; with a verified connection token also its user and `conn_info`, `expires`/`ttl`, and the token's `channels` as server-side subscriptions in `subs` (the reply then waits for their [`Action::Subscribe`] with id 0); without a token, error 101 when anonymous connections are off; token errors per the [`token`] module; a second `connect` closes with 3501 |
+//! | `subscribe` | checks (107 empty name, 106 name too long or channel limit, 102 unknown namespace, 105 already subscribed, a subscription token or else 103 when `allow_subscribe_for_client` is off), then [`Action::Subscribe`]; reply from [`Session::subscribed`] |
 //! | `unsubscribe` | directly (also when not subscribed), plus [`Action::Unsubscribe`] |
 //! | `publish` | permission (103), then [`Action::Publish`]; reply from [`Session::published`] |
 //! | `history` | permission (103), then [`Action::History`] (`limit` 0: position only, negative: up to the configured maximum) |
@@ -36,7 +36,7 @@
 //! | `ping` (with an id) | directly, an empty `ping` result |
 //! | `send` | accepted and discarded (no handler for asynchronous messages), no reply |
 //! | `rpc` | error 108 "not available" (no RPC handler) |
-//! | `refresh`, `sub_refresh` | directly: connections and subscriptions here never expire (`expires: false`); `sub_refresh` on a channel not subscribed gets 103 |
+//! | `refresh`, `sub_refresh` | directly: the new token's `expires`/`ttl` (without a verifier, `expires: false`); token errors per the [`token`] module; `sub_refresh` on a channel not subscribed gets 103 |
 //! | anything else | error 104 "method not found" |
 //!
 //! Any command before `connect`, a command other than a pong or `send`
@@ -49,11 +49,13 @@
 //! them, so that a subscribe reply precedes the channel's publications.
 
 mod action;
+mod auth;
 mod commands;
 mod keepalive;
 mod push;
 mod results;
 mod subscriptions;
+pub mod token;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -72,6 +74,7 @@ pub use push::{
     encode_join_push, encode_leave_push, encode_publication_push, wire_client_info,
     wire_publication,
 };
+pub use token::{ConnectionToken, SubscriptionToken, TokenError, TokenVerifier};
 
 use keepalive::Keepalive;
 use subscriptions::Subscriptions;
@@ -108,6 +111,8 @@ pub struct Session {
     keepalive: Keepalive,
     disconnect: Option<DisconnectCode>,
     counters: SessionCounters,
+    /// The connect reply, while server-side subscriptions run.
+    pending_connect: Option<Box<auth::PendingConnect>>,
 }
 
 impl Session {
@@ -136,6 +141,7 @@ impl Session {
             keepalive,
             disconnect: None,
             counters: SessionCounters::default(),
+            pending_connect: None,
         }
     }
 
@@ -208,6 +214,7 @@ impl Session {
         self.disconnect = Some(code);
         self.actions.clear();
         self.subscriptions.clear();
+        self.pending_connect = None;
     }
 
     /// Appends one reply to the current batch; a reply the format cannot

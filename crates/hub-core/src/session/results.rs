@@ -37,6 +37,12 @@ impl Session {
                 ) {
                     self.subscriptions.remove(channel);
                 }
+                if id == 0 {
+                    // A server-side subscription: nobody asked, so there is
+                    // no error reply; the connect reply just omits it.
+                    self.counters.command(Method::Subscribe, false);
+                    return self.server_side_subscribed(channel, None, Vec::new());
+                }
                 return self.reply_error(id, Method::Subscribe, error);
             }
         };
@@ -66,6 +72,14 @@ impl Session {
             (pending.recoverable || force_recovery, pending.recovering)
         });
         let mut result = SubscribeResult::default();
+        if let Some(pending) = &pending {
+            if let Some((ttl, _)) = pending.expiry {
+                result.expires = true;
+                result.ttl = ttl;
+            }
+            let deadline = pending.expiry.map(|(_, deadline)| deadline);
+            self.set_sub_deadline(channel, deadline);
+        }
         if let Some(position) = outcome.position {
             result.positioned = true;
             result.recoverable = recoverable;
@@ -83,6 +97,10 @@ impl Session {
             }
         }
         self.counters.command(Method::Subscribe, true);
+        if id == 0 && self.connect_pending() {
+            let buffer = pending.map(|pending| pending.buffer).unwrap_or_default();
+            return self.server_side_subscribed(channel, Some(result), buffer);
+        }
         self.send_reply(&Reply {
             id,
             subscribe: Some(result),

@@ -19,6 +19,9 @@ pub(super) struct Pending {
     pub(super) recoverable: bool,
     /// The client asked to recover from a position.
     pub(super) recovering: bool,
+    /// The subscription token's `ttl` (seconds, for the reply) and when
+    /// the subscription expires; `None` when it does not.
+    pub(super) expiry: Option<(u32, std::time::Instant)>,
     /// Live pushes that arrived before the reply, in arrival order.
     pub(super) buffer: Vec<LiveDelivery>,
 }
