@@ -14,6 +14,9 @@ pub enum ServeError {
     /// The hub's node configuration cannot run.
     #[error("the hub configuration is invalid: {0}")]
     Node(#[from] switchboard_hub_core::config::ConfigError),
+    /// A token key (HMAC secret, RSA or ECDSA public key) cannot be used.
+    #[error("cannot verify tokens: {0}")]
+    Auth(#[from] crate::auth::AuthError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}; is the address free and valid?")]
     Bind {

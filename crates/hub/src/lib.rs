@@ -13,6 +13,7 @@
 
 mod admission;
 mod app;
+pub mod auth;
 mod chat;
 mod close;
 mod config;

@@ -27,7 +27,6 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use switchboard::tls::TlsAcceptor;
 use switchboard::Limits;
-use switchboard_hub_core::Settings;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -104,7 +103,7 @@ impl Server {
         {
             return Err(ServeError::AnonymousOnPublicAddress { addr: local_addr });
         }
-        let settings = Settings::new(config.node.clone())?;
+        let settings = crate::auth::node_settings(&config.node)?;
         let hub = Arc::new(Hub {
             engine: Engine::memory(settings.clone(), epoch_seed()),
             settings,
