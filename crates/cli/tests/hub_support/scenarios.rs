@@ -227,8 +227,16 @@ pub async fn pubsub_history_presence(sdk: Sdk, format: Format) {
         ));
     }
 
-    // Bob leaves the channel: presence follows.
+    // Bob leaves the channel: alice gets the leave push (join/leave is on by
+    // default), and presence follows. The SDKs do not wait for the
+    // unsubscribe reply, so the leave push is what orders the two clients.
     bob.command(json!({"cmd": "unsubscribe", "channel": channel}))
+        .await;
+    let bob_id = bob.client_id();
+    alice
+        .wait_seen("bob's leave push", |e| {
+            e["event"] == "leave" && e["channel"] == channel && e["client"] == bob_id.as_str()
+        })
         .await;
     let stats = alice
         .command(json!({"cmd": "presence_stats", "channel": channel}))
@@ -287,8 +295,10 @@ pub async fn recovery_after_cut(sdk: Sdk, format: Format) {
     }
     assert_exactly(&subscriber, &publications(&subscriber, channel), 0..total);
     eprintln!(
-        "recovery after cut ({sdk:?}, {format:?}): {} connections through the relay, resubscribes {resubscribes:?}",
-        relay.accepted()
+        "recovery after cut ({sdk:?}, {format:?}): {} connections through the relay, \
+         resubscribes {}",
+        relay.accepted(),
+        Value::Array(resubscribes.to_vec())
     );
     subscriber.exit().await;
     publisher.exit().await;
