@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 
 use switchboard_hub_core::Settings;
 
+use crate::api::{ApiAccess, NodeIdentity};
 use crate::chat::{self, MAX_CHAT_MESSAGE};
 use crate::config::{normalize_origin, HubConfig, DEFAULT_PING_INTERVAL};
 use crate::engine::Engine;
@@ -65,6 +66,11 @@ pub(crate) struct App {
     pub(crate) members: chat::Members,
     /// Set once the server starts shutting down.
     pub(crate) shutdown: Shutdown,
+    /// The server API's key and this node's identity.
+    pub(crate) api: ApiAccess,
+    /// Whether the main listener serves the server API, `/metrics` and
+    /// `/info` (no separate `api_listen` address).
+    pub(crate) api_on_main: bool,
 }
 
 impl App {
@@ -104,6 +110,11 @@ impl App {
             },
             members: chat::Members::new(),
             shutdown,
+            api: ApiAccess {
+                key: config.api_key.clone(),
+                node: NodeIdentity::new(),
+            },
+            api_on_main: config.api_listen.is_none(),
         }
     }
 

@@ -28,7 +28,7 @@ pub(crate) async fn going_away<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSo
 pub(crate) async fn close_with<S: AsyncRead + AsyncWrite + Unpin>(
     ws: &mut WebSocket<S>,
     code: CloseCode,
-    reason: &'static str,
+    reason: impl Into<switchboard::Utf8Bytes>,
 ) {
     match tokio::time::timeout(CLOSE_GRACE, ws.close(code, reason)).await {
         Ok(Ok(())) => {}

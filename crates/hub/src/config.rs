@@ -56,6 +56,14 @@ pub struct HubConfig {
     /// that an embedded default never exposes an open hub by accident:
     /// [`Server::bind`](crate::Server::bind) refuses to start instead.
     pub allow_anonymous_beyond_loopback: bool,
+    /// The server API key (`X-API-Key: KEY` or `Authorization: apikey
+    /// KEY` on `POST /api/<method>`). Without one the API only serves on a
+    /// loopback address; [`Server::bind`](crate::Server::bind) refuses to
+    /// start otherwise.
+    pub api_key: Option<String>,
+    /// A separate address for the server API, `/metrics` and `/info`
+    /// (e.g. an internal network); `None` serves them on `listen`.
+    pub api_listen: Option<String>,
     /// The hub at `/connection/websocket`: namespaces, history, presence,
     /// timeouts and queue bounds (the embedded defaults allow anonymous
     /// clients, history, presence, join/leave, publishing and recovery on
@@ -76,6 +84,8 @@ impl Default for HubConfig {
             hub_max_message_size: DEFAULT_HUB_MAX_MESSAGE_SIZE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             allow_anonymous_beyond_loopback: false,
+            api_key: None,
+            api_listen: None,
             node: NodeConfig::default(),
         }
     }

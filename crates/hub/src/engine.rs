@@ -17,6 +17,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use switchboard_hub_core::codes::DisconnectCode;
 use switchboard_hub_core::history::Publication;
+use switchboard_hub_core::idempotency::{IdempotencyCache, DEFAULT_IDEMPOTENCY_TTL};
+use switchboard_hub_core::position::StreamPosition;
 use switchboard_hub_core::presence::ClientInfo;
 use switchboard_hub_core::session::{
     encode_join_push, encode_leave_push, encode_publication_push, Action, LiveDelivery,
@@ -25,6 +27,11 @@ use switchboard_hub_core::wire::{Format, WireError};
 use switchboard_hub_core::{HubError, Node, Session, SessionId, Settings};
 
 use crate::mailbox::{ChatEvent, Delivery, Mailbox, Recipient};
+use crate::metrics::Metrics;
+
+mod server_api;
+
+pub(crate) use server_api::{EngineStats, PublishResult, Target};
 
 /// The engine of a hub.
 #[derive(Debug)]
@@ -41,9 +48,17 @@ impl Engine {
             state: Mutex::new(MemoryState {
                 node: Node::new(settings, epoch_seed),
                 mailboxes: HashMap::new(),
+                clients: HashMap::new(),
+                idempotency: IdempotencyCache::new(DEFAULT_IDEMPOTENCY_TTL),
             }),
             next_session: AtomicU64::new(1),
+            metrics: Metrics::new(),
         })
+    }
+
+    /// The hub's running totals for `/metrics`.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.memory_engine().metrics
     }
 
     fn memory_engine(&self) -> &MemoryEngine {
@@ -69,7 +84,9 @@ impl Engine {
         action: Action,
     ) {
         let mut state = self.memory_engine().lock();
-        let MemoryState { node, mailboxes } = &mut *state;
+        let MemoryState {
+            node, mailboxes, ..
+        } = &mut *state;
         match action {
             Action::Subscribe {
                 id: command,
@@ -100,7 +117,7 @@ impl Engine {
                 info,
             } => {
                 let result = publish(node, mailboxes, now, &channel, data, Some(info));
-                session.published(command, result);
+                session.published(command, result.map(|_| ()));
             }
             Action::History {
                 id: command,
@@ -128,7 +145,9 @@ impl Engine {
         info: Arc<ClientInfo>,
     ) -> Result<(), HubError> {
         let mut state = self.memory_engine().lock();
-        let MemoryState { node, mailboxes } = &mut *state;
+        let MemoryState {
+            node, mailboxes, ..
+        } = &mut *state;
         let outcome = node.subscribe(now, id, channel, info, None)?;
         if let Some(info) = outcome.join {
             presence_event(node, mailboxes, channel, &info, Presence::Join);
@@ -146,16 +165,24 @@ impl Engine {
         info: Option<Arc<ClientInfo>>,
     ) -> Result<(), HubError> {
         let mut state = self.memory_engine().lock();
-        let MemoryState { node, mailboxes } = &mut *state;
-        publish(node, mailboxes, now, channel, data, info)
+        let MemoryState {
+            node, mailboxes, ..
+        } = &mut *state;
+        publish(node, mailboxes, now, channel, data, info).map(|_| ())
     }
 
     /// The connection of `id` is gone: its subscriptions and presence end
     /// and the remaining subscribers get the leave events.
     pub(crate) fn disconnect(&self, now: Instant, id: SessionId) {
         let mut state = self.memory_engine().lock();
-        let MemoryState { node, mailboxes } = &mut *state;
+        let MemoryState {
+            node,
+            mailboxes,
+            clients,
+            ..
+        } = &mut *state;
         mailboxes.remove(&id);
+        clients.remove(&id);
         for leave in node.disconnect(now, id) {
             presence_event(
                 node,
@@ -180,6 +207,7 @@ impl Engine {
 pub(crate) struct MemoryEngine {
     state: Mutex<MemoryState>,
     next_session: AtomicU64,
+    metrics: Metrics,
 }
 
 impl MemoryEngine {
@@ -197,6 +225,11 @@ impl MemoryEngine {
 struct MemoryState {
     node: Node,
     mailboxes: HashMap<SessionId, Arc<Mailbox>>,
+    /// Connected Centrifugo sessions and who they are: the server API
+    /// finds a user's connections here.
+    clients: HashMap<SessionId, Arc<ClientInfo>>,
+    /// Results of server API publishes with an idempotency key.
+    idempotency: IdempotencyCache<PublishResult>,
 }
 
 /// One push encoded for every kind of recipient.
@@ -208,7 +241,8 @@ struct Encoded {
     chat: ChatEvent,
 }
 
-/// Publishes and fans out; the caller holds the node lock.
+/// Publishes and fans out; the caller holds the node lock. Returns the
+/// channel's position after the publish (when it keeps history).
 fn publish(
     node: &mut Node,
     mailboxes: &HashMap<SessionId, Arc<Mailbox>>,
@@ -216,7 +250,7 @@ fn publish(
     channel: &str,
     data: Bytes,
     info: Option<Arc<ClientInfo>>,
-) -> Result<(), HubError> {
+) -> Result<Option<StreamPosition>, HubError> {
     let outcome = node.publish(now, channel, data, info)?;
     let encode = |format| encode_publication_push(format, channel, &outcome.publication);
     let Publication { offset, data, info } = &outcome.publication;
@@ -228,7 +262,7 @@ fn publish(
         chat: ChatEvent::Message(data.clone(), info.clone()),
     };
     fan_out(mailboxes, outcome.recipients, &encoded);
-    Ok(())
+    Ok(outcome.position)
 }
 
 #[derive(Debug, Clone, Copy)]

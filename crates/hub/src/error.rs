@@ -38,4 +38,15 @@ pub enum ServeError {
         /// The bound address.
         addr: std::net::SocketAddr,
     },
+    /// The server API would serve on an address other than loopback
+    /// without a key.
+    #[error(
+        "refusing to serve the server API on {addr}, which is not a loopback address, without a \
+         key: pass --api-key KEY (or set api_key in the config file), or serve the API on a \
+         loopback address with --api-listen 127.0.0.1:PORT"
+    )]
+    ApiKeyRequired {
+        /// The address the API would serve on.
+        addr: std::net::SocketAddr,
+    },
 }

@@ -21,7 +21,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::app::Hub;
 use crate::close::{close_with, linger};
 use crate::ids::client_id;
-use crate::mailbox::{Delivery, Mailbox, Recipient};
+use crate::mailbox::{Control, Delivery, Mailbox, Recipient};
+use crate::metrics::MERGE_INTERVAL;
 use crate::shutdown::Shutdown;
 
 /// How a session ends.
@@ -32,6 +33,8 @@ enum End {
     Failed,
     /// Close with this code and reason.
     Close(DisconnectCode),
+    /// Close with a code and reason the server API chose.
+    CloseWith(u16, String),
 }
 
 /// Runs one client until it leaves, the session ends it, or the server
@@ -48,7 +51,18 @@ where
     let id = hub.engine.register(mailbox.clone());
     let end = drive(&mut ws, &mut session, id, &mailbox, &hub, limits, shutdown).await;
     hub.engine.disconnect(Instant::now(), id);
+    let metrics = hub.engine.metrics();
+    metrics.merge(&session.take_counters());
+    match &end {
+        End::Close(code) if *code == DisconnectCode::SLOW => metrics.slow_disconnect(),
+        End::Close(code) if *code == DisconnectCode::SHUTDOWN => metrics.drained_one(),
+        _ => {}
+    }
     match end {
+        End::CloseWith(code, reason) => {
+            tracing::debug!(code, reason, "closing the client (server API)");
+            close_with(&mut ws, CloseCode(code), reason).await;
+        }
         End::Close(code) => {
             tracing::debug!(code = code.code, reason = code.reason, "closing the client");
             close_with(&mut ws, CloseCode(code.code), code.reason).await;
@@ -72,7 +86,18 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let format = session.format();
+    // The server API finds a session by user once it is connected.
+    let mut registered = false;
+    let mut merged_at = Instant::now();
     loop {
+        if !registered && session.is_connected() {
+            hub.engine.connected(id, session.client_info().clone());
+            registered = true;
+        }
+        if merged_at.elapsed() >= MERGE_INTERVAL {
+            hub.engine.metrics().merge(&session.take_counters());
+            merged_at = Instant::now();
+        }
         // Actions can queue pushes (to this session too) and pushes can
         // queue actions (a gap unsubscribes): run both until quiet.
         loop {
@@ -86,10 +111,25 @@ where
                 return End::Close(code);
             }
             for item in taken.items {
-                if let Delivery::Hub(live) = item {
-                    session.deliver(&live);
-                    busy = true;
+                match item {
+                    Delivery::Hub(live) => {
+                        session.deliver(&live);
+                    }
+                    Delivery::Control(Control::Subscribe {
+                        channel,
+                        position,
+                        data,
+                    }) => session.server_subscribed(channel, position, data),
+                    Delivery::Control(Control::Unsubscribe(channel)) => {
+                        session.server_unsubscribed(&channel)
+                    }
+                    Delivery::Control(Control::Disconnect { code, reason }) => {
+                        flush_replies(ws, session, limits).await;
+                        return End::CloseWith(code, reason);
+                    }
+                    Delivery::Chat(_) => continue,
                 }
+                busy = true;
             }
             if !busy {
                 break;
@@ -142,6 +182,27 @@ where
                 session.handle_timeout(Instant::now());
             }
         }
+    }
+}
+
+/// Writes what the session still has to send (bounded by the write
+/// timeout) before a close the server API asked for.
+async fn flush_replies<S>(ws: &mut WebSocket<S>, session: &mut Session, limits: OutboundLimits)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let format = session.format();
+    let write = async {
+        while let Some(bytes) = session.poll_transmit() {
+            ws.feed(message(format, bytes)).await?;
+        }
+        ws.flush().await
+    };
+    if tokio::time::timeout(limits.write_timeout, write)
+        .await
+        .is_err()
+    {
+        tracing::debug!("could not flush before closing");
     }
 }
 

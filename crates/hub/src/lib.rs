@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod admission;
+mod api;
 mod app;
 pub mod auth;
 mod chat;
@@ -24,6 +25,8 @@ mod http_service;
 mod hub_session;
 mod ids;
 mod mailbox;
+mod metrics;
+mod ops;
 mod pages;
 mod plain_port;
 mod router;

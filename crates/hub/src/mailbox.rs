@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use switchboard_hub_core::codes::DisconnectCode;
 use switchboard_hub_core::outbound::{OutboundLimits, OutboundQueue};
+use switchboard_hub_core::position::StreamPosition;
 use switchboard_hub_core::presence::ClientInfo;
 use switchboard_hub_core::session::LiveDelivery;
 use switchboard_hub_core::wire::Format;
@@ -39,6 +40,30 @@ pub(crate) enum ChatEvent {
     Leave(Arc<ClientInfo>),
 }
 
+/// What the server API asks of one Centrifugo session, queued in order
+/// with its live pushes (the engine already changed the node).
+#[derive(Debug, Clone)]
+pub(crate) enum Control {
+    /// The server subscribed the session: send the `subscribe` push.
+    Subscribe {
+        /// The channel.
+        channel: Arc<str>,
+        /// The channel's position, when it keeps history.
+        position: Option<StreamPosition>,
+        /// Custom data for the push.
+        data: Bytes,
+    },
+    /// The server unsubscribed the session: send the `unsubscribe` push.
+    Unsubscribe(Arc<str>),
+    /// Close the connection with this code and reason.
+    Disconnect {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+}
+
 /// One queued item.
 #[derive(Debug, Clone)]
 pub(crate) enum Delivery {
@@ -46,6 +71,8 @@ pub(crate) enum Delivery {
     Hub(LiveDelivery),
     /// For a raw `/chat` member.
     Chat(ChatEvent),
+    /// A server API command for a Centrifugo session.
+    Control(Control),
 }
 
 impl Delivery {
@@ -53,7 +80,7 @@ impl Delivery {
         match self {
             Delivery::Hub(live) => live.frame.len(),
             Delivery::Chat(ChatEvent::Message(data, _)) => data.len(),
-            Delivery::Chat(_) => 0,
+            Delivery::Chat(_) | Delivery::Control(_) => 0,
         }
     }
 }
@@ -134,6 +161,11 @@ impl Mailbox {
     pub(crate) fn close(&self, code: DisconnectCode) {
         self.lock().closed.get_or_insert(code);
         self.wake.notify_one();
+    }
+
+    /// Bytes queued and not yet taken (for the outbound-queue metric).
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.lock().outbound.queued_bytes()
     }
 
     /// Takes everything queued.

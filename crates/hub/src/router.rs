@@ -13,16 +13,26 @@ use tracing::Instrument;
 use crate::admission::{check_origin, take_slot, Refusal};
 use crate::app::App;
 use crate::chat::ChatProtocol;
-use crate::{chat, echo, hub_session, pages};
+use crate::{api, chat, echo, hub_session, ops, pages};
 use switchboard_hub_core::wire::Format;
 
 /// The paths the 404 answer suggests (the route table below).
-const PATHS: &str = "/, /healthz, /echo, /chat or /connection/websocket";
+const PATHS: &str =
+    "/, /healthz, /live, /ready, /echo, /chat, /connection/websocket, /api/<method>, /metrics or /info";
+/// The paths a separate API address answers.
+const API_PATHS: &str = "/api/<method>, /metrics, /info, /live or /ready";
 
 /// Every route. Plain HTTP and WebSocket upgrades share one table; the
 /// WebSocket routes answer plain requests with 426.
 pub(crate) fn routes(app: Arc<App>) -> Router {
-    Router::new()
+    let router = if app.api_on_main {
+        with_api(Router::new())
+    } else {
+        Router::new()
+    };
+    router
+        .route("/live", any(ops::live))
+        .route("/ready", any(ops::ready))
         .route(
             "/",
             any(|method: Method| async move { pages::page(&method) }),
@@ -36,6 +46,24 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         .route("/connection/websocket", any(hub_route))
         .fallback(|| async { pages::not_found(PATHS) })
         .with_state(app)
+}
+
+/// The routes of a separate API address (`api_listen`): the server API,
+/// `/metrics`, `/info`, `/live` and `/ready`.
+pub(crate) fn api_routes(app: Arc<App>) -> Router {
+    with_api(Router::new())
+        .route("/live", any(ops::live))
+        .route("/ready", any(ops::ready))
+        .fallback(|| async { pages::not_found(API_PATHS) })
+        .with_state(app)
+}
+
+/// Adds the server API, `/metrics` and `/info`.
+fn with_api(router: Router<Arc<App>>) -> Router<Arc<App>> {
+    router
+        .route("/api/{method}", any(api::route))
+        .route("/metrics", any(ops::metrics))
+        .route("/info", any(ops::info))
 }
 
 /// `/echo`: WebSocket echo.

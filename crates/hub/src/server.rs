@@ -40,7 +40,7 @@ use crate::error::ServeError;
 use crate::http_service::HttpService;
 use crate::ids::epoch_seed;
 use crate::plain_port::{self, FirstByte};
-use crate::router::routes;
+use crate::router::{api_routes, routes};
 use crate::shutdown::{self, Signals, Trigger};
 
 /// How long shutdown waits for every connection to finish its close
@@ -79,7 +79,30 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     shared: Arc<Shared>,
+    /// The separate API address, when configured.
+    api: Option<ApiListener>,
     trigger: Trigger,
+}
+
+/// The listener of a separate API address and its route table.
+#[derive(Debug)]
+struct ApiListener {
+    listener: TcpListener,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+/// Accepts on the API listener, or never when there is none.
+async fn accept_api(
+    api: &Option<ApiListener>,
+) -> std::io::Result<(TcpStream, SocketAddr, Arc<Shared>)> {
+    match api {
+        Some(api) => {
+            let (tcp, peer) = api.listener.accept().await?;
+            Ok((tcp, peer, api.shared.clone()))
+        }
+        None => std::future::pending().await,
+    }
 }
 
 impl Server {
@@ -103,6 +126,22 @@ impl Server {
         {
             return Err(ServeError::AnonymousOnPublicAddress { addr: local_addr });
         }
+        let api_listener = match &config.api_listen {
+            Some(addr) => {
+                let api_bind_error = |source| ServeError::Bind {
+                    addr: addr.clone(),
+                    source,
+                };
+                let listener = TcpListener::bind(addr).await.map_err(api_bind_error)?;
+                let api_addr = listener.local_addr().map_err(api_bind_error)?;
+                Some((listener, api_addr))
+            }
+            None => None,
+        };
+        let api_addr = api_listener.as_ref().map_or(local_addr, |(_, addr)| *addr);
+        if config.api_key.is_none() && !api_addr.ip().is_loopback() {
+            return Err(ServeError::ApiKeyRequired { addr: api_addr });
+        }
         let settings = crate::auth::node_settings(&config.node)?;
         let hub = Arc::new(Hub {
             engine: Engine::memory(settings.clone(), epoch_seed()),
@@ -125,6 +164,19 @@ impl Server {
             compression = config.deflate.is_some(),
             "listening on {local_addr}"
         );
+        if let Some((_, addr)) = &api_listener {
+            tracing::info!(addr = %addr, "server API listening on {addr}");
+        }
+        let api = api_listener.map(|(listener, addr)| ApiListener {
+            listener,
+            addr,
+            shared: Arc::new(Shared {
+                router: api_routes(app.clone()),
+                app: app.clone(),
+                http: http.clone(),
+                tls: tls.clone(),
+            }),
+        });
         Ok(Server {
             listener,
             local_addr,
@@ -134,6 +186,7 @@ impl Server {
                 http,
                 tls,
             }),
+            api,
             trigger,
         })
     }
@@ -143,6 +196,12 @@ impl Server {
         self.local_addr
     }
 
+    /// The server API's address: the separate `api_listen` address when
+    /// configured, else [`Server::local_addr`].
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api.as_ref().map_or(self.local_addr, |api| api.addr)
+    }
+
     /// Serves until `stop` resolves, then shuts down gracefully: stops
     /// accepting, closes every WebSocket with 1001 and waits for them,
     /// bounded by [`SHUTDOWN_GRACE`].
@@ -150,6 +209,7 @@ impl Server {
         let Server {
             listener,
             shared,
+            api,
             trigger,
             ..
         } = self;
@@ -171,12 +231,26 @@ impl Server {
                         tokio::time::sleep(ACCEPT_BACKOFF).await;
                     }
                 },
+                accepted = accept_api(&api) => match accepted {
+                    Ok((tcp, peer, api_shared)) => {
+                        if let Err(error) = tcp.set_nodelay(true) {
+                            tracing::debug!(%error, "cannot set TCP_NODELAY");
+                        }
+                        connections.spawn(connection(tcp, peer, api_shared));
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "accept on the API address failed; retrying shortly");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    }
+                },
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
         drop(listener);
+        drop(api);
         let app = &shared.app;
         let open = app.max_connections - app.sessions.available_permits();
+        app.hub.engine.metrics().drain_started(open as u64);
         tracing::info!(open, "shutting down: closing every connection with 1001");
         trigger.fire();
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {

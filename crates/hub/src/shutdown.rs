@@ -26,6 +26,11 @@ impl Shutdown {
         // server is exiting anyway: treat it as a shutdown.
         let _ = self.0.wait_for(|started| *started).await;
     }
+
+    /// Whether shutdown has started.
+    pub(crate) fn is_stopping(&self) -> bool {
+        *self.0.borrow()
+    }
 }
 
 /// A trigger and the first receiver.

@@ -81,6 +81,20 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_anonymous: bool,
 
+    #[command(flatten)]
+    pub token_keys: crate::token::TokenKeyArgs,
+
+    /// The server API key: `POST /api/<method>` requests must carry it as
+    /// `X-API-Key: KEY` or `Authorization: apikey KEY` (Centrifugo's HTTP
+    /// API). Without a key the API serves only on a loopback address.
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+
+    /// Serve the server API, `/metrics` and `/info` on this separate
+    /// address (e.g. an internal network) instead of --listen.
+    #[arg(long, value_name = "ADDR")]
+    pub api_listen: Option<String>,
+
     /// Most WebSocket sessions open at once; further upgrade requests are
     /// refused with HTTP 503 and `Retry-After`. [default: 10000]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -111,6 +125,14 @@ Endpoints:
             the hub: Centrifugo client protocol v2 (JSON; Protobuf with
             subprotocol `centrifuge-protobuf` or `?format=protobuf`)
   /healthz  plain HTTP 200 `ok` (keep-alive)
+  /live     200 while the process is up
+  /ready    200 while accepting and the engine answers, 503 when stopping
+  /api/<method>
+            the server API (Centrifugo's HTTP API: publish, broadcast,
+            subscribe, unsubscribe, disconnect, refresh, presence,
+            presence_stats, history, history_remove, channels, info,
+            batch); key from --api-key; on --api-listen when given
+  /metrics  Prometheus text format; /info the node and its counts as JSON
   other     404
 
 Ctrl-C or SIGTERM closes every WebSocket with 1001 (going away) and exits 0.";
@@ -140,6 +162,10 @@ pub struct ServeFile {
     pub log_format: Option<LogFormat>,
     /// See [`ServeArgs::hub_max_message_size`].
     pub hub_max_message_size: Option<SizeValue>,
+    /// See [`ServeArgs::api_key`].
+    pub api_key: Option<String>,
+    /// See [`ServeArgs::api_listen`].
+    pub api_listen: Option<String>,
     /// The hub at `/connection/websocket`: channel options, namespaces,
     /// keepalive and queue bounds, with the keys (snake_case, as
     /// Centrifugo's) and defaults of [`switchboard_hub::NodeConfig`].
@@ -203,6 +229,10 @@ pub struct ServeSettings {
     /// Anonymous hub connections are allowed beyond loopback (the flag, or
     /// `allow_anonymous_connect` written in the `[hub]` table).
     pub allow_anonymous_beyond_loopback: bool,
+    /// The server API key.
+    pub api_key: Option<String>,
+    /// The server API's separate address.
+    pub api_listen: Option<String>,
 }
 
 impl Default for ServeSettings {
@@ -220,6 +250,8 @@ impl Default for ServeSettings {
             hub_max_message_size: DEFAULT_HUB_MAX_MESSAGE_SIZE,
             node: NodeConfig::default(),
             allow_anonymous_beyond_loopback: false,
+            api_key: None,
+            api_listen: None,
         }
     }
 }
@@ -239,6 +271,8 @@ impl ServeSettings {
             hub_max_message_size: self.hub_max_message_size,
             max_connections: self.max_connections,
             allow_anonymous_beyond_loopback: self.allow_anonymous_beyond_loopback,
+            api_key: self.api_key.clone(),
+            api_listen: self.api_listen.clone(),
             node: self.node.clone(),
         }
     }
@@ -272,7 +306,7 @@ impl ServeSettings {
         if hub_max_message_size == 0 {
             anyhow::bail!("hub-max-message-size must be at least 1 byte");
         }
-        let (node, anonymous_written) = match file.hub {
+        let (mut node, anonymous_written) = match file.hub {
             Some(table) => {
                 let written = table.contains_key("allow_anonymous_connect");
                 let node: NodeConfig = toml::Value::Table(table).try_into().context(
@@ -283,6 +317,8 @@ impl ServeSettings {
             }
             None => (NodeConfig::default(), false),
         };
+        args.token_keys
+            .apply(&mut node, args.allow_anonymous || anonymous_written);
         let origins = if args.origins.is_empty() {
             file.origin.unwrap_or_default()
         } else {
@@ -341,6 +377,8 @@ impl ServeSettings {
             allow_anonymous_beyond_loopback: args.allow_anonymous
                 || (anonymous_written && node.allow_anonymous_connect),
             node,
+            api_key: args.api_key.clone().or(file.api_key),
+            api_listen: args.api_listen.clone().or(file.api_listen),
         })
     }
 }
