@@ -110,6 +110,8 @@ server_port() {
 server_protocol() {
   case $1 in switchboard) echo centrifuge ;; nats) echo nats ;; mosquitto) echo mqtt ;; uws) echo uws ;; esac
 }
+# Extra load generator arguments per server.
+server_args() { if [[ $1 == switchboard ]]; then echo "--channel-prefix bench:ch"; fi; }
 server_url() {
   if [[ $1 == switchboard ]]; then echo "ws://127.0.0.1:$(server_port "$1")/connection/websocket"; else echo "ws://127.0.0.1:$(server_port "$1")/"; fi
 }
@@ -123,6 +125,16 @@ server_available() {
   esac
 }
 write_configs() {
+  # Switchboard: channels bench:chN in a `bench` namespace without presence and
+  # join/leave pushes (the peers have neither; with join/leave on, every one of
+  # 10,000 subscribes would be pushed to every other subscriber). History and
+  # recovery stay as embedded (100 publications, 5 minutes).
+  cat > "$CONF_DIR/switchboard.toml" <<CONF
+[[hub.namespaces]]
+name = "bench"
+presence = false
+join_leave = false
+CONF
   cat > "$CONF_DIR/nats.conf" <<CONF
 listen: "127.0.0.1:9421"
 max_payload: 8MB
@@ -156,7 +168,7 @@ start_server() {
     switchboard)
       # One tokio worker: taskset makes available_parallelism() 1, and
       # TOKIO_WORKER_THREADS pins it should serve build its runtime differently.
-      TOKIO_WORKER_THREADS=1 "$@" taskset -c "$SERVER_CPU" "$SWITCHBOARD" serve --listen "127.0.0.1:$(server_port switchboard)" --max-connections 20000 > "$log" 2>&1 &
+      TOKIO_WORKER_THREADS=1 "$@" taskset -c "$SERVER_CPU" "$SWITCHBOARD" serve --config "$CONF_DIR/switchboard.toml" --listen "127.0.0.1:$(server_port switchboard)" --max-connections 20000 > "$log" 2>&1 &
       ready=listening ;;
     nats) GOMAXPROCS=1 "$@" taskset -c "$SERVER_CPU" nats-server -c "$CONF_DIR/nats.conf" > "$log" 2>&1 & ready="Server is ready" ;;
     mosquitto) "$@" taskset -c "$SERVER_CPU" mosquitto -c "$CONF_DIR/mosquitto.conf" > "$log" 2>&1 & ready=running ;;
@@ -202,7 +214,7 @@ for round in $(seq "$ROUNDS"); do
       # after the warm-up; connect time is not fan-out work.
       ready="$OUT/ready"; rm -f "$ready"
       # shellcheck disable=SC2046
-      loadgen "$(server_url "$server")" --pubsub "$(server_protocol "$server")" $(scenario_args "$scenario") \
+      loadgen "$(server_url "$server")" --pubsub "$(server_protocol "$server")" $(server_args "$server") $(scenario_args "$scenario") \
         -d "$DURATION" -w "$WARMUP" --ready-file "$ready" > "$OUT/loadgen.json" 2>"$OUT/loadgen.err" &
       loadgen_pid=$!
       for _ in $(seq 1200); do [[ -e $ready ]] && break; kill -0 "$loadgen_pid" 2>/dev/null || break; sleep 0.05; done
@@ -229,7 +241,8 @@ if (( IDLE_CONNECTIONS > 0 )); then
     sleep 0.5
     before=$(rss_kib "$SERVER_PID")
     ready="$OUT/ready"; rm -f "$ready"
-    taskset -c "$LOADGEN_CPU" "$LOADGEN" --no-progress --json "$(server_url "$server")" --pubsub "$(server_protocol "$server")" \
+    # shellcheck disable=SC2046
+    taskset -c "$LOADGEN_CPU" "$LOADGEN" --no-progress --json "$(server_url "$server")" --pubsub "$(server_protocol "$server")" $(server_args "$server") \
       --idle -c "$IDLE_CONNECTIONS" --channels "$IDLE_CHANNELS" -s 100 -d 120 --ready-file "$ready" > "$OUT/idle.json" 2>"$OUT/loadgen.err" &
     idle_pid=$!
     for _ in $(seq 2400); do [[ -e $ready ]] && break; kill -0 "$idle_pid" 2>/dev/null || break; sleep 0.05; done
