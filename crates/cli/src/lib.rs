@@ -8,3 +8,4 @@ pub mod bench;
 pub mod config;
 pub mod connect;
 pub mod serve;
+pub mod token;

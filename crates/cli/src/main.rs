@@ -9,6 +9,7 @@ use switchboard_cli::bench::{self, BenchOptions};
 use switchboard_cli::config::LogFormat;
 use switchboard_cli::connect::{self, ConnectArgs, Outcome};
 use switchboard_cli::serve::{self, ServeArgs, ServeSettings};
+use switchboard_cli::token::{self, TokenArgs};
 use tracing_subscriber::EnvFilter;
 
 /// WebSocket tools: an echo and chat server (`serve`), an interactive client
@@ -29,6 +30,8 @@ enum Command {
     /// Load-test an echo server (messages/s, MB/s, latency percentiles), or
     /// with --pubsub a fan-out server (deliveries/s, publish-to-delivery latency).
     Bench(BenchArgs),
+    /// Mint a development JWT for the hub (connection or subscription), or check one.
+    Token(TokenArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,7 +50,33 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_main(&args),
         Command::Connect(args) => connect_main(args),
         Command::Bench(args) => bench_main(args),
+        Command::Token(args) => token_main(&args),
     }
+}
+
+/// Prints a minted token, or the verdict on `--check` (exit 1 when the
+/// token is refused, 2 when the keys or arguments are unusable).
+fn token_main(args: &TokenArgs) -> ExitCode {
+    let outcome = match &args.check {
+        Some(candidate) => token::check(args, candidate).map(|verdict| match verdict {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(refused) => {
+                eprintln!("error: {refused}");
+                ExitCode::FAILURE
+            }
+        }),
+        None => token::mint(args).map(|minted| {
+            println!("{minted}");
+            ExitCode::SUCCESS
+        }),
+    };
+    outcome.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::from(2)
+    })
 }
 
 fn bench_main(args: BenchArgs) -> ExitCode {

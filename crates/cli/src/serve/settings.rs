@@ -81,6 +81,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_anonymous: bool,
 
+    /// The keys that verify hub tokens (--token-hmac-secret-key, ...).
     #[command(flatten)]
     pub token_keys: crate::token::TokenKeyArgs,
 

@@ -21,13 +21,13 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
 use switchboard_hub_core::config::ConfigError;
-use switchboard_hub_core::session::{
-    ConnectionToken, SubscriptionToken, TokenError, TokenVerifier,
-};
+use switchboard_hub_core::session::{ConnectionToken, SubscriptionToken};
+pub use switchboard_hub_core::session::{TokenError, TokenVerifier};
 use switchboard_hub_core::{NodeConfig, Settings};
 
 pub use claims::{ConnectionClaims, SubscriptionClaims};
 pub use keys::KeyError;
+pub use switchboard_hub_core::config::Secret;
 
 /// Why the hub cannot verify tokens with its configuration, or could not
 /// sign one.
