@@ -2,8 +2,8 @@
 # Installs the third-party peers that the interop tests drive (see interop/README.md):
 #   Debian: ca-certificates chromium nginx haproxy caddy tinyproxy microsocks dante-server redis-server jq
 #           nats-server mosquitto (bench/fanout.sh and crates/cli/tests/bench_pubsub.rs)
-#   PyPI:   websockets (pinned in interop/python/requirements.txt) into interop/.venv
-#   npm:    ws + playwright-core (pinned in interop/package-lock.json) into interop/node_modules
+#   PyPI:   websockets, centrifuge-python (pinned in interop/python/requirements.txt) into interop/.venv
+#   npm:    ws, playwright-core, centrifuge (pinned in interop/package-lock.json) into interop/node_modules
 #
 # Run as root on Debian 12 (bookworm). Idempotent: when everything is present it
 # only checks and prints "present" lines (about a second). It never starts a
@@ -80,7 +80,7 @@ fi
 # ---------------------------------------------------------------- Python venv
 REQS="$INTEROP/python/requirements.txt"
 STAMP_PY="$VENV/.installed-requirements"
-if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import websockets' 2>/dev/null \
+if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import websockets, centrifuge' 2>/dev/null \
     && cmp -s "$REQS" "$STAMP_PY"; then
     log "present: $("$VENV/bin/python" -c 'import websockets; print("websockets", websockets.__version__)') (pip, $VENV)"
 else
@@ -106,7 +106,7 @@ fi
 # ---------------------------------------------------------------- Node packages
 LOCK="$INTEROP/package-lock.json"
 STAMP_NODE="$INTEROP/node_modules/.installed-lock"
-if [[ -d "$INTEROP/node_modules/ws" && -d "$INTEROP/node_modules/playwright-core" ]] \
+if [[ -d "$INTEROP/node_modules/ws" && -d "$INTEROP/node_modules/playwright-core" && -d "$INTEROP/node_modules/centrifuge" ]] \
     && cmp -s "$LOCK" "$STAMP_NODE"; then
     log "present: ws, playwright-core (npm, $INTEROP/node_modules)"
 else
