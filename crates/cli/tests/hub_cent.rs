@@ -208,3 +208,66 @@ fn serve_refuses_a_keyless_api_beyond_loopback() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--api-key"), "{stderr}");
 }
+
+/// `curl` with `args`; its standard output.
+fn curl(args: &[&str]) -> String {
+    let output = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "20"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("curl is installed");
+    assert!(
+        output.status.success(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn plain_curl_publishes_and_reads_history_with_either_key_header() {
+    let server = Server::start(&["--api-key", "curl-key"]);
+    let api = |method: &str| format!("http://{}/api/{method}", server.addr);
+    let published = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "X-API-Key: curl-key",
+        "-d",
+        r#"{"channel":"curl","data":{"value":"one"}}"#,
+        &api("publish"),
+    ]);
+    let published: Value = serde_json::from_str(&published).unwrap();
+    assert_eq!(published["result"]["offset"], 1, "{published}");
+    let history = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Authorization: apikey curl-key",
+        "-d",
+        r#"{"channel":"curl","limit":10}"#,
+        &api("history"),
+    ]);
+    let history: Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(
+        history["result"]["publications"],
+        json!([{"data": {"value": "one"}, "offset": 1}]),
+        "{history}"
+    );
+    assert_eq!(history["result"]["epoch"], published["result"]["epoch"]);
+    let status = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "POST",
+        "-d",
+        "{}",
+        &api("info"),
+    ]);
+    assert_eq!(status, "401");
+    let live = curl(&[&format!("http://{}/live", server.addr)]);
+    assert_eq!(live, "live\n");
+}

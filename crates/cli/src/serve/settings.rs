@@ -533,6 +533,25 @@ mod tests {
     }
 
     #[test]
+    fn api_key_and_address_from_flags_over_the_file() {
+        let from_file = ServeSettings::merge(
+            &ServeArgs::default(),
+            file("api-key = \"file-key\"\napi-listen = \"127.0.0.1:9000\""),
+        )
+        .unwrap();
+        let config = from_file.hub_config();
+        assert_eq!(config.api_key.as_deref(), Some("file-key"));
+        assert_eq!(config.api_listen.as_deref(), Some("127.0.0.1:9000"));
+        let flagged = ServeArgs {
+            api_key: Some("flag-key".into()),
+            ..ServeArgs::default()
+        };
+        let merged = ServeSettings::merge(&flagged, file("api-key = \"file-key\"")).unwrap();
+        assert_eq!(merged.hub_config().api_key.as_deref(), Some("flag-key"));
+        assert_eq!(ServeSettings::default().hub_config().api_key, None);
+    }
+
+    #[test]
     fn file_errors_name_the_key() {
         assert!(toml::from_str::<ServeFile>("listn = \"x\"").is_err());
         let error = ServeSettings::merge(&ServeArgs::default(), file("ping-interval = \"soon\""))
