@@ -321,6 +321,15 @@ impl ClientRequest {
                 expected,
             });
         }
+        self.check_negotiation(headers)
+    }
+
+    /// The subprotocol and extension checks a successful answer passes
+    /// over HTTP/1.1 (RFC 6455 §4.1) and HTTP/2 (RFC 8441 §5) alike.
+    pub(super) fn check_negotiation(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(Option<String>, Vec<ExtensionOffer>), HandshakeError> {
         // RFC 6455 §4.1 item 6: a subprotocol must be one we offered (none
         // may be named when we offered none).
         // An empty value names no subprotocol (RFC 7230 §7 reading, the same

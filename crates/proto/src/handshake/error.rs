@@ -176,6 +176,16 @@ pub enum HandshakeError {
     /// handshake key could be made.
     #[error("the OS random number generator failed ({0}); the handshake key must be random, check the sandbox or /dev/urandom")]
     RandomUnavailable(getrandom::Error),
+
+    // ------------------------------------------------- RFC 8441 extended CONNECT
+    /// An HTTP/2 extended CONNECT request (RFC 8441 §4) lacks one of the
+    /// pseudo-headers a WebSocket needs (`:scheme`, `:path`, `:authority`).
+    #[error("extended CONNECT request has no {0}; RFC 8441 §4 requires :scheme, :path and :authority, fix the client")]
+    IncompleteExtendedConnect(&'static str),
+    /// An HTTP/2 CONNECT request names no `:protocol`, or one other than
+    /// `websocket`.
+    #[error("CONNECT request asks for protocol {}, not websocket; open the WebSocket with `:protocol websocket` (RFC 8441 §4)", .0.as_deref().unwrap_or("(none)"))]
+    UnsupportedConnectProtocol(Option<String>),
 }
 
 impl HandshakeError {
@@ -200,7 +210,9 @@ impl HandshakeError {
             | MissingKey
             | InvalidKey
             | InvalidSubprotocols
-            | InvalidExtensions { .. } => StatusCode::BAD_REQUEST,
+            | InvalidExtensions { .. }
+            | IncompleteExtendedConnect(_)
+            | UnsupportedConnectProtocol(_) => StatusCode::BAD_REQUEST,
             MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             NotWebSocketUpgrade | UnsupportedVersion(_) => StatusCode::UPGRADE_REQUIRED,
             InvalidStatusCode(_)

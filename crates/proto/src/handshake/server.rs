@@ -66,7 +66,8 @@ pub fn parse_request(
 pub struct UpgradeRequest {
     /// The request as received.
     pub request: Request<()>,
-    /// The client's `Sec-WebSocket-Key`, trimmed.
+    /// The client's `Sec-WebSocket-Key`, trimmed; empty for an HTTP/2
+    /// extended CONNECT (RFC 8441 §5 drops the key).
     pub key: String,
     /// The `Origin` header, for the server to check against its allow-list
     /// (RFC 6455 §10.2). Browsers always send it; other clients may not.
@@ -139,27 +140,7 @@ impl UpgradeRequest {
             }
             Err(other) => return Err(other),
         }
-        // RFC 6455 §4.2.1 item 7: Origin is optional; the server's policy
-        // decides. RFC 6454 §7.3: at most one Origin header.
-        let origin = single(headers, &ORIGIN)?.map(str::to_owned);
-        // RFC 6455 §4.2.1 item 8 and §4.1: a list of unique tokens.
-        // RFC 7230 §7: empty elements are ignored, so `Sec-WebSocket-Protocol:`
-        // with nothing but commas and whitespace offers no subprotocol.
-        let subprotocols = match joined(headers, &SEC_WEBSOCKET_PROTOCOL)? {
-            None => Vec::new(),
-            Some(list) => {
-                let offered: Vec<String> = list_elements(&list).map(str::to_owned).collect();
-                if !offered.iter().all(|protocol| is_token(protocol)) {
-                    return Err(HandshakeError::InvalidSubprotocols);
-                }
-                offered
-            }
-        };
-        // RFC 6455 §4.2.1 item 9 and §9.1 grammar.
-        let extensions = match joined(headers, &SEC_WEBSOCKET_EXTENSIONS)? {
-            None => Vec::new(),
-            Some(list) => parse_extensions(&list)?,
-        };
+        let (origin, subprotocols, extensions) = client_offers(headers)?;
         Ok(UpgradeRequest {
             key: key.to_owned(),
             origin,
@@ -243,6 +224,36 @@ impl UpgradeRequest {
         }
         Ok(response)
     }
+}
+
+/// What a client offers besides the handshake proper, read the same way
+/// over HTTP/1.1 (RFC 6455 §4.2.1 items 7 to 9) and HTTP/2 (RFC 8441 §5):
+/// the `Origin`, the subprotocols and the extensions.
+pub(super) fn client_offers(
+    headers: &HeaderMap,
+) -> Result<(Option<String>, Vec<String>, Vec<ExtensionOffer>), HandshakeError> {
+    // RFC 6455 §4.2.1 item 7: Origin is optional; the server's policy
+    // decides. RFC 6454 §7.3: at most one Origin header.
+    let origin = single(headers, &ORIGIN)?.map(str::to_owned);
+    // RFC 6455 §4.2.1 item 8 and §4.1: a list of unique tokens.
+    // RFC 7230 §7: empty elements are ignored, so `Sec-WebSocket-Protocol:`
+    // with nothing but commas and whitespace offers no subprotocol.
+    let subprotocols = match joined(headers, &SEC_WEBSOCKET_PROTOCOL)? {
+        None => Vec::new(),
+        Some(list) => {
+            let offered: Vec<String> = list_elements(&list).map(str::to_owned).collect();
+            if !offered.iter().all(|protocol| is_token(protocol)) {
+                return Err(HandshakeError::InvalidSubprotocols);
+            }
+            offered
+        }
+    };
+    // RFC 6455 §4.2.1 item 9 and §9.1 grammar.
+    let extensions = match joined(headers, &SEC_WEBSOCKET_EXTENSIONS)? {
+        None => Vec::new(),
+        Some(list) => parse_extensions(&list)?,
+    };
+    Ok((origin, subprotocols, extensions))
 }
 
 #[cfg(test)]
