@@ -97,19 +97,26 @@ fn loopback_needs_nothing() {
 #[test]
 fn a_public_address_starts_when_asked_for_or_when_anonymous_is_off() {
     assert!(matches!(
-        start(&["--listen", "0.0.0.0:0", "--allow-anonymous"]),
+        // The server API needs a key beyond loopback (hub_cent.rs).
+        start(&[
+            "--listen",
+            "0.0.0.0:0",
+            "--allow-anonymous",
+            "--api-key",
+            "k"
+        ]),
         Start::Listening
     ));
     let explicit = config_file("[hub]\nallow_anonymous_connect = true\n");
     let path = explicit.path().to_str().unwrap();
     assert!(matches!(
-        start(&["--listen", "0.0.0.0:0", "--config", path]),
+        start(&["--listen", "0.0.0.0:0", "--api-key", "k", "--config", path]),
         Start::Listening
     ));
     let closed = config_file("[hub]\nallow_anonymous_connect = false\n");
     let path = closed.path().to_str().unwrap();
     assert!(matches!(
-        start(&["--listen", "0.0.0.0:0", "--config", path]),
+        start(&["--listen", "0.0.0.0:0", "--api-key", "k", "--config", path]),
         Start::Listening
     ));
 }
