@@ -19,7 +19,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 use super::client::ClientRequest;
 use super::header_values::single;
-use super::server::{client_offers, parse_request, UpgradeRequest};
+use super::server::{client_offers, parse_request, ClientOffers, UpgradeRequest};
 use super::{ClientOutcome, HandshakeError};
 use crate::{ExtensionOffer, Limits};
 
@@ -86,7 +86,11 @@ impl UpgradeRequest {
             }
             Err(other) => return Err(other),
         }
-        let (origin, subprotocols, extensions) = client_offers(headers)?;
+        let ClientOffers {
+            origin,
+            subprotocols,
+            extensions,
+        } = client_offers(headers)?;
         Ok(UpgradeRequest {
             request,
             key: String::new(),

@@ -140,7 +140,11 @@ impl UpgradeRequest {
             }
             Err(other) => return Err(other),
         }
-        let (origin, subprotocols, extensions) = client_offers(headers)?;
+        let ClientOffers {
+            origin,
+            subprotocols,
+            extensions,
+        } = client_offers(headers)?;
         Ok(UpgradeRequest {
             key: key.to_owned(),
             origin,
@@ -229,9 +233,7 @@ impl UpgradeRequest {
 /// What a client offers besides the handshake proper, read the same way
 /// over HTTP/1.1 (RFC 6455 §4.2.1 items 7 to 9) and HTTP/2 (RFC 8441 §5):
 /// the `Origin`, the subprotocols and the extensions.
-pub(super) fn client_offers(
-    headers: &HeaderMap,
-) -> Result<(Option<String>, Vec<String>, Vec<ExtensionOffer>), HandshakeError> {
+pub(super) fn client_offers(headers: &HeaderMap) -> Result<ClientOffers, HandshakeError> {
     // RFC 6455 §4.2.1 item 7: Origin is optional; the server's policy
     // decides. RFC 6454 §7.3: at most one Origin header.
     let origin = single(headers, &ORIGIN)?.map(str::to_owned);
@@ -253,7 +255,18 @@ pub(super) fn client_offers(
         None => Vec::new(),
         Some(list) => parse_extensions(&list)?,
     };
-    Ok((origin, subprotocols, extensions))
+    Ok(ClientOffers {
+        origin,
+        subprotocols,
+        extensions,
+    })
+}
+
+/// The offers [`client_offers`] reads, as [`UpgradeRequest`] keeps them.
+pub(super) struct ClientOffers {
+    pub(super) origin: Option<String>,
+    pub(super) subprotocols: Vec<String>,
+    pub(super) extensions: Vec<ExtensionOffer>,
 }
 
 #[cfg(test)]
