@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use switchboard_cli::bench::{self, BenchOptions};
 use switchboard_cli::config::LogFormat;
 use switchboard_cli::connect::{self, ConnectArgs, Outcome};
+use switchboard_cli::hubcli::{self, PubArgs, SubArgs};
 use switchboard_cli::serve::{self, ServeArgs, ServeSettings};
 use switchboard_cli::token::{self, TokenArgs};
 use tracing_subscriber::EnvFilter;
@@ -32,6 +33,11 @@ enum Command {
     Bench(BenchArgs),
     /// Mint a development JWT for the hub (connection or subscription), or check one.
     Token(TokenArgs),
+    /// Subscribe to a hub channel and print its publications as JSON lines
+    /// (recovering missed ones across reconnects).
+    Sub(SubArgs),
+    /// Publish one JSON value into a hub channel and print the reply.
+    Pub(PubArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +57,40 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect_main(args),
         Command::Bench(args) => bench_main(args),
         Command::Token(args) => token_main(&args),
+        Command::Sub(args) => {
+            hub_client_main(async move { hubcli::subscribe(args).await.map(|()| None) })
+        }
+        Command::Pub(args) => hub_client_main(async move { hubcli::publish(args).await.map(Some) }),
+    }
+}
+
+/// Runs `sub` or `pub`: prints the final line (if any), exits 0; on an
+/// error prints it and exits 1.
+fn hub_client_main(
+    work: impl std::future::Future<Output = Result<Option<String>, hubcli::HubCliError>>,
+) -> ExitCode {
+    init_logging(LogFormat::Text, "warn");
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(line) => {
+            if let Some(line) = line {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 
