@@ -3,8 +3,7 @@
 //! (`sub`, `channel`, `exp`, `info`), signed with HS256, RS256 or ES256
 //! (also HS384/HS512, RS384/RS512, ES384 with the same keys).
 //!
-//! [`JwtVerifier`] is the hub-core
-//! [`TokenVerifier`](switchboard_hub_core::session::TokenVerifier): the
+//! [`JwtVerifier`] is the hub-core [`TokenVerifier`]: the
 //! session calls it and applies the protocol's rules (109 "token expired",
 //! 3500 "invalid token", 3005 / 3006 when a connection or subscription is
 //! not refreshed in time). [`node_settings`] builds the node's settings
@@ -189,3 +188,6 @@ pub fn mint_hmac(secret: &str, claims: &impl serde::Serialize) -> Result<String,
 pub fn exp_in(ttl: Duration) -> u64 {
     unix_now().saturating_add(ttl.as_secs())
 }
+
+#[cfg(test)]
+mod tests;
