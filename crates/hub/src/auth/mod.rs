@@ -124,8 +124,24 @@ impl JwtVerifier {
             Err(error) if matches!(error.kind(), ErrorKind::ExpiredSignature) => {
                 Err(TokenError::Expired)
             }
-            Err(error) => Err(TokenError::Invalid(error.to_string())),
+            Err(error) => Err(TokenError::Invalid(describe(error.kind()))),
         }
+    }
+}
+
+/// Why a token failed, in words a developer can act on.
+fn describe(kind: &ErrorKind) -> String {
+    match kind {
+        ErrorKind::InvalidSignature => {
+            "the signature does not match the configured key (another secret or key pair?)".into()
+        }
+        ErrorKind::InvalidAlgorithm => "the token's algorithm does not fit the key".into(),
+        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf is in the future)".into(),
+        ErrorKind::InvalidToken
+        | ErrorKind::Base64(_)
+        | ErrorKind::Json(_)
+        | ErrorKind::Utf8(_) => format!("malformed token ({kind:?})"),
+        other => format!("{other:?}"),
     }
 }
 
