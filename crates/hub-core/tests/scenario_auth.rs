@@ -366,3 +366,39 @@ fn channels_claim_subscribes_server_side_in_the_connect_reply() {
         assert_eq!(pushes, 1);
     }
 }
+
+#[test]
+fn server_side_subscriptions_recover_from_the_positions_in_connect_subs() {
+    for format in [Format::Json, Format::Protobuf] {
+        let mut sim = sim();
+        let token = "user=alice;channels=news";
+        let (client, reply) = connect(&mut sim, format, token);
+        let first = reply.unwrap().connect.unwrap().subs["news"].clone();
+        sim.drop_connection(client);
+        for n in 1..=3 {
+            sim.server_publish("news", &format!(r#"{{"n":{n}}}"#));
+        }
+        // The SDK reconnects with the position it had.
+        let again = sim.open(format);
+        let mut command = connect_command(token);
+        command.id = sim.next_id(again);
+        command.connect.as_mut().unwrap().subs.insert(
+            "news".into(),
+            wire::SubscribeRequest {
+                recover: true,
+                epoch: first.epoch.clone(),
+                offset: first.offset,
+                ..wire::SubscribeRequest::default()
+            },
+        );
+        sim.send(again, vec![command]);
+        let result = sim.clients[again].replies[0].connect.clone().unwrap();
+        let news = &result.subs["news"];
+        assert!(news.recovered && news.was_recovering, "{news:?}");
+        let offsets: Vec<u64> = news.publications.iter().map(|p| p.offset).collect();
+        assert_eq!(
+            offsets,
+            [first.offset + 1, first.offset + 2, first.offset + 3]
+        );
+    }
+}

@@ -1,10 +1,12 @@
 //! Serving `connect`, `refresh` and `sub_refresh`, and checking the token
 //! of a `subscribe`: the token rules of the [`token`](super::token) module.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::action::{Action, LiveDelivery};
+use super::commands::position_from_wire;
 use super::subscriptions::Pending;
 use super::token::{ttl_seconds, ConnectionToken, SubscriptionToken, TokenError};
 use super::{Phase, Session, SERVER_VERSION};
@@ -13,7 +15,8 @@ use crate::counters::Method;
 use crate::error::HubError;
 use crate::presence::ClientInfo;
 use crate::wire::{
-    ConnectRequest, ConnectResult, RefreshResult, Reply, SubRefreshResult, SubscribeResult,
+    ConnectRequest, ConnectResult, RefreshResult, Reply, SubRefreshResult, SubscribeRequest,
+    SubscribeResult,
 };
 
 /// A connect reply held until the server-side subscriptions of the
@@ -77,7 +80,7 @@ impl Session {
             Some(token) => self.apply_connection_token(now, token, &mut result),
             None => Vec::new(),
         };
-        let waiting = self.subscribe_server_side(channels);
+        let waiting = self.subscribe_server_side(channels, &request.subs);
         if waiting == 0 {
             self.send_reply(&Reply {
                 id,
@@ -130,13 +133,26 @@ impl Session {
     }
 
     /// Starts the server-side subscriptions (id 0); returns how many run.
+    /// A reconnecting SDK sends its positions in `connect.subs` (`requested`)
+    /// and those channels recover like a client `subscribe` would.
     /// Channels that fail the name and namespace checks are skipped, as
     /// the client did not ask for them and cannot be answered.
-    fn subscribe_server_side(&mut self, channels: Vec<String>) -> usize {
+    fn subscribe_server_side(
+        &mut self,
+        channels: Vec<String>,
+        requested: &BTreeMap<String, SubscribeRequest>,
+    ) -> usize {
         let mut waiting = 0;
         for channel in channels {
-            if self.channel_options(&channel).is_err()
-                || self.subscriptions.contains(&channel)
+            let Ok(options) = self.channel_options(&channel) else {
+                continue;
+            };
+            let asked = requested.get(&channel);
+            let recovering = asked.is_some_and(|asked| asked.recover);
+            let recover = asked
+                .filter(|_| recovering && options.has_history())
+                .map(|asked| position_from_wire(asked.offset, &asked.epoch));
+            if self.subscriptions.contains(&channel)
                 || self.subscriptions.len() >= self.settings.config().max_channels_per_connection
             {
                 continue;
@@ -146,8 +162,8 @@ impl Session {
                 channel.clone(),
                 Pending {
                     id: 0,
-                    recoverable: false,
-                    recovering: false,
+                    recoverable: asked.is_some_and(|asked| asked.recoverable),
+                    recovering,
                     expiry: None,
                     buffer: Vec::new(),
                 },
@@ -155,7 +171,7 @@ impl Session {
             self.actions.push_back(Action::Subscribe {
                 id: 0,
                 channel,
-                recover: None,
+                recover,
                 info: self.info.clone(),
             });
             waiting += 1;

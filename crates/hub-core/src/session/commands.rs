@@ -51,7 +51,7 @@ fn method_of(command: &Command) -> Method {
 
 /// A wire position from a client: an epoch too long to be one of ours
 /// becomes the empty epoch, which no stream has.
-fn position_from_wire(offset: u64, epoch: &str) -> StreamPosition {
+pub(super) fn position_from_wire(offset: u64, epoch: &str) -> StreamPosition {
     StreamPosition::new(offset, Epoch::parse(epoch).unwrap_or_default())
 }
 

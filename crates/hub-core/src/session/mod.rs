@@ -26,7 +26,7 @@
 //!
 //! | command | answer |
 //! | --- | --- |
-//! | `connect` | `client`, `version`, `ping` (seconds), `pong: true`; with a verified connection token also its user and `conn_info`, `expires`/`ttl`, and the token's `channels` as server-side subscriptions in `subs` (the reply then waits for their [`Action::Subscribe`] with id 0); without a token, error 101 when anonymous connections are off; token errors per the [`token`] module; a second `connect` closes with 3501 |
+//! | `connect` | `client`, `version`, `ping` (seconds), `pong: true`; with a verified connection token also its user and `conn_info`, `expires`/`ttl`, and the token's `channels` as server-side subscriptions in `subs` (the reply then waits for their [`Action::Subscribe`] with id 0; positions the SDK sends in `connect.subs` recover them); without a token, error 101 when anonymous connections are off; token errors per the [`token`] module; a second `connect` closes with 3501 |
 //! | `subscribe` | checks (107 empty name, 106 name too long or channel limit, 102 unknown namespace, 105 already subscribed, a subscription token or else 103 when `allow_subscribe_for_client` is off), then [`Action::Subscribe`]; reply from [`Session::subscribed`] |
 //! | `unsubscribe` | directly (also when not subscribed), plus [`Action::Unsubscribe`] |
 //! | `publish` | permission (103), then [`Action::Publish`]; reply from [`Session::published`] |
