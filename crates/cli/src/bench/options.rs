@@ -26,7 +26,7 @@ pub struct BenchOptions {
     /// and port are used.
     pub url: String,
 
-    /// Concurrent connections.
+    /// Concurrent connections (with --pubsub: subscribers).
     #[arg(short = 'c', long, default_value_t = 100)]
     pub connections: usize,
 

@@ -146,6 +146,51 @@ mod tests {
         assert_eq!(custom.channel_name(Protocol::Uws, 1), "x-1");
     }
 
+    /// The `bench` command line as main.rs and switchboard-bench build it.
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        options: crate::bench::BenchOptions,
+    }
+
+    #[test]
+    fn pubsub_flags_parse_and_need_the_mode() {
+        use clap::Parser as _;
+        let cli = Cli::try_parse_from([
+            "bench",
+            "--pubsub",
+            "centrifuge-protobuf",
+            "-c",
+            "10000",
+            "--channels",
+            "1000",
+            "--publishers",
+            "4",
+            "--rate",
+            "2500.5",
+            "--channel-prefix",
+            "bench:ch",
+            "--drain",
+            "2s",
+            "-s",
+            "1KiB",
+            "ws://127.0.0.1:1/connection/websocket",
+        ])
+        .unwrap();
+        let pubsub = &cli.options.pubsub;
+        assert_eq!(pubsub.protocol, Some(Protocol::CentrifugeProtobuf));
+        assert_eq!((pubsub.channels, pubsub.publishers), (1000, 4));
+        assert_eq!(pubsub.rate, 2500.5);
+        assert_eq!(pubsub.drain, std::time::Duration::from_secs(2));
+        assert_eq!(cli.options.connections, 10000);
+        assert!(pubsub.validate(cli.options.payload_size, 10000).is_ok());
+        // Pub/sub options without the mode are a mistake, not ignored.
+        assert!(Cli::try_parse_from(["bench", "--channels", "3", "ws://a/"]).is_err());
+        assert!(Cli::try_parse_from(["bench", "--pubsub", "stomp", "ws://a/"]).is_err());
+        let echo = Cli::try_parse_from(["bench", "ws://a/"]).unwrap();
+        assert_eq!(echo.options.pubsub.protocol, None);
+    }
+
     #[test]
     fn validation_rejects_unusable_shapes() {
         let ok = PubSubOptions::default();

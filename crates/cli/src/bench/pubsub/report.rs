@@ -87,9 +87,8 @@ impl PubSubReport {
 impl fmt::Display for PubSubReport {
     /// A human-readable table.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let protocol = serde_json::to_value(self.protocol)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
+        let protocol = clap::ValueEnum::to_possible_value(&self.protocol)
+            .map(|value| value.get_name().to_owned())
             .unwrap_or_default();
         writeln!(f, "target        {} (pub/sub, {protocol})", self.url)?;
         writeln!(
