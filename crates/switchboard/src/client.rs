@@ -1,5 +1,8 @@
 //! The client side: [`connect`] and [`ClientBuilder`].
 
+#[cfg(feature = "http2")]
+pub(crate) mod h2;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +28,14 @@ use crate::websocket::WebSocket;
 /// timeout. A healthy server answers in milliseconds; 10 s still tolerates a
 /// congested mobile link.
 pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a `ws://` or `wss://` URL points.
+#[derive(Debug)]
+struct Target {
+    secure: bool,
+    host: String,
+    port: u16,
+}
 
 /// Most bytes of a non-101 response body kept in [`Error::Http`].
 const MAX_REJECTION_BODY: usize = 64 * 1024;
@@ -202,6 +213,25 @@ impl ClientBuilder {
     pub async fn connect(
         self,
     ) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, http::Response<()>), Error> {
+        let (uri, target) = self.target()?;
+        let tcp = self.dial(&target).await?;
+        let Target { secure, host, .. } = target;
+        let deadline = Deadline::after(self.handshake_timeout);
+        let io = if secure {
+            let tls = deadline
+                .run_step(tls::wrap_client(tcp, &self.tls, &host))
+                .await?;
+            MaybeTlsStream::from(tls)
+        } else {
+            MaybeTlsStream::Plain(tcp)
+        };
+        // Boxed for the same reason as the server's handshake: its state
+        // would otherwise size the caller's future for the connection's life.
+        Box::pin(self.handshake(io, &uri, deadline)).await
+    }
+
+    /// The URL, parsed, and where it points.
+    fn target(&self) -> Result<(Uri, Target), Error> {
         let uri = self.uri()?;
         let invalid = |reason| Error::InvalidUrl {
             url: self.url.clone(),
@@ -215,8 +245,18 @@ impl ClientBuilder {
         };
         let host = uri.host().ok_or_else(|| invalid("the URL has no host"))?;
         // `Uri::host` keeps the brackets of an IPv6 literal.
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        Ok((uri, Target { secure, host, port }))
+    }
+
+    /// The TCP connection to the target, directly or through the proxy.
+    async fn dial(&self, target: &Target) -> Result<TcpStream, Error> {
+        let Target { secure, host, port } = target;
+        let (secure, host, port) = (*secure, host.as_str(), *port);
         let tcp = match self.proxy.resolve(secure, host, port)? {
             Some(proxy) => proxy::connect_tcp(&proxy, host, port, self.connect_timeout).await?,
             None => {
@@ -231,18 +271,7 @@ impl ClientBuilder {
                 tcp
             }
         };
-        let deadline = Deadline::after(self.handshake_timeout);
-        let io = if secure {
-            let tls = deadline
-                .run_step(tls::wrap_client(tcp, &self.tls, host))
-                .await?;
-            MaybeTlsStream::from(tls)
-        } else {
-            MaybeTlsStream::Plain(tcp)
-        };
-        // Boxed for the same reason as the server's handshake: its state
-        // would otherwise size the caller's future for the connection's life.
-        Box::pin(self.handshake(io, &uri, deadline)).await
+        Ok(tcp)
     }
 
     /// Runs the opening handshake over an already established transport:
@@ -299,19 +328,7 @@ impl ClientBuilder {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let mut request = ClientRequest::new(uri)?;
-        if let Some(origin) = &self.origin {
-            request = request.origin(origin.clone());
-        }
-        for protocol in &self.subprotocols {
-            request = request.subprotocol(protocol.clone());
-        }
-        for offer in self.extension_offers() {
-            request = request.extension(offer);
-        }
-        for (name, value) in &self.headers {
-            request = request.header(name.clone(), value.clone());
-        }
+        let request = self.client_request(uri)?;
         let mut out = Vec::with_capacity(256);
         request.encode(&mut out);
         handshake_io::write_all(&mut io, &out, &deadline).await?;
@@ -342,17 +359,41 @@ impl ClientBuilder {
             }
         };
         let leftover = buf.split_off(consumed);
-        let extension = self.negotiate_extensions(&outcome.extensions)?;
-        let mut conn = Connection::with_settings(Role::Client, self.settings);
-        if let Some(extension) = extension {
-            conn.set_extension(extension);
-        }
+        let mut conn = self.client_connection(&outcome)?;
         if !leftover.is_empty() {
             conn.receive(&leftover);
         }
         let mut ws = WebSocket::from_connection(io, conn);
         ws.set_write_buffer_limit(self.write_buffer_limit);
         Ok((ws, outcome.response))
+    }
+
+    /// The opening request this builder describes, in sans-I/O form.
+    fn client_request(&self, uri: &Uri) -> Result<ClientRequest, Error> {
+        let mut request = ClientRequest::new(uri)?;
+        if let Some(origin) = &self.origin {
+            request = request.origin(origin.clone());
+        }
+        for protocol in &self.subprotocols {
+            request = request.subprotocol(protocol.clone());
+        }
+        for offer in self.extension_offers() {
+            request = request.extension(offer);
+        }
+        for (name, value) in &self.headers {
+            request = request.header(name.clone(), value.clone());
+        }
+        Ok(request)
+    }
+
+    /// The client side protocol state for what the handshake agreed on.
+    fn client_connection(&self, outcome: &ClientOutcome) -> Result<Connection, Error> {
+        let extension = self.negotiate_extensions(&outcome.extensions)?;
+        let mut conn = Connection::with_settings(Role::Client, Arc::clone(&self.settings));
+        if let Some(extension) = extension {
+            conn.set_extension(extension);
+        }
+        Ok(conn)
     }
 }
 

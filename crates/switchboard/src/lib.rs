@@ -249,6 +249,8 @@ mod websocket;
 
 pub use switchboard_proto as proto;
 
+#[cfg(feature = "http2")]
+pub use client::h2::{ClientStream, Http2Connection, Http2WebSocket, HttpVersionUsed};
 pub use client::{connect, ClientBuilder, DEFAULT_CLIENT_TIMEOUT};
 pub use error::{Error, TimeoutKind};
 pub use server::{

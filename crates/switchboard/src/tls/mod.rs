@@ -57,7 +57,11 @@ pub use tokio_rustls::rustls;
 
 /// ALPN identifier of HTTP/1.1 (RFC 7301 registry), which carries the
 /// WebSocket opening handshake (RFC 6455 §4.1).
-const ALPN_HTTP_1_1: &[u8] = b"http/1.1";
+pub(crate) const ALPN_HTTP_1_1: &[u8] = b"http/1.1";
+
+/// ALPN identifier of HTTP/2 over TLS (RFC 9113 §3.2), which carries
+/// WebSockets as extended CONNECT streams (RFC 8441).
+pub(crate) const ALPN_H2: &[u8] = b"h2";
 
 /// The crypto provider every config in this module is built with.
 ///

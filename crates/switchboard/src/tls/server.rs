@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::rustls::ServerConfig;
 
 use super::error::classify_handshake_error;
-use super::{crypto_provider, pem, TlsError, ALPN_HTTP_1_1};
+use super::{crypto_provider, pem, TlsError, ALPN_H2, ALPN_HTTP_1_1};
 
 /// A server-side TLS stream over `S`, as returned by [`TlsAcceptor::accept`].
 pub type ServerTlsStream<S> = tokio_rustls::server::TlsStream<S>;
@@ -64,6 +64,17 @@ impl TlsAcceptor {
         Self {
             inner: tokio_rustls::TlsAcceptor::from(config),
         }
+    }
+
+    /// The same acceptor offering ALPN `h2` before `http/1.1`, for a
+    /// server that also speaks HTTP/2 on this port (WebSockets over
+    /// HTTP/2, RFC 8441: serve with hyper's HTTP/2 server and
+    /// `enable_connect_protocol()`). Browsers that get `h2` open their
+    /// `wss://` sockets as streams of that connection.
+    pub fn offering_http2(self) -> Self {
+        let mut config = ServerConfig::clone(self.inner.config());
+        config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP_1_1.to_vec()];
+        Self::from_rustls(Arc::new(config))
     }
 
     /// Runs the server TLS handshake over `stream`. No timeout is applied

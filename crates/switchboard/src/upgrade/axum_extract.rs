@@ -8,6 +8,7 @@ use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::Request;
+use hyper::ext::Protocol;
 use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::UpgradeRequest;
 use switchboard_proto::{Config, Limits};
@@ -26,6 +27,10 @@ type FailedUpgradeCallback = Box<dyn FnOnce(Error) + Send>;
 /// [`on_upgrade`](WebSocketUpgrade::on_upgrade), which returns the 101
 /// response and runs your callback with the [`WebSocket`](crate::WebSocket)
 /// in a new task once the connection has switched.
+///
+/// HTTP/2 extended CONNECT requests (RFC 8441) are accepted too when the
+/// server enables them (see the [module docs](super)); route with
+/// `any(..)` so the CONNECT method reaches the handler.
 ///
 /// A request that is not a valid upgrade is rejected before the handler
 /// runs, with the response [`UpgradeRejection`] describes (405, 426 or
@@ -88,6 +93,11 @@ impl WebSocketUpgrade {
     {
         self.upgrade = self.upgrade.protocols(protocols);
         self
+    }
+
+    /// Whether the WebSocket rides on an HTTP/2 stream (RFC 8441).
+    pub fn is_http2(&self) -> bool {
+        self.upgrade.is_http2()
     }
 
     /// The subprotocol the 101 response will name, if any.
@@ -182,9 +192,14 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for WebSocketUpgrade {
     }
 }
 
-/// Whether the request carries `Upgrade: websocket` (the core's rule),
-/// lending it the headers instead of copying them.
+/// Whether the request carries `Upgrade: websocket` (the core's rule) or
+/// is an HTTP/2 extended CONNECT, lending it the headers instead of
+/// copying them.
 fn asks_for_websocket(parts: &mut Parts) -> bool {
+    let protocol = parts.extensions.get::<Protocol>().map(Protocol::as_str);
+    if UpgradeRequest::is_extended_connect(&parts.method, protocol) {
+        return true;
+    }
     let mut head = Request::new(());
     *head.headers_mut() = std::mem::take(&mut parts.headers);
     let asks = UpgradeRequest::is_upgrade(&head);

@@ -24,9 +24,19 @@
 //! [`WebSocketUpgrade`] argument in a handler; `axum::serve` already
 //! serves with upgrades.
 //!
-//! WebSockets over HTTP/2 (RFC 8441 extended CONNECT) are not supported:
-//! such requests are rejected as the core decides (405, since the method
-//! is not GET).
+//! WebSockets over HTTP/2 (RFC 8441): serve the connection with hyper's
+//! HTTP/2 server and `enable_connect_protocol()` (it advertises
+//! `SETTINGS_ENABLE_CONNECT_PROTOCOL`), or hyper-util's auto builder with
+//! `.http2().enable_connect_protocol()`. An extended CONNECT with
+//! `:protocol websocket` then goes through the same [`Upgrade`] (or
+//! [`WebSocketUpgrade`]): the core checks it against RFC 8441 §4-5, the
+//! answer is `200` instead of `101`, and the WebSocket runs over the
+//! HTTP/2 stream with RFC 6455 framing unchanged (client frames stay
+//! masked). HTTP/2 flow control is the backpressure; a WebSocket close
+//! ends the stream with END_STREAM, a peer's RST_STREAM reads as an
+//! abnormal close. With axum, route WebSocket paths with `any(..)` (or
+//! `get(..).connect(..)`): the HTTP/2 request method is CONNECT.
+//! [`Upgrade::is_http2`] tells the two apart.
 
 #[cfg(feature = "axum")]
 mod axum_extract;

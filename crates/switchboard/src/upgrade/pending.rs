@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::Full;
+use hyper::ext::Protocol;
 use hyper::upgrade::OnUpgrade;
 use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::UpgradeRequest;
@@ -17,7 +18,9 @@ use crate::core::DEFAULT_WRITE_BUFFER_LIMIT;
 use crate::error::Error;
 
 /// A WebSocket upgrade request received by a hyper server, checked against
-/// RFC 6455 §4.2.1, with the server's choices so far.
+/// RFC 6455 §4.2.1 (HTTP/1.1 `GET` + `Upgrade`) or RFC 8441 §4-5 (HTTP/2
+/// extended `CONNECT` with `:protocol websocket`), with the server's
+/// choices so far.
 ///
 /// Create it with [`Upgrade::from_request`], look at what the client
 /// offered ([`request`](Upgrade::request)), set the subprotocols, deflate
@@ -64,6 +67,9 @@ use crate::error::Error;
 #[derive(Debug)]
 pub struct Upgrade {
     request: UpgradeRequest,
+    /// An RFC 8441 extended CONNECT on an HTTP/2 stream, answered 200
+    /// instead of 101.
+    over_http2: bool,
     on_upgrade: OnUpgrade,
     protocol: Option<String>,
     deflate: Option<DeflateConfig>,
@@ -73,13 +79,15 @@ pub struct Upgrade {
 }
 
 impl Upgrade {
-    /// Checks `request` with the protocol core's RFC 6455 §4.2.1 rules and
-    /// takes hyper's pending upgrade out of its extensions (the request is
-    /// otherwise left as it was).
+    /// Checks `request` with the protocol core's RFC 6455 §4.2.1 rules (or,
+    /// for an HTTP/2 `CONNECT` carrying hyper's `ext::Protocol`, the
+    /// RFC 8441 rules) and takes hyper's pending upgrade out of its
+    /// extensions (the request is otherwise left as it was).
     ///
     /// Errors: a request that is not a valid WebSocket upgrade (plain HTTP,
-    /// wrong method, bad key or version ...) or that hyper cannot upgrade
-    /// (HTTP/2). Return [`UpgradeRejection::into_response`] to the client.
+    /// wrong method, bad key or version, a `:protocol` other than
+    /// `websocket` ...) or that hyper cannot upgrade. Return
+    /// [`UpgradeRejection::into_response`] to the client.
     pub fn from_request<B>(request: &mut Request<B>) -> Result<Self, UpgradeRejection> {
         let head = head_of(
             request.method(),
@@ -100,14 +108,22 @@ impl Upgrade {
         head: Request<()>,
         extensions: &mut http::Extensions,
     ) -> Result<Self, UpgradeRejection> {
-        // The RFC 6455 §4.2.1 checks live in the protocol core; this glue
-        // adds none of its own.
-        let request = UpgradeRequest::from_request(head)?;
+        // The RFC 6455 §4.2.1 and RFC 8441 §4-5 checks live in the protocol
+        // core; this glue adds none of its own. hyper's HTTP/2 server hands
+        // the `:protocol` pseudo-header over as a request extension.
+        let protocol = extensions.get::<Protocol>().map(Protocol::as_str);
+        let over_http2 = UpgradeRequest::is_extended_connect(head.method(), protocol);
+        let request = if over_http2 {
+            UpgradeRequest::from_extended_connect(head, protocol)?
+        } else {
+            UpgradeRequest::from_request(head)?
+        };
         let on_upgrade = extensions
             .remove::<OnUpgrade>()
             .ok_or(UpgradeRejection::NotUpgradable)?;
         Ok(Upgrade {
             request,
+            over_http2,
             on_upgrade,
             protocol: None,
             deflate: None,
@@ -120,6 +136,13 @@ impl Upgrade {
     /// and extensions the client offered.
     pub fn request(&self) -> &UpgradeRequest {
         &self.request
+    }
+
+    /// Whether the WebSocket rides on an HTTP/2 stream (an RFC 8441
+    /// extended CONNECT, answered `200`) rather than on an HTTP/1.1
+    /// connection of its own (answered `101`).
+    pub fn is_http2(&self) -> bool {
+        self.over_http2
     }
 
     /// The subprotocols this server speaks, most preferred first. The first
@@ -178,7 +201,7 @@ impl Upgrade {
 
     /// Builds the `101 Switching Protocols` response (with
     /// `Sec-WebSocket-Accept`, the selected subprotocol and the negotiated
-    /// extensions) and the future that yields the WebSocket once hyper has
+    /// extensions; over HTTP/2 a `200` with the same choices) and the future that yields the WebSocket once hyper has
     /// sent it and handed the connection over.
     ///
     /// Return the response from the hyper service unchanged (headers may
@@ -203,10 +226,15 @@ impl Upgrade {
             Some((answer, codec)) => (vec![answer], Some(Box::new(codec) as Box<dyn Extension>)),
             None => (Vec::new(), None),
         };
-        match self
-            .request
-            .accept(self.protocol.as_deref(), &extensions, &HeaderMap::new())
-        {
+        let subprotocol = self.protocol.as_deref();
+        let answer = if self.over_http2 {
+            self.request
+                .accept_extended_connect(subprotocol, &extensions, &HeaderMap::new())
+        } else {
+            self.request
+                .accept(subprotocol, &extensions, &HeaderMap::new())
+        };
+        match answer {
             Ok(response) => {
                 let setup = Setup {
                     settings: self.settings,

@@ -21,10 +21,10 @@ pub enum UpgradeRejection {
     #[error("not a valid WebSocket upgrade request: {0}")]
     Handshake(#[from] HandshakeError),
     /// The request is a valid upgrade, but the HTTP server cannot hand the
-    /// connection over: it carries no `hyper::upgrade::OnUpgrade` (HTTP/2,
-    /// or a request that did not come from a hyper HTTP/1.1 server).
+    /// connection over: it carries no `hyper::upgrade::OnUpgrade` (a
+    /// request that did not come from a hyper server).
     /// Answered with 426 so the client retries over HTTP/1.1.
-    #[error("this HTTP connection cannot be upgraded to a WebSocket; serve it with hyper's HTTP/1.1 server (axum::serve does) and connect over HTTP/1.1")]
+    #[error("this HTTP connection cannot be upgraded to a WebSocket; serve it with hyper's HTTP/1.1 server or its HTTP/2 server with enable_connect_protocol() (axum::serve does HTTP/1.1)")]
     NotUpgradable,
 }
 
