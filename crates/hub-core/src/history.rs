@@ -207,25 +207,43 @@ impl Stream {
         requested: StreamPosition,
         max_publications: usize,
     ) -> Recovery {
-        if requested.epoch != self.epoch || requested.offset > self.top {
-            return Recovery::NotRecovered;
-        }
-        let missed = self.top - requested.offset;
-        if missed == 0 {
-            return Recovery::Recovered(Vec::new());
-        }
-        if missed > max_publications as u64 {
-            return Recovery::NotRecovered;
-        }
-        let live = self.live(now);
-        // The window is contiguous and ends at `top`, so it covers every
-        // missed offset exactly when it holds at least `missed` of them.
-        if (live.len() as u64) < missed {
-            return Recovery::NotRecovered;
-        }
-        let skip = live.len() - missed as usize;
-        Recovery::Recovered(live.skip(skip).cloned().collect())
+        recovery_decision(requested, self.position(), self.live(now), max_publications)
     }
+}
+
+/// The all-or-nothing recovery decision shared by every engine: a
+/// subscriber that last saw `requested` in a stream now at `current`, whose
+/// live window `window` is contiguous, in offset order and ends at
+/// `current.offset` (any engine's tail of it that still reaches past
+/// `requested` will do). Recovered with every later publication, or not
+/// recovered at all; `max_publications` caps how far behind a client may
+/// be.
+pub fn recovery_decision<'a, W>(
+    requested: StreamPosition,
+    current: StreamPosition,
+    window: W,
+    max_publications: usize,
+) -> Recovery
+where
+    W: ExactSizeIterator<Item = &'a Publication>,
+{
+    if requested.epoch != current.epoch || requested.offset > current.offset {
+        return Recovery::NotRecovered;
+    }
+    let missed = current.offset - requested.offset;
+    if missed == 0 {
+        return Recovery::Recovered(Vec::new());
+    }
+    if missed > max_publications as u64 {
+        return Recovery::NotRecovered;
+    }
+    // The window is contiguous and ends at the top, so it covers every
+    // missed offset exactly when it holds at least `missed` of them.
+    if (window.len() as u64) < missed {
+        return Recovery::NotRecovered;
+    }
+    let skip = window.len() - missed as usize;
+    Recovery::Recovered(window.skip(skip).cloned().collect())
 }
 
 #[cfg(test)]
