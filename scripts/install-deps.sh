@@ -4,6 +4,7 @@
 #           nats-server mosquitto (bench/fanout.sh and crates/cli/tests/bench_pubsub.rs)
 #   PyPI:   websockets, centrifuge-python (pinned in interop/python/requirements.txt) into interop/.venv
 #   npm:    ws, playwright-core, centrifuge (pinned in interop/package-lock.json) into interop/node_modules
+#   web:    the hub demo page into web/dist (scripts/build-web.sh: centrifuge pinned in web/package-lock.json)
 #
 # Run as root on Debian 12 (bookworm). Idempotent: when everything is present it
 # only checks and prints "present" lines (about a second). It never starts a
@@ -116,5 +117,10 @@ else
     cp "$LOCK" "$STAMP_NODE"
     log "installed: ws $(node -p "require('$INTEROP/node_modules/ws/package.json').version"), playwright-core $(node -p "require('$INTEROP/node_modules/playwright-core/package.json').version")"
 fi
+
+# ---------------------------------------------------------------- the hub demo page
+# web/dist (served at / by switchboard serve): npm ci in web/ and copy the page
+# and the centrifuge SDK's browser build; crates/cli/tests/hub_browser.rs needs it.
+"$ROOT/scripts/build-web.sh"
 
 log "done"

@@ -61,9 +61,9 @@ fn http_1_0_closes_unless_asked_to_keep_alive() {
 }
 
 #[test]
-fn root_serves_the_chat_page() {
+fn chat_html_serves_the_native_websocket_chat_page() {
     let server = Server::start(&[]);
-    let response = request(server.addr, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let response = request(server.addr, "GET /chat.html HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(response.status, 200);
     assert_eq!(
         response.header("content-type"),
@@ -79,7 +79,9 @@ fn root_serves_the_chat_page() {
 
     let mut stream = tcp(server.addr);
     stream
-        .write_all(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        .write_all(
+            b"HEAD /chat.html HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+        )
         .unwrap();
     let head = common::read_response_with(&mut stream, false);
     assert_eq!(head.status, 200);

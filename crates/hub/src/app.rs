@@ -71,6 +71,8 @@ pub(crate) struct App {
     /// Whether the main listener serves the server API, `/metrics` and
     /// `/info` (no separate `api_listen` address).
     pub(crate) api_on_main: bool,
+    /// Where the demo page's files are (`/` and `/assets/*`).
+    pub(crate) web_root: std::path::PathBuf,
 }
 
 impl App {
@@ -115,6 +117,7 @@ impl App {
                 node: NodeIdentity::new(),
             },
             api_on_main: config.api_listen.is_none(),
+            web_root: config.web_root.clone(),
         }
     }
 

@@ -69,6 +69,10 @@ pub struct HubConfig {
     /// clients, history, presence, join/leave, publishing and recovery on
     /// every channel).
     pub node: NodeConfig,
+    /// The built demo page (`index.html` and `assets/`) served at `/` and
+    /// `/assets/*`; without one `/` says how to build it. Defaults to
+    /// [`default_web_root`](crate::default_web_root).
+    pub web_root: PathBuf,
 }
 
 impl Default for HubConfig {
@@ -87,6 +91,7 @@ impl Default for HubConfig {
             api_key: None,
             api_listen: None,
             node: NodeConfig::default(),
+            web_root: crate::assets::default_web_root(),
         }
     }
 }

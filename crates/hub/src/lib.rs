@@ -4,7 +4,8 @@
 //!
 //! [`run`] takes a [`HubConfig`] and serves until Ctrl-C or SIGTERM. Every
 //! connection is HTTP/1.1 through hyper; one route table (see the
-//! `router` module) answers `/` (a page to try the chat room), `/healthz`,
+//! `router` module) answers `/` (the hub demo page from the web root),
+//! `/chat.html` (a native-WebSocket chat page), `/healthz`,
 //! `/echo` (WebSocket echo) and `/chat` (a WebSocket chat room with the
 //! subprotocols `chat` and `superchat`); WebSocket upgrades go through
 //! [`switchboard::upgrade::WebSocketUpgrade`].
@@ -14,6 +15,7 @@
 mod admission;
 mod api;
 mod app;
+mod assets;
 pub mod auth;
 mod chat;
 mod close;
@@ -33,6 +35,7 @@ mod router;
 mod server;
 mod shutdown;
 
+pub use assets::default_web_root;
 pub use chat::{ChatProtocol, BACKLOG, CHAT_CHANNEL, MAX_CHAT_MESSAGE, SEND_TIMEOUT};
 pub use config::{
     normalize_origin, HubConfig, TlsFiles, DEFAULT_HUB_MAX_MESSAGE_SIZE, DEFAULT_LISTEN,

@@ -1,17 +1,19 @@
-//! The plain HTTP answers: the page at `/`, `/healthz`, and what WebSocket
-//! routes and unknown paths say to requests that are not upgrades.
+//! The plain HTTP answers: the native-WebSocket chat page (`/chat.html`),
+//! `/healthz`, and what WebSocket routes and unknown paths say to requests
+//! that are not upgrades. The demo page at `/` is in `assets`.
 
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
 
-/// The chat page served at `/`.
+/// The chat page served at `/chat.html`: the `/chat` room with the
+/// browser's native WebSocket, compiled in so it works without built assets.
 pub const CHAT_PAGE: &str = include_str!("chat.html");
 
 const TEXT: &str = "text/plain; charset=utf-8";
 
-/// `/`: the chat page.
-pub(crate) fn page(method: &Method) -> Response {
+/// `/chat.html`: the native-WebSocket chat page.
+pub(crate) fn chat_page(method: &Method) -> Response {
     only_get_or_head(method).unwrap_or_else(|| {
         plain(
             StatusCode::OK,
@@ -54,7 +56,7 @@ pub(crate) fn not_found(paths: &'static str) -> Response {
 /// `None` for GET and HEAD; a 405 naming them otherwise. (A HEAD answer
 /// is the GET answer: hyper sends its head, `Content-Length` included,
 /// and drops the body.)
-fn only_get_or_head(method: &Method) -> Option<Response> {
+pub(crate) fn only_get_or_head(method: &Method) -> Option<Response> {
     if method == Method::GET || method == Method::HEAD {
         return None;
     }
@@ -70,7 +72,7 @@ fn only_get_or_head(method: &Method) -> Option<Response> {
 }
 
 /// A response that caches nowhere (every answer reflects the live server).
-fn plain(status: StatusCode, content_type: &'static str, body: &[u8]) -> Response {
+pub(crate) fn plain(status: StatusCode, content_type: &'static str, body: &[u8]) -> Response {
     let mut response = (status, body.to_vec()).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -13,12 +13,12 @@ use tracing::Instrument;
 use crate::admission::{check_origin, take_slot, Refusal};
 use crate::app::App;
 use crate::chat::ChatProtocol;
-use crate::{api, chat, echo, hub_session, ops, pages};
+use crate::{api, assets, chat, echo, hub_session, ops, pages};
 use switchboard_hub_core::wire::Format;
 
 /// The paths the 404 answer suggests (the route table below).
 const PATHS: &str =
-    "/, /healthz, /live, /ready, /echo, /chat, /connection/websocket, /api/<method>, /metrics or /info";
+    "/, /chat.html, /assets/<file>, /healthz, /live, /ready, /echo, /chat, /connection/websocket, /api/<method>, /metrics or /info";
 /// The paths a separate API address answers.
 const API_PATHS: &str = "/api/<method>, /metrics, /info, /live or /ready";
 
@@ -35,7 +35,27 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         .route("/ready", any(ops::ready))
         .route(
             "/",
-            any(|method: Method| async move { pages::page(&method) }),
+            any(|State(app): State<Arc<App>>, method: Method| async move {
+                assets::index(&app.web_root, &method).await
+            }),
+        )
+        .route(
+            "/assets/{*path}",
+            any(
+                |State(app): State<Arc<App>>,
+                 method: Method,
+                 axum::extract::Path(path): axum::extract::Path<String>| async move {
+                    assets::asset(&app.web_root, &method, &path).await
+                },
+            ),
+        )
+        .route(
+            "/chat.html",
+            any(|method: Method| async move { pages::chat_page(&method) }),
+        )
+        .route(
+            "/favicon.ico",
+            any(|method: Method| async move { assets::favicon(&method) }),
         )
         .route(
             "/healthz",

@@ -105,6 +105,12 @@ pub struct ServeArgs {
     /// `RUST_LOG=debug`). [default: text]
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+
+    /// The built demo page served at `/` and `/assets/*` (build it with
+    /// scripts/build-web.sh). [default: web/dist in the working directory
+    /// if built there, else web/dist of the checkout the binary came from]
+    #[arg(long, value_name = "DIR")]
+    pub web_root: Option<PathBuf>,
 }
 
 /// A keepalive interval as given: a duration, or `None` for `off`.
@@ -117,7 +123,10 @@ fn parse_ping_interval(text: &str) -> Result<PingInterval, String> {
 
 const SERVE_AFTER_HELP: &str = "\
 Endpoints:
-  /         a page to try the chat room in a browser
+  /         the hub demo page (a chat through centrifuge-js) from --web-root;
+            without built assets, a page saying how to build them
+  /chat.html
+            the /chat room with the browser's native WebSocket
   /echo     WebSocket echo of text and binary messages
   /chat     WebSocket chat room, a view of the hub channel `chat`;
             subprotocol `chat` (plain text) or `superchat` (JSON events
@@ -167,6 +176,8 @@ pub struct ServeFile {
     pub api_key: Option<String>,
     /// See [`ServeArgs::api_listen`].
     pub api_listen: Option<String>,
+    /// See [`ServeArgs::web_root`]; relative to the working directory.
+    pub web_root: Option<PathBuf>,
     /// The hub at `/connection/websocket`: channel options, namespaces,
     /// keepalive and queue bounds, with the keys (snake_case, as
     /// Centrifugo's) and defaults of [`switchboard_hub::NodeConfig`].
@@ -234,6 +245,8 @@ pub struct ServeSettings {
     pub api_key: Option<String>,
     /// The server API's separate address.
     pub api_listen: Option<String>,
+    /// The built demo page's directory.
+    pub web_root: PathBuf,
 }
 
 impl Default for ServeSettings {
@@ -253,6 +266,7 @@ impl Default for ServeSettings {
             allow_anonymous_beyond_loopback: false,
             api_key: None,
             api_listen: None,
+            web_root: switchboard_hub::default_web_root(),
         }
     }
 }
@@ -275,6 +289,7 @@ impl ServeSettings {
             api_key: self.api_key.clone(),
             api_listen: self.api_listen.clone(),
             node: self.node.clone(),
+            web_root: self.web_root.clone(),
         }
     }
 
@@ -380,6 +395,11 @@ impl ServeSettings {
             node,
             api_key: args.api_key.clone().or(file.api_key),
             api_listen: args.api_listen.clone().or(file.api_listen),
+            web_root: args
+                .web_root
+                .clone()
+                .or(file.web_root)
+                .unwrap_or(defaults.web_root),
         })
     }
 }
