@@ -7,11 +7,15 @@ WebSocket connections to PATH (default /echo), reads the server's RSS,
 opens COUNT more from this (separate) process, waits for the server to
 settle and reports the RSS growth per connection. On
 /connection/websocket every connection also sends the Centrifugo
-`connect` command and waits for its reply (an idle, connected client).
+`connect` command and waits for its reply (an idle, connected client);
+with a CHANNELS count above 0 it then subscribes to one of CHANNELS
+channels (`idle0` ... round robin) and waits for that reply too (an idle
+subscribed client: the figure issue 10 asks for, target 3 KiB).
 
     cargo build --release -p switchboard-cli
     python3 crates/hub/scripts/idle_rss.py target/release/switchboard 10000
     python3 crates/hub/scripts/idle_rss.py target/release/switchboard 10000 /connection/websocket
+    python3 crates/hub/scripts/idle_rss.py target/release/switchboard 10000 /connection/websocket 100
 """
 
 import os
@@ -26,6 +30,22 @@ WARM_UP = 200
 HUB_PATH = "/connection/websocket"
 # {"id":1,"connect":{}} as one masked text frame (mask key 0: payload as is).
 CONNECT_FRAME = bytes([0x81, 0x80 | 21, 0, 0, 0, 0]) + b'{"id":1,"connect":{}}'
+
+
+def subscribe_frame(channel):
+    """{"id":2,"subscribe":{"channel":CHANNEL}} as one masked text frame."""
+    payload = b'{"id":2,"subscribe":{"channel":"%s"}}' % channel.encode()
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload), 0, 0, 0, 0]) + payload
+
+
+def read_until(sock, buffered, marker, what):
+    while marker not in buffered:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise RuntimeError(f"closed before the {what} reply")
+        buffered += chunk
+    return buffered.split(marker, 1)[1]
 
 
 def upgrade_request(path):
@@ -50,7 +70,7 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS")
 
 
-def open_idle(addr, path):
+def open_idle(addr, path, channel=None):
     sock = socket.create_connection(addr, timeout=10)
     sock.sendall(upgrade_request(path))
     head = b""
@@ -63,12 +83,10 @@ def open_idle(addr, path):
         raise RuntimeError(head.decode(errors="replace"))
     if path == HUB_PATH:
         sock.sendall(CONNECT_FRAME)
-        reply = head.split(b"\r\n\r\n", 1)[1]
-        while b'"connect"' not in reply:
-            chunk = sock.recv(4096)
-            if not chunk:
-                raise RuntimeError("closed before the connect reply")
-            reply += chunk
+        rest = read_until(sock, head.split(b"\r\n\r\n", 1)[1], b'"connect"', "connect")
+        if channel is not None:
+            sock.sendall(subscribe_frame(channel))
+            read_until(sock, rest, b'"subscribe"', "subscribe")
     return sock
 
 
@@ -88,6 +106,12 @@ def main():
     binary = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
     path = sys.argv[3] if len(sys.argv) > 3 else "/echo"
+    channels = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    if channels and path != HUB_PATH:
+        sys.exit(f"subscribing needs the path {HUB_PATH}")
+
+    def channel(index):
+        return f"idle{index % channels}" if channels else None
     hard = raise_fd_limit()
     if hard < count + WARM_UP + 100:
         sys.exit(f"the file descriptor limit {hard} is below {count + WARM_UP + 100}")
@@ -108,12 +132,13 @@ def main():
             sys.exit("the server did not report its address")
         # Keep draining the log so the server never blocks on it.
         subprocess.Popen(["cat"], stdin=server.stderr, stdout=subprocess.DEVNULL)
-        sockets = [open_idle(addr, path) for _ in range(WARM_UP)]
+        sockets = [open_idle(addr, path, channel(i)) for i in range(WARM_UP)]
         before = settle(server.pid)
-        sockets += [open_idle(addr, path) for _ in range(count)]
+        sockets += [open_idle(addr, path, channel(i)) for i in range(count)]
         after = settle(server.pid)
         per = (after - before) * 1024 / count
-        print(f"{binary} {path}: RSS {before} KiB with {WARM_UP} idle connections, "
+        mode = f" subscribed over {channels} channels" if channels else ""
+        print(f"{binary} {path}{mode}: RSS {before} KiB with {WARM_UP} idle connections, "
               f"{after} KiB with {WARM_UP + count}: {per / 1024:.2f} KiB per idle connection")
         for sock in sockets:
             sock.close()
