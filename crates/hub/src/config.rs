@@ -23,6 +23,10 @@ pub const DEFAULT_HUB_MAX_MESSAGE_SIZE: usize = 64 << 10;
 /// Default bound on open WebSocket sessions. At a few KiB per idle
 /// connection this is tens of MiB, safe on any machine.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default drain window: 30 s spreads the reconnects of 10,000 clients to
+/// about 80 per 250 ms tick, and with the 5 s grace still fits a
+/// Kubernetes `terminationGracePeriodSeconds` of 40.
+pub const DEFAULT_DRAIN_WINDOW: Duration = Duration::from_secs(30);
 
 /// The server's whole configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +77,11 @@ pub struct HubConfig {
     /// `/assets/*`; without one `/` says how to build it. Defaults to
     /// [`default_web_root`](crate::default_web_root).
     pub web_root: PathBuf,
+    /// After a stop signal, how long the drain takes to close every
+    /// WebSocket session (in batches, see `switchboard_hub::DRAIN_TICK`);
+    /// the process exits at this plus
+    /// [`SHUTDOWN_GRACE`](crate::SHUTDOWN_GRACE) at the latest.
+    pub drain_window: Duration,
 }
 
 impl Default for HubConfig {
@@ -92,6 +101,7 @@ impl Default for HubConfig {
             api_listen: None,
             node: NodeConfig::default(),
             web_root: crate::assets::default_web_root(),
+            drain_window: DEFAULT_DRAIN_WINDOW,
         }
     }
 }

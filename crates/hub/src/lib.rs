@@ -20,6 +20,7 @@ pub mod auth;
 mod chat;
 mod close;
 mod config;
+mod drain;
 mod echo;
 mod engine;
 mod error;
@@ -37,11 +38,13 @@ mod shutdown;
 
 pub use assets::default_web_root;
 pub use chat::{ChatProtocol, BACKLOG, CHAT_CHANNEL, MAX_CHAT_MESSAGE, SEND_TIMEOUT};
+pub use config::DEFAULT_DRAIN_WINDOW;
 pub use config::{
     normalize_origin, HubConfig, TlsFiles, DEFAULT_HUB_MAX_MESSAGE_SIZE, DEFAULT_LISTEN,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_PING_INTERVAL,
 };
+pub use drain::DRAIN_TICK;
 pub use error::ServeError;
 pub use pages::CHAT_PAGE;
 pub use server::{run, Server, SHUTDOWN_GRACE};

@@ -35,10 +35,27 @@ pub(crate) struct Metrics {
     slow_disconnects: AtomicU64,
     /// Server API commands by method: `[ok, error]`.
     api: Mutex<Vec<(&'static str, [u64; 2])>>,
-    /// Connections still open when the drain started, and those closed
-    /// since.
-    drain_total: AtomicU64,
-    drain_closed: AtomicU64,
+    /// The drain's progress (all zero until the stop signal).
+    drain: DrainFigures,
+}
+
+/// The drain's figures, updated by the server loop as it goes.
+#[derive(Debug, Default)]
+struct DrainFigures {
+    /// 1 once the drain has started.
+    draining: AtomicU64,
+    /// WebSocket sessions open when the drain started.
+    open_at_start: AtomicU64,
+    /// Sessions released per tick at most.
+    batch: AtomicU64,
+    /// When the process exits at the latest, in Unix seconds.
+    deadline_unix: AtomicU64,
+    /// Sessions still open.
+    left: AtomicU64,
+    /// Sessions that ended since the drain started.
+    disconnected: AtomicU64,
+    /// Hub clients the drain closed with 3001 (shutdown).
+    shutdown_closes: AtomicU64,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,8 +72,7 @@ impl Metrics {
             sessions: Mutex::new(Counters::default()),
             slow_disconnects: AtomicU64::new(0),
             api: Mutex::new(Vec::new()),
-            drain_total: AtomicU64::new(0),
-            drain_closed: AtomicU64::new(0),
+            drain: DrainFigures::default(),
         }
     }
 
@@ -99,14 +115,29 @@ impl Metrics {
         }
     }
 
-    /// The drain started with `open` connections.
-    pub(crate) fn drain_started(&self, open: u64) {
-        self.drain_total.store(open, Ordering::Relaxed);
+    /// The drain started with `open` sessions, releasing at most `batch`
+    /// per tick, and ends at `deadline` (Unix seconds) at the latest.
+    pub(crate) fn drain_started(&self, open: u64, batch: u64, deadline_unix: u64) {
+        let drain = &self.drain;
+        drain.open_at_start.store(open, Ordering::Relaxed);
+        drain.batch.store(batch, Ordering::Relaxed);
+        drain.deadline_unix.store(deadline_unix, Ordering::Relaxed);
+        drain.left.store(open, Ordering::Relaxed);
+        drain.draining.store(1, Ordering::Relaxed);
     }
 
-    /// One more connection closed during the drain.
+    /// The drain's progress: sessions still open and those that ended
+    /// since it started.
+    pub(crate) fn drain_progress(&self, left: u64, disconnected: u64) {
+        self.drain.left.store(left, Ordering::Relaxed);
+        self.drain
+            .disconnected
+            .store(disconnected, Ordering::Relaxed);
+    }
+
+    /// A hub client was closed with 3001 (shutdown) by the drain.
     pub(crate) fn drained_one(&self) {
-        self.drain_closed.fetch_add(1, Ordering::Relaxed);
+        self.drain.shutdown_closes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The `/metrics` page: the merged session totals, the node's
@@ -258,23 +289,61 @@ impl Metrics {
             api,
         );
 
-        gauge(
-            &mut registry,
-            "drain_connections",
-            "Connections open when the drain started (0: no drain)",
-            self.drain_total.load(Ordering::Relaxed) as i64,
-        );
-        gauge(
-            &mut registry,
-            "drain_closed",
-            "Connections closed since the drain started",
-            self.drain_closed.load(Ordering::Relaxed) as i64,
-        );
+        self.drain.register(&mut registry);
 
         let mut page = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut page, &registry);
         page
+    }
+}
+
+impl DrainFigures {
+    /// Adds the `drain_*` figures to the page.
+    fn register(&self, registry: &mut Registry) {
+        let read = |figure: &AtomicU64| figure.load(Ordering::Relaxed);
+        gauge(
+            registry,
+            "draining",
+            "1 once the stop signal came and the drain runs, else 0",
+            read(&self.draining) as i64,
+        );
+        gauge(
+            registry,
+            "drain_connections",
+            "WebSocket sessions open when the drain started (0: no drain)",
+            read(&self.open_at_start) as i64,
+        );
+        gauge(
+            registry,
+            "drain_batch_size",
+            "WebSocket sessions the drain closes per tick (250 ms) at most",
+            read(&self.batch) as i64,
+        );
+        gauge(
+            registry,
+            "drain_deadline_timestamp_seconds",
+            "When the process exits at the latest (Unix seconds): drain window plus grace",
+            read(&self.deadline_unix) as i64,
+        );
+        gauge(
+            registry,
+            "drain_clients_left",
+            "WebSocket sessions still open during the drain",
+            read(&self.left) as i64,
+        );
+        counter(
+            registry,
+            "drain_disconnected",
+            "WebSocket sessions that ended since the drain started",
+            read(&self.disconnected),
+        );
+        counter(
+            registry,
+            "drain_shutdown_closes",
+            "Hub clients the drain closed with 3001 (shutdown, reconnect advised)",
+            read(&self.shutdown_closes),
+        );
     }
 }
 

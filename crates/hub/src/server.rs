@@ -12,9 +12,13 @@
 //! * Once a connection has switched to WebSocket, hyper's connection
 //!   future completes and its state is freed: an idle WebSocket costs its
 //!   session task only.
-//! * On stop (Ctrl-C or SIGTERM for [`run`]) the server stops accepting,
-//!   closes every WebSocket with 1001 (going away), waits for the close
-//!   handshakes (bounded by [`SHUTDOWN_GRACE`]) and returns.
+//! * On stop (Ctrl-C or SIGTERM for [`run`]) the server drains (see the
+//!   `drain` module): `/ready` turns 503 and upgrades and API calls are
+//!   refused at once, while WebSocket sessions are closed in batches
+//!   spread over the drain window (hub clients with 3001, `/echo` and
+//!   `/chat` with 1001). The listener keeps answering probes until the
+//!   last session is gone or the deadline (window + [`SHUTDOWN_GRACE`])
+//!   passes; then HTTP connections finish their request and it returns.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,17 +39,19 @@ use tracing::Instrument;
 
 use crate::app::{App, Hub};
 use crate::config::HubConfig;
+use crate::drain::{refuse_while_draining, DrainPlan};
 use crate::engine::Engine;
 use crate::error::ServeError;
 use crate::http_service::HttpService;
 use crate::ids::epoch_seed;
 use crate::plain_port::{self, FirstByte};
 use crate::router::{api_routes, routes};
-use crate::shutdown::{self, Signals, Trigger};
+use crate::shutdown::{self, Phase, PhaseWatch, Signals, Trigger};
 
-/// How long shutdown waits for every connection to finish its close
-/// handshake before returning anyway.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long after the drain window the server still waits for close
+/// handshakes (each bounded by 5 s) and requests in progress before it
+/// returns anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long a client has to send a complete first request head (the same
 /// bound the driver puts on a WebSocket handshake): it stops slowloris
 /// clients from holding connections.
@@ -69,6 +75,8 @@ struct Shared {
     http: http1::Builder,
     /// Set with TLS files: every connection starts with TLS.
     tls: Option<TlsAcceptor>,
+    /// Serving, draining or closing: connections close once closing.
+    phase: PhaseWatch,
 }
 
 /// A bound server, not yet serving. [`run`] is bind + serve until a stop
@@ -82,6 +90,8 @@ pub struct Server {
     /// The separate API address, when configured.
     api: Option<ApiListener>,
     trigger: Trigger,
+    /// How long the drain takes to close every session.
+    drain_window: Duration,
 }
 
 /// The listener of a separate API address and its route table.
@@ -171,23 +181,26 @@ impl Server {
             listener,
             addr,
             shared: Arc::new(Shared {
-                router: api_routes(app.clone()),
+                router: refusing_while_draining(api_routes(app.clone()), &app),
                 app: app.clone(),
                 http: http.clone(),
                 tls: tls.clone(),
+                phase: trigger.phase(),
             }),
         });
         Ok(Server {
             listener,
             local_addr,
             shared: Arc::new(Shared {
-                router: routes(app.clone()),
+                router: refusing_while_draining(routes(app.clone()), &app),
                 app,
                 http,
                 tls,
+                phase: trigger.phase(),
             }),
             api,
             trigger,
+            drain_window: config.drain_window,
         })
     }
 
@@ -202,15 +215,17 @@ impl Server {
         self.api.as_ref().map_or(self.local_addr, |api| api.addr)
     }
 
-    /// Serves until `stop` resolves, then shuts down gracefully: stops
-    /// accepting, closes every WebSocket with 1001 and waits for them,
-    /// bounded by [`SHUTDOWN_GRACE`].
+    /// Serves until `stop` resolves, then drains: see the module
+    /// documentation. Returns when the last session is gone and HTTP
+    /// connections have closed, or at the deadline (drain window +
+    /// [`SHUTDOWN_GRACE`]).
     pub async fn serve_until(self, stop: impl Future<Output = ()>) {
         let Server {
             listener,
             shared,
             api,
             trigger,
+            drain_window,
             ..
         } = self;
         let mut connections = JoinSet::new();
@@ -219,56 +234,152 @@ impl Server {
         loop {
             tokio::select! {
                 () = &mut stop => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((tcp, peer)) => {
-                        if let Err(error) = tcp.set_nodelay(true) {
-                            tracing::debug!(%error, "cannot set TCP_NODELAY");
-                        }
-                        connections.spawn(connection(tcp, peer, shared.clone()));
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed; retrying shortly");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    }
-                },
-                accepted = accept_api(&api) => match accepted {
-                    Ok((tcp, peer, api_shared)) => {
-                        if let Err(error) = tcp.set_nodelay(true) {
-                            tracing::debug!(%error, "cannot set TCP_NODELAY");
-                        }
-                        connections.spawn(connection(tcp, peer, api_shared));
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "accept on the API address failed; retrying shortly");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    }
-                },
+                accepted = listener.accept() => accept(accepted, &shared, &mut connections).await,
+                accepted = accept_api(&api) => accept_on_api(accepted, &mut connections).await,
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
-        drop(listener);
-        drop(api);
-        let app = &shared.app;
-        let open = app.max_connections - app.sessions.available_permits();
-        app.hub.engine.metrics().drain_started(open as u64);
-        tracing::info!(open, "shutting down: closing every connection with 1001");
-        trigger.fire();
-        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-            while connections.join_next().await.is_some() {}
-            // Every WebSocket session holds a slot until it has closed.
-            let _ = app.sessions.acquire_many(app.max_connections as u32).await;
-        })
+        drain(
+            &listener,
+            &api,
+            &shared,
+            &trigger,
+            drain_window,
+            &mut connections,
+        )
         .await;
-        if drained.is_err() {
-            tracing::warn!(
-                left = connections.len(),
-                "connections did not close within {SHUTDOWN_GRACE:?}; dropping them"
-            );
-            connections.shutdown().await;
-        }
         expiry.abort();
         tracing::info!("stopped");
     }
+}
+
+/// Spawns the task of a connection accepted on the main listener.
+async fn accept(
+    accepted: std::io::Result<(TcpStream, SocketAddr)>,
+    shared: &Arc<Shared>,
+    connections: &mut JoinSet<()>,
+) {
+    match accepted {
+        Ok((tcp, peer)) => {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+            connections.spawn(connection(tcp, peer, shared.clone()));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "accept failed; retrying shortly");
+            tokio::time::sleep(ACCEPT_BACKOFF).await;
+        }
+    }
+}
+
+/// Spawns the task of a connection accepted on the API listener.
+async fn accept_on_api(
+    accepted: std::io::Result<(TcpStream, SocketAddr, Arc<Shared>)>,
+    connections: &mut JoinSet<()>,
+) {
+    match accepted {
+        Ok((tcp, peer, api_shared)) => {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+            connections.spawn(connection(tcp, peer, api_shared));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "accept on the API address failed; retrying shortly");
+            tokio::time::sleep(ACCEPT_BACKOFF).await;
+        }
+    }
+}
+
+/// The drain: not ready at once, sessions released a batch per tick,
+/// probes still answered, until every session is gone or the deadline;
+/// then HTTP connections finish their request and close.
+async fn drain(
+    listener: &TcpListener,
+    api: &Option<ApiListener>,
+    shared: &Arc<Shared>,
+    trigger: &Trigger,
+    window: Duration,
+    connections: &mut JoinSet<()>,
+) {
+    let app = &shared.app;
+    let metrics = app.hub.engine.metrics();
+    trigger.start_drain();
+    let open = trigger.open_sessions();
+    let plan = DrainPlan::new(open, window);
+    let deadline = Instant::now() + window + SHUTDOWN_GRACE;
+    let deadline_unix = (std::time::SystemTime::now() + window + SHUTDOWN_GRACE)
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    metrics.drain_started(open as u64, plan.batch as u64, deadline_unix);
+    tracing::info!(
+        open,
+        batch = plan.batch,
+        tick = ?plan.tick,
+        window = ?window,
+        "shutting down: draining {open} WebSocket sessions, at most {} every {:?}",
+        plan.batch,
+        plan.tick
+    );
+    // Every WebSocket session holds a slot until its close handshake is
+    // over: all slots back means the last client is gone.
+    let all_gone = app.sessions.acquire_many(app.max_connections as u32);
+    tokio::pin!(all_gone);
+    let mut ticks = tokio::time::interval(plan.tick);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let report = || {
+        metrics.drain_progress(
+            trigger.open_sessions() as u64,
+            trigger.ended_while_draining(),
+        )
+    };
+    let finished = loop {
+        tokio::select! {
+            _ = &mut all_gone => break true,
+            () = tokio::time::sleep_until(deadline) => break false,
+            _ = ticks.tick() => {
+                trigger.release(plan.batch);
+                report();
+            }
+            () = trigger.session_ended() => report(),
+            accepted = listener.accept() => accept(accepted, shared, connections).await,
+            accepted = accept_api(api) => accept_on_api(accepted, connections).await,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    };
+    report();
+    if finished {
+        tracing::info!("drained: every WebSocket session has closed");
+    } else {
+        tracing::warn!(
+            left = trigger.open_sessions(),
+            "WebSocket sessions still open at the drain deadline; dropping them"
+        );
+    }
+    // Releases any session left and lets HTTP connections finish the
+    // request in progress.
+    trigger.close();
+    let closed = tokio::time::timeout_at(deadline, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if closed.is_err() {
+        tracing::warn!(
+            left = connections.len(),
+            "connections still open at the drain deadline; dropping them"
+        );
+        connections.shutdown().await;
+    }
+}
+
+/// Adds the drain's refusals (upgrades and API calls get 503 once the
+/// stop signal came) in front of a route table.
+fn refusing_while_draining(router: Router, app: &Arc<App>) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        refuse_while_draining,
+    ))
 }
 
 /// Expires history publications and idle streams when they are due.
@@ -305,12 +416,12 @@ pub async fn run(config: HubConfig) -> Result<(), ServeError> {
 async fn connection(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let span = tracing::info_span!("conn", %peer);
     async {
-        let mut shutdown = shared.app.shutdown.clone();
+        let mut phase = shared.phase.clone();
         let Some(acceptor) = &shared.tls else {
             let deadline = Instant::now() + FIRST_REQUEST_TIMEOUT;
             let first = tokio::select! {
                 first = plain_port::classify(&tcp, deadline) => first,
-                _ = shutdown.wait() => return,
+                () = phase.reached(Phase::Closing) => return,
             };
             match first {
                 FirstByte::Http => serve_http(tcp, &shared, deadline).await,
@@ -322,7 +433,7 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
         let outcome = tokio::select! {
             outcome = handshake => outcome,
-            _ = shutdown.wait() => return,
+            () = phase.reached(Phase::Closing) => return,
         };
         match outcome {
             Ok(Ok(tls)) => serve_http(tls, &shared, Instant::now() + FIRST_REQUEST_TIMEOUT).await,
@@ -347,7 +458,7 @@ where
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
-    let mut shutdown = shared.app.shutdown.clone();
+    let mut phase = shared.phase.clone();
     let first_head = tokio::time::sleep_until(first_head_deadline);
     tokio::pin!(first_head);
     let mut waiting_for_first_head = true;
@@ -367,7 +478,7 @@ where
                 }
                 waiting_for_first_head = false;
             }
-            () = shutdown.wait(), if !stopping => {
+            () = phase.reached(Phase::Closing), if !stopping => {
                 // Finishes an answer in progress, then closes; an idle
                 // keep-alive connection closes at once.
                 conn.as_mut().graceful_shutdown();

@@ -14,7 +14,7 @@ pub use switchboard_hub::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_PING_INTERVAL,
 };
-use switchboard_hub::{HubConfig, NodeConfig};
+use switchboard_hub::{HubConfig, NodeConfig, DEFAULT_DRAIN_WINDOW};
 
 /// `switchboard serve`: the hub (Centrifugo client protocol), an echo
 /// endpoint, a chat room, a health check and a test page on one port.
@@ -24,7 +24,7 @@ pub struct ServeArgs {
     /// Read settings from this TOML file; flags given on the command line
     /// override it. Keys are the flag names: listen, tls-cert, tls-key,
     /// origin, compression, ping-interval, max-message-size, max-connections,
-    /// log-format.
+    /// log-format, drain-window.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -111,6 +111,15 @@ pub struct ServeArgs {
     /// if built there, else web/dist of the checkout the binary came from]
     #[arg(long, value_name = "DIR")]
     pub web_root: Option<PathBuf>,
+
+    /// After SIGTERM or Ctrl-C, close the WebSocket clients in batches
+    /// spread over this long (`30s`, `2m`; `0s` closes them all at once)
+    /// so their reconnects do not arrive at once. Meanwhile /ready says
+    /// 503 and upgrades and API calls are refused; the process exits when
+    /// the last client has gone, or 5 s after the window at the latest.
+    /// [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_drain_window)]
+    pub drain_window: Option<Duration>,
 }
 
 /// A keepalive interval as given: a duration, or `None` for `off`.
@@ -119,6 +128,11 @@ pub struct PingInterval(pub Option<Duration>);
 
 fn parse_ping_interval(text: &str) -> Result<PingInterval, String> {
     parse_interval(text).map(PingInterval)
+}
+
+/// A drain window: a duration; `0s` (or `off`) closes every client at once.
+fn parse_drain_window(text: &str) -> Result<Duration, String> {
+    parse_interval(text).map(Option::unwrap_or_default)
 }
 
 const SERVE_AFTER_HELP: &str = "\
@@ -145,7 +159,11 @@ Endpoints:
   /metrics  Prometheus text format; /info the node and its counts as JSON
   other     404
 
-Ctrl-C or SIGTERM closes every WebSocket with 1001 (going away) and exits 0.";
+Ctrl-C or SIGTERM drains: /ready turns 503 and WebSocket upgrades and API
+calls are refused (503, Retry-After) at once; WebSocket clients are closed in
+batches over --drain-window (hub clients with 3001 \"shutdown\", reconnect
+advised; /echo and /chat with 1001); the process exits 0 when the last client
+has gone, or 5 s after the window at the latest.";
 
 /// The same settings as read from a TOML file; every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -178,6 +196,8 @@ pub struct ServeFile {
     pub api_listen: Option<String>,
     /// See [`ServeArgs::web_root`]; relative to the working directory.
     pub web_root: Option<PathBuf>,
+    /// See [`ServeArgs::drain_window`]; a duration string.
+    pub drain_window: Option<String>,
     /// The hub at `/connection/websocket`: channel options, namespaces,
     /// keepalive and queue bounds, with the keys (snake_case, as
     /// Centrifugo's) and defaults of [`switchboard_hub::NodeConfig`].
@@ -205,7 +225,7 @@ impl ServeFile {
             format!(
                 "{} is not a valid serve config (TOML with keys listen, tls-cert, tls-key, \
                  origin, compression, ping-interval, max-message-size, max-connections, \
-                 log-format, hub-max-message-size and a [hub] table)",
+                 log-format, drain-window, hub-max-message-size and a [hub] table)",
                 path.display()
             )
         })
@@ -247,6 +267,8 @@ pub struct ServeSettings {
     pub api_listen: Option<String>,
     /// The built demo page's directory.
     pub web_root: PathBuf,
+    /// How long the drain after a stop signal takes.
+    pub drain_window: Duration,
 }
 
 impl Default for ServeSettings {
@@ -267,6 +289,7 @@ impl Default for ServeSettings {
             api_key: None,
             api_listen: None,
             web_root: switchboard_hub::default_web_root(),
+            drain_window: DEFAULT_DRAIN_WINDOW,
         }
     }
 }
@@ -290,6 +313,7 @@ impl ServeSettings {
             api_listen: self.api_listen.clone(),
             node: self.node.clone(),
             web_root: self.web_root.clone(),
+            drain_window: self.drain_window,
         }
     }
 
@@ -310,6 +334,14 @@ impl ServeSettings {
                 parse_interval(text)
                     .map_err(anyhow::Error::msg)
                     .context("config file key ping-interval")?,
+            ),
+            None => None,
+        };
+        let file_drain_window = match &file.drain_window {
+            Some(text) => Some(
+                parse_drain_window(text)
+                    .map_err(anyhow::Error::msg)
+                    .context("config file key drain-window")?,
             ),
             None => None,
         };
@@ -400,6 +432,10 @@ impl ServeSettings {
                 .clone()
                 .or(file.web_root)
                 .unwrap_or(defaults.web_root),
+            drain_window: args
+                .drain_window
+                .or(file_drain_window)
+                .unwrap_or(defaults.drain_window),
         })
     }
 }
@@ -589,5 +625,29 @@ mod tests {
             format!("{error:#}").contains("max-connections"),
             "{error:#}"
         );
+    }
+
+    #[test]
+    fn drain_window_from_the_file_or_the_flag() {
+        assert_eq!(
+            ServeSettings::default().hub_config().drain_window,
+            DEFAULT_DRAIN_WINDOW
+        );
+        let merged =
+            ServeSettings::merge(&ServeArgs::default(), file("drain-window = \"12s\"")).unwrap();
+        assert_eq!(merged.hub_config().drain_window, Duration::from_secs(12));
+        let flagged = ServeArgs {
+            drain_window: Some(parse_drain_window("0s").unwrap()),
+            ..ServeArgs::default()
+        };
+        let merged = ServeSettings::merge(&flagged, file("drain-window = \"12s\"")).unwrap();
+        assert_eq!(
+            merged.drain_window,
+            Duration::ZERO,
+            "the flag wins; 0s is allowed"
+        );
+        let error = ServeSettings::merge(&ServeArgs::default(), file("drain-window = \"soon\""))
+            .unwrap_err();
+        assert!(format!("{error:#}").contains("drain-window"), "{error:#}");
     }
 }
