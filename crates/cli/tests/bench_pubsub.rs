@@ -85,6 +85,36 @@ fn switchboard_hub_delivers_every_publication_in_order_in_protobuf() {
 }
 
 #[test]
+fn the_cli_reports_a_clean_run_as_json_and_holds_idle_subscribers() {
+    let server = common::Server::start(&[]);
+    let url = server.ws_url("/connection/websocket");
+    let output = Command::new(common::binary())
+        .args(["bench", "--pubsub", "centrifuge", "--json", "--no-progress"])
+        .args(["-c", "6", "--channels", "3", "--rate", "300", "-s", "64"])
+        .args(["-d", "0.5", "-w", "0.1", &url])
+        .output()
+        .expect("run switchboard bench");
+    assert!(output.status.success(), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["mode"], "pubsub");
+    assert_eq!(report["protocol"], "centrifuge");
+    assert!(report["deliveries"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["missing"], 0, "{report}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    let output = Command::new(common::binary())
+        .args(["bench", "--pubsub", "centrifuge", "--idle", "--no-progress"])
+        .args(["-c", "5", "--channels", "5", "-d", "0.3", "--ready-file"])
+        .arg(&ready)
+        .arg(&url)
+        .output()
+        .expect("run switchboard bench --idle");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(std::fs::read_to_string(&ready).unwrap(), "5\n");
+}
+
+#[test]
 fn nats_server_over_websocket_delivers_every_publication_in_order() {
     let daemon = Daemon::start(
         &DaemonSpec {

@@ -73,9 +73,10 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<PubSubReport> {
         .protocol
         .context("pub/sub mode needs --pubsub PROTOCOL")?;
     options.validate()?;
+    let published_size = (!options.idle).then_some(options.payload_size);
     options
         .pubsub
-        .validate(options.payload_size, options.connections)?;
+        .validate(published_size, options.connections)?;
     crate::bench::keep_freed_memory();
     LocalSet::new()
         .run_until(run_local(options, protocol))
@@ -95,7 +96,8 @@ async fn run_local(options: BenchOptions, protocol: Protocol) -> anyhow::Result<
         .map(|index| pubsub.channel_name(protocol, index))
         .collect();
     let mut shared = Shared::new(
-        PublicationPattern::new(options.payload_size),
+        // Idle runs publish nothing; any valid size does.
+        PublicationPattern::new(options.payload_size.max(MIN_PUBSUB_PAYLOAD)),
         channel_names,
         pubsub.publishers,
     );

@@ -99,10 +99,11 @@ impl PubSubOptions {
         format!("{prefix}{index}")
     }
 
-    /// Checks the values that clap cannot, with the payload size and
-    /// subscriber count given to the whole run.
-    pub fn validate(&self, payload_size: usize, subscribers: usize) -> anyhow::Result<()> {
-        if payload_size < MIN_PUBSUB_PAYLOAD {
+    /// Checks the values that clap cannot, with the payload size (`None`
+    /// when nothing is published: idle subscribers) and subscriber count
+    /// given to the whole run.
+    pub fn validate(&self, payload_size: Option<usize>, subscribers: usize) -> anyhow::Result<()> {
+        if payload_size.is_some_and(|size| size < MIN_PUBSUB_PAYLOAD) {
             bail!("--size must be at least {MIN_PUBSUB_PAYLOAD} bytes in pub/sub mode: each publication carries its publisher, channel, sequence number and send time");
         }
         if self.channels == 0 || self.channels > MAX_CHANNELS {
@@ -183,7 +184,9 @@ mod tests {
         assert_eq!(pubsub.rate, 2500.5);
         assert_eq!(pubsub.drain, std::time::Duration::from_secs(2));
         assert_eq!(cli.options.connections, 10000);
-        assert!(pubsub.validate(cli.options.payload_size, 10000).is_ok());
+        assert!(pubsub
+            .validate(Some(cli.options.payload_size), 10000)
+            .is_ok());
         // Pub/sub options without the mode are a mistake, not ignored.
         assert!(Cli::try_parse_from(["bench", "--channels", "3", "ws://a/"]).is_err());
         assert!(Cli::try_parse_from(["bench", "--pubsub", "stomp", "ws://a/"]).is_err());
@@ -194,17 +197,18 @@ mod tests {
     #[test]
     fn validation_rejects_unusable_shapes() {
         let ok = PubSubOptions::default();
-        assert!(ok.validate(100, 10).is_ok());
-        assert!(ok.validate(MIN_PUBSUB_PAYLOAD - 1, 10).is_err());
+        assert!(ok.validate(Some(100), 10).is_ok());
+        assert!(ok.validate(Some(MIN_PUBSUB_PAYLOAD - 1), 10).is_err());
+        assert!(ok.validate(None, 10).is_ok());
         let more_channels = PubSubOptions {
             channels: 20,
             ..PubSubOptions::default()
         };
-        assert!(more_channels.validate(100, 10).is_err());
+        assert!(more_channels.validate(Some(100), 10).is_err());
         let no_rate = PubSubOptions {
             rate: 0.0,
             ..PubSubOptions::default()
         };
-        assert!(no_rate.validate(100, 10).is_err());
+        assert!(no_rate.validate(Some(100), 10).is_err());
     }
 }
