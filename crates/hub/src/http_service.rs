@@ -13,21 +13,28 @@ use axum::Router;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
+use hyper::ext::Protocol;
+use switchboard::UpgradeRequest;
 use tower_service::Service;
 
+use crate::app::App;
+
 /// One connection's service: the shared router plus a flag raised when
-/// the first request head has arrived.
+/// the first request head has arrived, and the app whose metrics count
+/// WebSocket requests by HTTP version.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpService {
     router: Router,
     first_request_seen: Arc<AtomicBool>,
+    app: Arc<App>,
 }
 
 impl HttpService {
-    pub(crate) fn new(router: Router, first_request_seen: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(router: Router, first_request_seen: Arc<AtomicBool>, app: Arc<App>) -> Self {
         HttpService {
             router,
             first_request_seen,
+            app,
         }
     }
 }
@@ -41,11 +48,21 @@ impl hyper::service::Service<Request<Incoming>> for HttpService {
         self.first_request_seen.store(true, Ordering::Relaxed);
         let keep_alive = wants_keep_alive(request.version(), request.headers());
         let upgrade = asks_for_upgrade(request.headers());
+        let http2 = request.version() >= Version::HTTP_2;
+        if opens_websocket(&request) {
+            self.app.hub.engine.metrics().websocket_request(http2);
+        }
         // axum's Router is always ready (its poll_ready never waits).
         let answer = self.router.clone().call(request);
         Box::pin(async move {
             let mut response = answer.await?;
-            finish_headers(&mut response, keep_alive, upgrade);
+            if http2 {
+                // HTTP/2 has no connection-level headers (RFC 9113 §8.2.2).
+                let server = HeaderValue::from_static("switchboard");
+                response.headers_mut().insert(header::SERVER, server);
+            } else {
+                finish_headers(&mut response, keep_alive, upgrade);
+            }
             Ok(response)
         })
     }
@@ -68,6 +85,21 @@ fn finish_headers(response: &mut Response<Body>, keep_alive: bool, upgrade: bool
         "close"
     };
     headers.insert(header::CONNECTION, HeaderValue::from_static(connection));
+}
+
+/// Whether the request asks to open a WebSocket: `Upgrade: websocket` on
+/// HTTP/1.1, or an RFC 8441 extended CONNECT (`:protocol`) on HTTP/2.
+fn opens_websocket<B>(request: &Request<B>) -> bool {
+    let protocol = request.extensions().get::<Protocol>().map(Protocol::as_str);
+    if UpgradeRequest::is_extended_connect(request.method(), protocol) {
+        return true;
+    }
+    request
+        .headers()
+        .get_all(header::UPGRADE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.trim().eq_ignore_ascii_case("websocket"))
 }
 
 /// Whether the request carries the `Upgrade` header (any protocol).

@@ -37,6 +37,9 @@ pub(crate) struct Metrics {
     api: Mutex<Vec<(&'static str, [u64; 2])>>,
     /// The drain's progress (all zero until the stop signal).
     drain: DrainFigures,
+    /// WebSocket opening requests by HTTP version: `[HTTP/1.1 Upgrade,
+    /// HTTP/2 extended CONNECT]`.
+    websocket_requests: [AtomicU64; 2],
 }
 
 /// The drain's figures, updated by the server loop as it goes.
@@ -73,6 +76,7 @@ impl Metrics {
             slow_disconnects: AtomicU64::new(0),
             api: Mutex::new(Vec::new()),
             drain: DrainFigures::default(),
+            websocket_requests: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
 
@@ -113,6 +117,12 @@ impl Metrics {
                 api.push((method, counts));
             }
         }
+    }
+
+    /// A WebSocket opening request arrived, over HTTP/2 (RFC 8441
+    /// extended CONNECT) or HTTP/1.1 (Upgrade).
+    pub(crate) fn websocket_request(&self, http2: bool) {
+        self.websocket_requests[usize::from(http2)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The drain started with `open` sessions, releasing at most `batch`
@@ -231,6 +241,18 @@ impl Metrics {
             "slow_disconnects",
             "Connections closed as slow consumers (3008)",
             totals.slow_disconnects,
+        );
+        counter(
+            &mut registry,
+            "websocket_requests_http1",
+            "WebSocket opening requests over HTTP/1.1 (Upgrade)",
+            self.websocket_requests[0].load(Ordering::Relaxed),
+        );
+        counter(
+            &mut registry,
+            "websocket_requests_http2",
+            "WebSocket opening requests over HTTP/2 (RFC 8441 extended CONNECT)",
+            self.websocket_requests[1].load(Ordering::Relaxed),
         );
         counter(
             &mut registry,

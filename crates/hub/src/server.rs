@@ -1,6 +1,6 @@
 //! [`Server`] and [`run`]: the listener, one task per TCP connection
-//! (TLS first if configured, then HTTP/1.1 through hyper with upgrades),
-//! and the graceful shutdown.
+//! (TLS first if configured, then HTTP/1.1 or HTTP/2 through hyper with
+//! upgrades), and the graceful shutdown.
 //!
 //! Decisions:
 //! * `max_connections` counts WebSocket sessions; an upgrade over the
@@ -12,6 +12,11 @@
 //! * Once a connection has switched to WebSocket, hyper's connection
 //!   future completes and its state is freed: an idle WebSocket costs its
 //!   session task only.
+//! * HTTP/2 is served beside HTTP/1.1: over TLS when ALPN selects `h2`,
+//!   on a plain port when the client starts with the HTTP/2 preface (h2c
+//!   with prior knowledge). `SETTINGS_ENABLE_CONNECT_PROTOCOL` is sent, so
+//!   WebSockets open as extended CONNECT streams (RFC 8441), many on one
+//!   connection; the connection lives while any of its streams does.
 //! * On stop (Ctrl-C or SIGTERM for [`run`]) the server drains (see the
 //!   `drain` module): `/ready` turns 503 and upgrades and API calls are
 //!   refused at once, while WebSocket sessions are closed in batches
@@ -27,8 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use switchboard::tls::TlsAcceptor;
 use switchboard::Limits;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -66,13 +71,16 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause after a failed `accept` (out of file descriptors, typically) so
 /// the loop does not spin while the condition lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Streams one HTTP/2 connection may have open at once, each an HTTP
+/// request or a WebSocket: a browser tab's sockets to one origin fit.
+const MAX_HTTP2_STREAMS: u32 = 1024;
 
 /// What every connection task shares.
 #[derive(Debug)]
 struct Shared {
     app: Arc<App>,
     router: Router,
-    http: http1::Builder,
+    http: auto::Builder<TokioExecutor>,
     /// Set with TLS files: every connection starts with TLS.
     tls: Option<TlsAcceptor>,
     /// Serving, draining or closing: connections close once closing.
@@ -119,7 +127,9 @@ impl Server {
     /// Loads the TLS files (if any) and binds the listen address.
     pub async fn bind(config: HubConfig) -> Result<Server, ServeError> {
         let tls = match &config.tls {
-            Some(files) => Some(TlsAcceptor::from_pem_files(&files.cert, &files.key)?),
+            Some(files) => {
+                Some(TlsAcceptor::from_pem_files(&files.cert, &files.key)?.offering_http2())
+            }
             None => None,
         };
         let bind_error = |source| ServeError::Bind {
@@ -160,11 +170,17 @@ impl Server {
         let (trigger, shutdown) = shutdown::channel();
         let app = Arc::new(App::new(&config, hub, shutdown));
         let limits = Limits::default();
-        let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new())
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        http.http1()
+            .timer(TokioTimer::new())
             .header_read_timeout(KEEP_ALIVE_IDLE)
-            .max_header_size(limits.max_header_bytes)
+            .max_buf_size(limits.max_header_bytes.max(8192))
             .max_headers(limits.max_headers);
+        http.http2()
+            .timer(TokioTimer::new())
+            .enable_connect_protocol()
+            .max_concurrent_streams(MAX_HTTP2_STREAMS)
+            .max_header_list_size(limits.max_header_bytes as u32);
         tracing::info!(
             addr = %local_addr,
             tls = tls.is_some(),
@@ -445,18 +461,22 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     .await;
 }
 
-/// Serves HTTP/1.1 on `io` until it closes or switches to WebSocket. The
-/// first request head must be complete by `first_head_deadline`.
+/// Serves HTTP/1.1 or HTTP/2 on `io` until it closes (or, on HTTP/1.1,
+/// switches to WebSocket). The first request head must be complete by
+/// `first_head_deadline`.
 async fn serve_http<S>(io: S, shared: &Shared, first_head_deadline: Instant)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let first_request_seen = Arc::new(AtomicBool::new(false));
-    let service = HttpService::new(shared.router.clone(), first_request_seen.clone());
+    let service = HttpService::new(
+        shared.router.clone(),
+        first_request_seen.clone(),
+        shared.app.clone(),
+    );
     let conn = shared
         .http
-        .serve_connection(TokioIo::new(io), service)
-        .with_upgrades();
+        .serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut phase = shared.phase.clone();
     let first_head = tokio::time::sleep_until(first_head_deadline);

@@ -225,6 +225,38 @@
 //! checks and the 400/405/426 rejections are the protocol core's, as for
 //! [`accept`]. Both features are off by default.
 //!
+//! ## WebSockets over HTTP/2 (RFC 8441)
+//!
+//! A browser that already holds an HTTP/2 connection to an origin opens
+//! its `wss://` sockets as streams of that connection (an extended
+//! `CONNECT` with `:protocol websocket`) when the server advertises
+//! `SETTINGS_ENABLE_CONNECT_PROTOCOL`: no TCP or TLS handshake per socket.
+//!
+//! * Server (feature `hyper`): serve connections with hyper's HTTP/2
+//!   server and `enable_connect_protocol()` (hyper-util's auto builder:
+//!   `builder.http2().enable_connect_protocol()` and
+//!   `serve_connection_with_upgrades`), offer ALPN `h2` with
+//!   `TlsAcceptor::offering_http2`. The same `Upgrade` and
+//!   `WebSocketUpgrade` accept both versions: the core checks the request
+//!   against RFC 8441 §4-5 (`:scheme`, `:path`, `:authority`,
+//!   `sec-websocket-version`), negotiates subprotocols and
+//!   permessage-deflate as on HTTP/1.1 and answers `200`. The session and
+//!   its framing are unchanged (client frames stay masked). With axum,
+//!   route with `any(..)`: the method is CONNECT.
+//! * Client (feature `http2`): `Http2Connection::handshake` over a TLS
+//!   stream that chose ALPN `h2` (or TCP, for h2c), then
+//!   `ClientBuilder::connect_on_http2` once per WebSocket: they share the
+//!   connection. `ClientBuilder::connect_preferring_http2` offers ALPN
+//!   `h2, http/1.1` and falls back to an HTTP/1.1 upgrade when the server
+//!   picks `http/1.1` or does not enable extended CONNECT, and says which
+//!   it used (`ClientStream::Http1` or `ClientStream::Http2`).
+//! * Flow control is the backpressure: a reader that stops reading stops
+//!   the sender once the HTTP/2 stream window and the write buffer are
+//!   full (tested: the server's sends stall, nothing queues without
+//!   bound). A close ends the stream with END_STREAM; a peer's RST_STREAM
+//!   reads as an abnormal close ([`Error::Io`]); neither disturbs the other
+//!   streams of the connection.
+//!
 //! ## Errors
 //!
 //! [`Error`] is split by cause: the peer broke the protocol

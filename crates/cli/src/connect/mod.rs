@@ -26,7 +26,8 @@ use std::path::PathBuf;
 use http::{HeaderName, HeaderValue};
 use switchboard::proxy::{ProxyConfig, ProxyMode};
 use switchboard::tls::TlsClientConfig;
-use switchboard::{ClientBuilder, Error, Limits};
+use switchboard::{ClientBuilder, ClientStream, Error, HttpVersionUsed, Limits, WebSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::config::{parse_positive_duration, parse_size, Compression};
 pub use outcome::{Outcome, EXIT_CODES_HELP};
@@ -103,6 +104,12 @@ pub struct ConnectArgs {
     #[arg(long)]
     pub no_proxy: bool,
 
+    /// Prefer HTTP/2 (RFC 8441): for wss://, offer ALPN h2 and open the
+    /// WebSocket as an HTTP/2 stream when the server allows it, else fall
+    /// back to HTTP/1.1. Which one was used is printed on standard error.
+    #[arg(long)]
+    pub http2: bool,
+
     /// Give up if the TCP connection and the opening handshake take longer.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
     pub connect_timeout: Duration,
@@ -175,13 +182,6 @@ pub async fn run(args: ConnectArgs) -> Outcome {
             return Outcome::Usage;
         }
     };
-    let io = match dial::dial(&target, &proxy, &tls, args.connect_timeout).await {
-        Ok(io) => io,
-        Err(error) => {
-            eprintln!("handshake failed: {error}");
-            return Outcome::HandshakeFailed;
-        }
-    };
     let mut builder = ClientBuilder::new(args.url.clone()).handshake_timeout(args.connect_timeout);
     for header in &args.headers {
         builder = builder.header(header.name.clone(), header.value.clone());
@@ -202,10 +202,46 @@ pub async fn run(args: ConnectArgs) -> Outcome {
                 .max_frame_size(size.min(Limits::default().max_frame_size)),
         );
     }
+    if args.http2 {
+        let builder = builder
+            .tls_config(tls)
+            .proxy_mode(proxy)
+            .connect_timeout(args.connect_timeout);
+        let (ws, response, _connection) = match builder.connect_preferring_http2().await {
+            Ok(connected) => connected,
+            Err(error) => return handshake_failed(&error),
+        };
+        let used = match ws.get_ref() {
+            ClientStream::Http1(_) => HttpVersionUsed::Http1,
+            ClientStream::Http2(_) => HttpVersionUsed::Http2,
+        };
+        eprintln!("using {used}");
+        return start_session(ws, &response, &args, interactive).await;
+    }
+    let io = match dial::dial(&target, &proxy, &tls, args.connect_timeout).await {
+        Ok(io) => io,
+        Err(error) => {
+            eprintln!("handshake failed: {error}");
+            return Outcome::HandshakeFailed;
+        }
+    };
     let (ws, response) = match builder.connect_on(io).await {
         Ok(connected) => connected,
         Err(error) => return handshake_failed(&error),
     };
+    start_session(ws, &response, &args, interactive).await
+}
+
+/// Says what was negotiated (at a terminal) and runs the session.
+async fn start_session<S>(
+    ws: WebSocket<S>,
+    response: &http::Response<()>,
+    args: &ConnectArgs,
+    interactive: bool,
+) -> Outcome
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     if interactive {
         let header = |name| {
             response
@@ -232,7 +268,7 @@ pub async fn run(args: ConnectArgs) -> Outcome {
     } else {
         display::Style::Pipe
     };
-    session::run(ws, &args, style).await
+    session::run(ws, args, style).await
 }
 
 /// Reports a failed connect and picks the exit code.
