@@ -210,6 +210,21 @@ pub struct NodeConfig {
     /// as slow (3008). Default 1 s, Centrifugo's `websocket_write_timeout`.
     #[serde(deserialize_with = "duration::deserialize")]
     pub write_timeout: Duration,
+    /// Commands one connection may send per second (pongs to server pings
+    /// do not count); 0, the default, sets no limit, as Centrifugo without
+    /// PRO's operation limits. Commands over it are answered with error
+    /// 111 "too many requests" (temporary); a client that keeps going
+    /// (more refusals than `client_command_burst` without a quiet second)
+    /// is disconnected with 3013 "too many requests" and reconnects after
+    /// a backoff. Off by default because SDKs and benchmark publishers
+    /// legitimately send thousands of publishes per second over one
+    /// connection; set it for public clients (e.g. 100).
+    pub client_command_rate: u32,
+    /// Commands a connection may send at once under `client_command_rate`;
+    /// 0 means one second's worth. Keep it above
+    /// `max_channels_per_connection`: an SDK resubscribes to every channel
+    /// in one burst when it reconnects.
+    pub client_command_burst: u32,
 }
 
 impl Default for NodeConfig {
@@ -234,11 +249,19 @@ impl Default for NodeConfig {
             client_queue_max_bytes: 1 << 20,
             client_queue_max_messages: 4096,
             write_timeout: Duration::from_secs(1),
+            client_command_rate: 0,
+            client_command_burst: 0,
         }
     }
 }
 
 impl NodeConfig {
+    /// The commands-per-connection limit, `None` when
+    /// `client_command_rate` is 0 (off).
+    pub fn command_rate(&self) -> Option<crate::rate::RateLimit> {
+        crate::rate::RateLimit::new(self.client_command_rate, self.client_command_burst)
+    }
+
     /// Whether any token key is configured (tokens are then verified).
     pub fn has_token_keys(&self) -> bool {
         self.token_hmac_secret_key.is_some()

@@ -24,6 +24,8 @@
 //! - [`session`]: the per-connection state machine ([`Session`]): frames
 //!   in, actions for the node and encoded replies out.
 //! - [`outbound`]: the slow-consumer rule (3008) for a connection's queue.
+//! - [`rate`]: token buckets for connections per second and commands per
+//!   connection per second.
 //! - [`counters`]: plain counters for the runtime to export.
 //! - [`codes`], [`wire`]: the protocol's codes and messages.
 //!
@@ -54,6 +56,7 @@ pub mod node;
 pub mod outbound;
 pub mod position;
 pub mod presence;
+pub mod rate;
 pub mod session;
 pub mod subscribers;
 pub mod wire;

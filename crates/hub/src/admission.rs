@@ -1,5 +1,6 @@
-//! Who may open a WebSocket: the Origin allow-list and the session limit,
-//! decided before the 101 so that refusals are plain HTTP answers.
+//! Who may open a WebSocket: the Origin allow-list, the connection rate
+//! and the session limit, decided before the 101 so that refusals are
+//! plain HTTP answers.
 
 use axum::response::{IntoResponse, Response};
 use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
@@ -18,6 +19,12 @@ pub(crate) enum Refusal {
     NoChatProtocol,
     /// `max_connections` sessions are open (503, `Retry-After: 1`).
     Full,
+    /// More new connections per second than `connection_rate` allows
+    /// (503, `Retry-After`: the whole seconds until a token is back).
+    TooFast {
+        /// Seconds until the next connection is admitted (at least 1).
+        retry_after: u64,
+    },
 }
 
 impl IntoResponse for Refusal {
@@ -39,6 +46,12 @@ impl IntoResponse for Refusal {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many WebSocket connections; try again later\n".to_owned(),
             ),
+            Refusal::TooFast { retry_after } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "too many new WebSocket connections per second; retry in {retry_after} s\n"
+                ),
+            ),
         };
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
@@ -46,8 +59,14 @@ impl IntoResponse for Refusal {
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
-        if self == Refusal::Full {
-            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        match self {
+            Refusal::Full => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Refusal::TooFast { retry_after } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            Refusal::Origin(_) | Refusal::NoChatProtocol => {}
         }
         response
     }
@@ -66,9 +85,19 @@ pub(crate) fn check_origin(app: &App, request: &UpgradeRequest) -> Result<(), Re
     }
 }
 
-/// Takes a session slot (`max_connections`), held until the session
-/// ends. Taken last, after every other check, so refusals never hold one.
+/// Takes a token of the connection rate, then a session slot
+/// (`max_connections`), held until the session ends. Taken last, after
+/// every other check, so other refusals cost neither.
 pub(crate) fn take_slot(app: &App) -> Result<OwnedSemaphorePermit, Refusal> {
+    if let Some(rate) = &app.connection_rate {
+        rate.admit().map_err(|retry_after| {
+            tracing::warn!(
+                retry_after,
+                "connection rate exceeded, refusing an upgrade with 503"
+            );
+            Refusal::TooFast { retry_after }
+        })?;
+    }
     app.sessions.clone().try_acquire_owned().map_err(|_| {
         tracing::warn!(
             max_connections = app.max_connections,

@@ -11,6 +11,7 @@ use switchboard_hub_core::Settings;
 use crate::api::{ApiAccess, NodeIdentity};
 use crate::chat::{self, MAX_CHAT_MESSAGE};
 use crate::config::{normalize_origin, HubConfig, DEFAULT_PING_INTERVAL};
+use crate::connection_rate::ConnectionRate;
 use crate::engine::Engine;
 use crate::shutdown::Shutdown;
 
@@ -53,6 +54,8 @@ pub(crate) struct App {
     pub(crate) sessions: Arc<Semaphore>,
     /// The configured bound, for logs.
     pub(crate) max_connections: usize,
+    /// New connections per second (`connection_rate`); `None` when off.
+    pub(crate) connection_rate: Option<ConnectionRate>,
     /// `/echo`'s WebSocket settings.
     pub(crate) echo_socket: SocketSettings,
     /// `/chat`'s WebSocket settings (messages capped for the room).
@@ -91,6 +94,7 @@ impl App {
             origins: config.origins.iter().map(|o| normalize_origin(o)).collect(),
             sessions: Arc::new(Semaphore::new(config.max_connections)),
             max_connections: config.max_connections,
+            connection_rate: ConnectionRate::new(config.connection_rate, config.connection_burst),
             hub_socket: SocketSettings {
                 config: Config::default().ping_interval(None),
                 limits: limits

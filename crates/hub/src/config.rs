@@ -23,6 +23,15 @@ pub const DEFAULT_HUB_MAX_MESSAGE_SIZE: usize = 64 << 10;
 /// Default bound on open WebSocket sessions. At a few KiB per idle
 /// connection this is tens of MiB, safe on any machine.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default new WebSocket connections per second: 1000 sustained, beyond
+/// what one node's TLS handshakes and connect commands comfortably take,
+/// so a flood of new connections is answered with 503 + `Retry-After`
+/// instead of eating the CPU that open sessions need.
+pub const DEFAULT_CONNECTION_RATE: u32 = 1000;
+/// Default burst of new connections: [`DEFAULT_MAX_CONNECTIONS`], so that
+/// after a restart every client of a full node may reconnect at once; only
+/// churn beyond that is held to [`DEFAULT_CONNECTION_RATE`].
+pub const DEFAULT_CONNECTION_BURST: u32 = 10_000;
 /// Default drain window: 30 s spreads the reconnects of 10,000 clients to
 /// about 80 per 250 ms tick, and with the 5 s grace still fits a
 /// Kubernetes `terminationGracePeriodSeconds` of 40.
@@ -55,6 +64,14 @@ pub struct HubConfig {
     pub hub_max_message_size: usize,
     /// Most WebSocket sessions open at once; further upgrades get 503.
     pub max_connections: usize,
+    /// New WebSocket connections per second on the whole node, every
+    /// WebSocket route together; beyond it upgrades get 503 with
+    /// `Retry-After` (seconds until a connection would be admitted). 0
+    /// turns the limit off.
+    pub connection_rate: u32,
+    /// New connections admitted at once under `connection_rate` (0: one
+    /// second's worth).
+    pub connection_burst: u32,
     /// Accept anonymous hub connections (`node.allow_anonymous_connect`)
     /// even when the listen address is not loopback. Off by default, so
     /// that an embedded default never exposes an open hub by accident:
@@ -96,6 +113,8 @@ impl Default for HubConfig {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             hub_max_message_size: DEFAULT_HUB_MAX_MESSAGE_SIZE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            connection_rate: DEFAULT_CONNECTION_RATE,
+            connection_burst: DEFAULT_CONNECTION_BURST,
             allow_anonymous_beyond_loopback: false,
             api_key: None,
             api_listen: None,

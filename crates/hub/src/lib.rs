@@ -20,6 +20,7 @@ pub mod auth;
 mod chat;
 mod close;
 mod config;
+mod connection_rate;
 mod drain;
 mod echo;
 mod engine;
@@ -40,9 +41,9 @@ pub use assets::default_web_root;
 pub use chat::{ChatProtocol, BACKLOG, CHAT_CHANNEL, MAX_CHAT_MESSAGE, SEND_TIMEOUT};
 pub use config::DEFAULT_DRAIN_WINDOW;
 pub use config::{
-    normalize_origin, HubConfig, TlsFiles, DEFAULT_HUB_MAX_MESSAGE_SIZE, DEFAULT_LISTEN,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_PING_INTERVAL,
+    normalize_origin, HubConfig, TlsFiles, DEFAULT_CONNECTION_BURST, DEFAULT_CONNECTION_RATE,
+    DEFAULT_HUB_MAX_MESSAGE_SIZE, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL,
 };
 pub use drain::DRAIN_TICK;
 pub use error::ServeError;

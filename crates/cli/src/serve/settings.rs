@@ -10,9 +10,9 @@ use serde::Deserialize;
 use crate::config::{parse_interval, parse_size, Compression, LogFormat};
 
 pub use switchboard_hub::{
-    normalize_origin, TlsFiles, DEFAULT_HUB_MAX_MESSAGE_SIZE, DEFAULT_LISTEN,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_PING_INTERVAL,
+    normalize_origin, TlsFiles, DEFAULT_CONNECTION_BURST, DEFAULT_CONNECTION_RATE,
+    DEFAULT_HUB_MAX_MESSAGE_SIZE, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL,
 };
 use switchboard_hub::{HubConfig, NodeConfig, DEFAULT_DRAIN_WINDOW};
 
@@ -24,7 +24,7 @@ pub struct ServeArgs {
     /// Read settings from this TOML file; flags given on the command line
     /// override it. Keys are the flag names: listen, tls-cert, tls-key,
     /// origin, compression, ping-interval, max-message-size, max-connections,
-    /// log-format, drain-window.
+    /// connection-rate, connection-burst, log-format, drain-window.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -100,6 +100,19 @@ pub struct ServeArgs {
     /// refused with HTTP 503 and `Retry-After`. [default: 10000]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
+
+    /// New WebSocket connections per second on the whole node; beyond it
+    /// upgrade requests get HTTP 503 with `Retry-After` (seconds until one
+    /// is admitted), which SDKs and load balancers back off on. 0 turns
+    /// the limit off. [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub connection_rate: Option<u32>,
+
+    /// New connections admitted at once under --connection-rate (0: one
+    /// second's worth). [default: 10000, so every client of a full node
+    /// may reconnect at once after a restart]
+    #[arg(long, value_name = "N")]
+    pub connection_burst: Option<u32>,
 
     /// Log line format on standard error; filter with RUST_LOG (e.g.
     /// `RUST_LOG=debug`). [default: text]
@@ -186,6 +199,10 @@ pub struct ServeFile {
     pub max_message_size: Option<SizeValue>,
     /// See [`ServeArgs::max_connections`].
     pub max_connections: Option<u32>,
+    /// See [`ServeArgs::connection_rate`].
+    pub connection_rate: Option<u32>,
+    /// See [`ServeArgs::connection_burst`].
+    pub connection_burst: Option<u32>,
     /// See [`ServeArgs::log_format`]: `text` or `json`.
     pub log_format: Option<LogFormat>,
     /// See [`ServeArgs::hub_max_message_size`].
@@ -225,7 +242,7 @@ impl ServeFile {
             format!(
                 "{} is not a valid serve config (TOML with keys listen, tls-cert, tls-key, \
                  origin, compression, ping-interval, max-message-size, max-connections, \
-                 log-format, drain-window, hub-max-message-size and a [hub] table)",
+                 connection-rate, connection-burst, log-format, drain-window, hub-max-message-size and a [hub] table)",
                 path.display()
             )
         })
@@ -252,6 +269,10 @@ pub struct ServeSettings {
     pub max_frame_size: usize,
     /// Most WebSocket sessions at once.
     pub max_connections: usize,
+    /// New WebSocket connections per second (0: no limit).
+    pub connection_rate: u32,
+    /// New connections at once under `connection_rate`.
+    pub connection_burst: u32,
     /// Log format.
     pub log_format: LogFormat,
     /// Largest message on the hub route.
@@ -282,6 +303,8 @@ impl Default for ServeSettings {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            connection_rate: DEFAULT_CONNECTION_RATE,
+            connection_burst: DEFAULT_CONNECTION_BURST,
             log_format: LogFormat::Text,
             hub_max_message_size: DEFAULT_HUB_MAX_MESSAGE_SIZE,
             node: NodeConfig::default(),
@@ -308,6 +331,8 @@ impl ServeSettings {
             max_frame_size: self.max_frame_size,
             hub_max_message_size: self.hub_max_message_size,
             max_connections: self.max_connections,
+            connection_rate: self.connection_rate,
+            connection_burst: self.connection_burst,
             allow_anonymous_beyond_loopback: self.allow_anonymous_beyond_loopback,
             api_key: self.api_key.clone(),
             api_listen: self.api_listen.clone(),
@@ -417,6 +442,14 @@ impl ServeSettings {
             max_message_size,
             max_frame_size: max_message_size.min(DEFAULT_MAX_FRAME_SIZE),
             max_connections,
+            connection_rate: args
+                .connection_rate
+                .or(file.connection_rate)
+                .unwrap_or(defaults.connection_rate),
+            connection_burst: args
+                .connection_burst
+                .or(file.connection_burst)
+                .unwrap_or(defaults.connection_burst),
             log_format: args
                 .log_format
                 .or(file.log_format)
@@ -478,6 +511,8 @@ mod tests {
             ping-interval = "off"
             max-message-size = "1MiB"
             max-connections = 5
+            connection-rate = 50
+            connection-burst = 60
             log-format = "json"
             compression = "low-memory"
             "#,
@@ -489,6 +524,8 @@ mod tests {
         assert_eq!(settings.max_message_size, 1 << 20);
         assert_eq!(settings.max_frame_size, 1 << 20);
         assert_eq!(settings.max_connections, 5);
+        assert_eq!(settings.connection_rate, 50);
+        assert_eq!(settings.hub_config().connection_burst, 60);
         assert_eq!(settings.log_format, LogFormat::Json);
         assert_eq!(settings.compression, Compression::LowMemory);
 
@@ -498,6 +535,7 @@ mod tests {
             ping_interval: Some(PingInterval(Some(Duration::from_secs(3)))),
             max_message_size: Some(100),
             max_connections: Some(7),
+            connection_rate: Some(0),
             log_format: Some(LogFormat::Text),
             ..ServeArgs::default()
         };
@@ -508,6 +546,7 @@ mod tests {
         assert_eq!(settings.ping_interval, Some(Duration::from_secs(3)));
         assert_eq!(settings.max_message_size, 100);
         assert_eq!(settings.max_connections, 7);
+        assert_eq!(settings.connection_rate, 0, "0 from the flag turns it off");
         assert_eq!(settings.log_format, LogFormat::Text);
     }
 

@@ -13,6 +13,7 @@ use crate::counters::Method;
 use crate::error::HubError;
 use crate::history::HistoryQuery;
 use crate::position::{Epoch, StreamPosition};
+use crate::rate::CommandVerdict;
 use crate::wire::{
     self, Command, HistoryRequest, PingResult, Reply, SubscribeRequest, UnsubscribeResult,
     DEFAULT_MAX_COMMANDS_PER_FRAME,
@@ -92,6 +93,10 @@ impl Session {
             self.counters.command(method, false);
             return self.close(DisconnectCode::BAD_REQUEST);
         }
+        let is_pong = method == Method::Ping && id == 0;
+        if !is_pong && !self.take_command_token(now, id, method) {
+            return;
+        }
         match method {
             Method::Connect => self.handle_connect(now, id, command.connect.unwrap_or_default()),
             Method::Subscribe => {
@@ -155,6 +160,34 @@ impl Session {
                 self.handle_sub_refresh(now, id, &request.channel, &request.token);
             }
             Method::Unknown => self.reply_error(id, method, HubError::MethodNotFound),
+        }
+    }
+
+    /// Charges one command to `client_command_rate`; `false` when it was
+    /// refused (answered with 111, or the connection closes with 3013).
+    fn take_command_token(&mut self, now: Instant, id: u32, method: Method) -> bool {
+        let Some(limit) = self.settings.config().command_rate() else {
+            return true;
+        };
+        let Some(limiter) = self.command_limiter.as_mut() else {
+            return true;
+        };
+        match limiter.check(limit, now) {
+            CommandVerdict::Serve => true,
+            CommandVerdict::Refuse if id == 0 => {
+                // A `send` has no reply to carry the error: dropped.
+                self.counters.command(method, false);
+                false
+            }
+            CommandVerdict::Refuse => {
+                self.reply_error(id, method, HubError::TooManyRequests);
+                false
+            }
+            CommandVerdict::Disconnect => {
+                self.counters.command(method, false);
+                self.close(DisconnectCode::TOO_MANY_REQUESTS);
+                false
+            }
         }
     }
 

@@ -39,6 +39,12 @@
 //! | `refresh`, `sub_refresh` | directly: the new token's `expires`/`ttl` (without a verifier, `expires: false`); token errors per the [`token`] module; `sub_refresh` on a channel not subscribed gets 103 |
 //! | anything else | error 104 "method not found" |
 //!
+//! With `client_command_rate` set, every command but a pong takes a
+//! token first: one over the limit is answered with error 111 "too many
+//! requests" (temporary) instead, and a client that keeps sending after
+//! more refusals than `client_command_burst` (without a quiet second) is
+//! disconnected with 3013 "too many requests".
+//!
 //! Any command before `connect`, a command other than a pong or `send`
 //! without an id, and a frame that does not decode close the connection
 //! with 3501 "bad request".
@@ -67,6 +73,7 @@ use crate::codes::DisconnectCode;
 use crate::config::Settings;
 use crate::counters::{Counters, SessionCounters};
 use crate::presence::ClientInfo;
+use crate::rate::CommandLimiter;
 use crate::wire::{Format, Reply};
 
 pub use action::{Action, Delivery, LiveDelivery};
@@ -113,6 +120,9 @@ pub struct Session {
     counters: SessionCounters,
     /// The connect reply, while server-side subscriptions run.
     pending_connect: Option<Box<auth::PendingConnect>>,
+    /// Commands per second (`client_command_rate`); `None` when off.
+    /// Boxed: a pointer in every session, the state only where it is on.
+    command_limiter: Option<Box<CommandLimiter>>,
 }
 
 impl Session {
@@ -126,6 +136,7 @@ impl Session {
         now: Instant,
     ) -> Self {
         let keepalive = Keepalive::new(now, settings.config());
+        let settings_limit = settings.config().command_rate();
         Self {
             settings,
             format,
@@ -142,6 +153,7 @@ impl Session {
             disconnect: None,
             counters: SessionCounters::default(),
             pending_connect: None,
+            command_limiter: settings_limit.map(|limit| Box::new(CommandLimiter::new(limit, now))),
         }
     }
 
@@ -241,9 +253,10 @@ mod tests {
 
     /// An idle connection's state must stay small: the hub targets under
     /// 3 KiB per idle subscribed connection, WebSocket buffers included.
+    /// (408: 400 plus the boxed command limiter's pointer.)
     #[test]
     fn session_stays_small() {
         let size = std::mem::size_of::<Session>();
-        assert!(size <= 400, "Session grew to {size} bytes");
+        assert!(size <= 408, "Session grew to {size} bytes");
     }
 }
