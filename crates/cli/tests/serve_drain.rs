@@ -279,6 +279,14 @@ fn sigterm_drains_2000_clients_at_the_batch_rate_and_exits_0() {
     // tick; a span of k ticks can contain at most k + 1 release instants
     // (slack for timer granularity and for when each client's close is
     // read), so it holds at most (k + 1) * batch closes.
+    eprintln!(
+        "{CLIENTS} clients closed over {:?} (first to last); at most {} within one tick \
+         of {DRAIN_TICK:?} (batch {batch}); /ready said 503 after {before_ready} closes; \
+         {} /metrics scrapes during the drain",
+        times[CLIENTS - 1] - times[0],
+        most_within(&times, DRAIN_TICK),
+        scrapes.len()
+    );
     for k in 1..=ticks {
         let span = DRAIN_TICK * k as u32;
         let most = most_within(&times, span);
@@ -306,6 +314,10 @@ fn sigterm_drains_2000_clients_at_the_batch_rate_and_exits_0() {
     // signal, plus a second for the process to be reaped.
     let deadline = signalled_at + WINDOW + SHUTDOWN_GRACE + Duration::from_secs(1);
     let status = server.wait_exit(deadline.saturating_duration_since(Instant::now()));
+    eprintln!(
+        "the server exited {:?} after the signal",
+        signalled_at.elapsed()
+    );
     assert_eq!(status.code(), Some(0), "log: {:?}", server.log());
     assert!(server.log().iter().any(|line| line.contains("drained")));
 }
