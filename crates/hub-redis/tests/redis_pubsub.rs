@@ -1,0 +1,378 @@
+//! The Redis engine's distributed side against a real `redis-server`:
+//! interest-based routing with batched SUBSCRIBEs, delivery between
+//! nodes, join/leave and control messages, resync after a pub/sub
+//! connection is killed, a reported gap after Redis lost its data,
+//! presence and registry expiry, and refused publishes while Redis is
+//! down.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::Value;
+use switchboard_hub_core::presence::ClientInfo;
+use switchboard_hub_redis::{
+    BrokerEvent, ControlCommand, HistoryOptions, NodeInfo, RedisBroker, RedisEngineError,
+};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::timeout;
+
+const HISTORY: HistoryOptions = HistoryOptions {
+    size: 100,
+    ttl: Duration::from_secs(60),
+};
+/// How long to wait for one event.
+const EVENT_WAIT: Duration = Duration::from_secs(10);
+
+/// The next event other than a health change.
+async fn next_event(events: &mut UnboundedReceiver<BrokerEvent>) -> BrokerEvent {
+    loop {
+        let event = timeout(EVENT_WAIT, events.recv())
+            .await
+            .expect("an event in time")
+            .expect("the broker is alive");
+        if !matches!(event, BrokerEvent::Health(_)) {
+            return event;
+        }
+    }
+}
+
+/// Waits for a health event with this value.
+async fn health(events: &mut UnboundedReceiver<BrokerEvent>, healthy: bool) {
+    loop {
+        let event = timeout(EVENT_WAIT, events.recv())
+            .await
+            .expect("a health change in time")
+            .expect("the broker is alive");
+        if event == BrokerEvent::Health(healthy) {
+            return;
+        }
+    }
+}
+
+/// The offset and data of a publication event on `channel`.
+fn publication(event: &BrokerEvent, on: &str) -> (u64, String) {
+    match event {
+        BrokerEvent::Publication {
+            channel,
+            publication,
+            position,
+        } => {
+            assert_eq!(&**channel, on);
+            assert_eq!(position.offset, publication.offset);
+            (
+                publication.offset,
+                String::from_utf8(publication.data.to_vec()).unwrap(),
+            )
+        }
+        other => panic!("expected a publication on {on}, got {other:?}"),
+    }
+}
+
+async fn publish(broker: &RedisBroker, channel: &str, data: &str) -> u64 {
+    broker
+        .publish(
+            channel,
+            &Bytes::from(data.to_owned()),
+            None,
+            Some(HISTORY),
+            None,
+        )
+        .await
+        .unwrap()
+        .position
+        .offset
+}
+
+fn integer(value: &Value) -> i64 {
+    match value {
+        Value::Int(number) => *number,
+        other => panic!("expected an integer, got {other:?}"),
+    }
+}
+
+/// How many SUBSCRIBE commands Redis has served.
+async fn subscribe_calls(redis: &switchboard_testkit::daemon::Daemon) -> u64 {
+    let Value::BulkString(info) = support::raw(redis, &["INFO", "commandstats"]).await else {
+        panic!("INFO answers a bulk string");
+    };
+    let info = String::from_utf8(info).unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_subscribe:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+async fn numsub(redis: &switchboard_testkit::daemon::Daemon, pubsub: &str) -> i64 {
+    match support::raw(redis, &["PUBSUB", "NUMSUB", pubsub]).await {
+        Value::Array(items) => integer(&items[1]),
+        other => panic!("PUBSUB NUMSUB answers an array, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn nodes_subscribe_only_to_channels_with_local_subscribers() {
+    let redis = support::start_redis();
+    let (node, mut events) = support::broker(support::config(&redis, "a")).await;
+    let (publisher, _publisher_events) = support::broker(support::config(&redis, "b")).await;
+    let test = async {
+        node.subscribe("wanted").await.unwrap();
+        node.subscribe("wanted").await.unwrap();
+        assert_eq!(numsub(&redis, &node.keys().pubsub("wanted")).await, 1);
+        assert_eq!(numsub(&redis, &node.keys().pubsub("unwanted")).await, 0);
+        publish(&publisher, "unwanted", "not for a").await;
+        publish(&publisher, "wanted", "for a").await;
+        // Pub/sub keeps order, so the first event shows "unwanted" never came.
+        assert_eq!(
+            publication(&next_event(&mut events).await, "wanted"),
+            (1, "for a".into())
+        );
+        // Two local subscribers: the first leaving keeps the subscription.
+        node.unsubscribe("wanted");
+        publish(&publisher, "wanted", "still").await;
+        assert_eq!(
+            publication(&next_event(&mut events).await, "wanted"),
+            (2, "still".into())
+        );
+        node.unsubscribe("wanted");
+        // An interest change after the unsubscribe is applied in order, so
+        // once this subscribe is confirmed the unsubscribe went out.
+        node.subscribe("barrier").await.unwrap();
+        assert_eq!(numsub(&redis, &node.keys().pubsub("wanted")).await, 0);
+    };
+    timeout(support::TEST_DEADLINE, test)
+        .await
+        .expect("in time");
+}
+
+#[tokio::test]
+async fn a_subscribe_storm_goes_out_in_few_subscribe_commands() {
+    let redis = support::start_redis();
+    let (node, _events) = support::broker(support::config(&redis, "storm")).await;
+    let test = async {
+        let before = subscribe_calls(&redis).await;
+        let channels: Vec<String> = (0..300).map(|index| format!("storm:{index}")).collect();
+        let subscribes = channels.iter().map(|channel| node.subscribe(channel));
+        for result in futures_util::future::join_all(subscribes).await {
+            result.unwrap();
+        }
+        let calls = subscribe_calls(&redis).await - before;
+        // 300 channels at most 512 per command, arriving together: one
+        // SUBSCRIBE (a second if the task woke in the middle).
+        assert!(
+            (1..=2).contains(&calls),
+            "{calls} SUBSCRIBE commands for 300 channels"
+        );
+        for channel in [&channels[0], &channels[299]] {
+            assert_eq!(numsub(&redis, &node.keys().pubsub(channel)).await, 1);
+        }
+    };
+    timeout(support::TEST_DEADLINE, test)
+        .await
+        .expect("in time");
+}
+
+#[tokio::test]
+async fn joins_leaves_and_control_messages_reach_every_node() {
+    let redis = support::start_redis();
+    let (a, mut a_events) = support::broker(support::config(&redis, "a")).await;
+    let (b, mut b_events) = support::broker(support::config(&redis, "b")).await;
+    let test = async {
+        a.subscribe("room").await.unwrap();
+        let alice = ClientInfo {
+            user: "alice".into(),
+            client: "c1".into(),
+            conn_info: Some(Bytes::from_static(b"{\"n\":1}")),
+            chan_info: None,
+        };
+        b.publish_presence_event("room", true, &alice)
+            .await
+            .unwrap();
+        b.publish_presence_event("room", false, &alice)
+            .await
+            .unwrap();
+        assert_eq!(
+            next_event(&mut a_events).await,
+            BrokerEvent::Join {
+                channel: "room".into(),
+                info: alice.clone()
+            }
+        );
+        assert_eq!(
+            next_event(&mut a_events).await,
+            BrokerEvent::Leave {
+                channel: "room".into(),
+                info: alice
+            }
+        );
+        let command = ControlCommand::Disconnect {
+            user: "alice".into(),
+            code: 3000,
+            reason: "moved".into(),
+        };
+        a.send_control(command.clone()).await.unwrap();
+        for events in [&mut a_events, &mut b_events] {
+            match next_event(events).await {
+                BrokerEvent::Control(message) => {
+                    assert_eq!(message.from, "a");
+                    assert_eq!(message.command, command);
+                }
+                other => panic!("expected the control message, got {other:?}"),
+            }
+        }
+    };
+    timeout(support::TEST_DEADLINE, test)
+        .await
+        .expect("in time");
+}
+
+#[tokio::test]
+async fn a_killed_pubsub_connection_resubscribes_and_delivers_what_it_missed() {
+    let redis = support::start_redis();
+    let (node, mut events) = support::broker(support::config(&redis, "a")).await;
+    let (publisher, _publisher_events) = support::broker(support::config(&redis, "b")).await;
+    let test = async {
+        node.subscribe("feed").await.unwrap();
+        publish(&publisher, "feed", "m1").await;
+        assert_eq!(publication(&next_event(&mut events).await, "feed").0, 1);
+        let killed = support::raw(&redis, &["CLIENT", "KILL", "TYPE", "pubsub"]).await;
+        assert!(integer(&killed) >= 1, "the pub/sub connections were killed");
+        // Published while the node's subscription is (or is about to be) gone.
+        for index in 2..=4 {
+            publish(&publisher, "feed", &format!("m{index}")).await;
+        }
+        publish(&publisher, "feed", "m5").await;
+        // Publications and health changes as they come: the node must go
+        // down and up again and still deliver 2..=5 once each, in order.
+        let mut received = Vec::new();
+        let mut health = Vec::new();
+        while received.len() < 4 || health.last() != Some(&true) {
+            match timeout(EVENT_WAIT, events.recv())
+                .await
+                .expect("an event in time")
+            {
+                Some(BrokerEvent::Health(healthy)) => health.push(healthy),
+                Some(event) => received.push(publication(&event, "feed")),
+                None => panic!("the broker stopped"),
+            }
+        }
+        assert_eq!(health, vec![false, true], "one reconnect");
+        let expected: Vec<(u64, String)> =
+            (2..=5).map(|index| (index, format!("m{index}"))).collect();
+        assert_eq!(
+            received, expected,
+            "every missed publication once, in order"
+        );
+        assert!(node.is_healthy());
+        assert_eq!(numsub(&redis, &node.keys().pubsub("feed")).await, 1);
+    };
+    timeout(support::TEST_DEADLINE, test)
+        .await
+        .expect("in time");
+}
+
+#[tokio::test]
+async fn lost_redis_data_is_reported_as_a_gap_never_skipped() {
+    let redis = support::start_redis();
+    let (node, mut events) = support::broker(support::config(&redis, "a")).await;
+    let (publisher, _publisher_events) = support::broker(support::config(&redis, "b")).await;
+    let test = async {
+        node.subscribe("feed").await.unwrap();
+        publish(&publisher, "feed", "old").await;
+        assert_eq!(publication(&next_event(&mut events).await, "feed").0, 1);
+        support::raw(&redis, &["CLIENT", "KILL", "TYPE", "pubsub"]).await;
+        support::raw(&redis, &["FLUSHALL"]).await;
+        health(&mut events, false).await;
+        publish(&publisher, "feed", "new epoch").await;
+        match next_event(&mut events).await {
+            BrokerEvent::Gap { channel, .. } => assert_eq!(&*channel, "feed"),
+            other => panic!("expected a gap before anything of the new epoch, got {other:?}"),
+        }
+    };
+    timeout(support::TEST_DEADLINE, test)
+        .await
+        .expect("in time");
+}
+
+#[tokio::test]
+async fn presence_and_registry_entries_expire_unless_refreshed() {
+    let redis = support::start_redis();
+    let mut config = support::config(&redis, "a");
+    config.presence_ttl = Duration::from_millis(400);
+    config.node_ttl = Duration::from_millis(400);
+    let (a, _a_events) = support::broker(config.clone()).await;
+    config.node_id = "b".into();
+    let (b, _b_events) = support::broker(config).await;
+    let test = async {
+        let member = |client: &str| ClientInfo {
+            user: "u".into(),
+            client: client.into(),
+            ..ClientInfo::default()
+        };
+        a.presence_add("room", &member("kept")).await.unwrap();
+        b.presence_add("room", &member("ghost")).await.unwrap();
+        let node = |id: &str| NodeInfo {
+            id: id.into(),
+            name: format!("node {id}"),
+            num_clients: 1,
+            ..NodeInfo::default()
+        };
+        a.heartbeat(&node("a")).await.unwrap();
+        b.heartbeat(&node("b")).await.unwrap();
+        let mut ids: Vec<String> = a
+            .nodes()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|info| info.id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, vec!["a", "b"]);
+        // Node b dies: only a keeps refreshing, past b's TTL.
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            a.presence_add("room", &member("kept")).await.unwrap();
+            a.heartbeat(&node("a")).await.unwrap();
+        }
+        let present: Vec<String> = a
+            .presence("room")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|info| info.client)
+            .collect();
+        assert_eq!(present, vec!["kept"], "the dead node's member expired");
+        assert_eq!(a.nodes().await.unwrap(), vec![node("a")]);
+        a.leave_registry().await.unwrap();
+        assert!(a.nodes().await.unwrap().is_empty());
+    };
+    timeout(support::TEST_DEADLINE, test)
+        .await
+        .expect("in time");
+}
+
+#[tokio::test]
+async fn publishes_fail_clearly_while_redis_is_down() {
+    let redis = support::start_redis();
+    let (node, mut events) = support::broker(support::config(&redis, "a")).await;
+    let test = async {
+        node.subscribe("feed").await.unwrap();
+        drop(redis);
+        health(&mut events, false).await;
+        assert!(!node.is_healthy());
+        let error = node
+            .publish("feed", &Bytes::from_static(b"1"), None, Some(HISTORY), None)
+            .await
+            .expect_err("a publish Redis never stored is not acknowledged");
+        assert!(matches!(error, RedisEngineError::Unavailable(_)), "{error}");
+        assert!(error.to_string().contains("--redis-url"), "{error}");
+        assert!(matches!(
+            node.subscribe("other").await,
+            Err(RedisEngineError::PubSubDown)
+        ));
+    };
+    timeout(support::TEST_DEADLINE, test)
+        .await
+        .expect("in time");
+}
