@@ -92,6 +92,49 @@ async fn hub_client(url: String) -> WebSocket<switchboard::MaybeTlsStream<tokio:
     }
 }
 
+/// Subscribes a connected hub client to `channel` and waits for the reply.
+async fn subscribe<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocket<S>, channel: &str) {
+    let command = format!(r#"{{"id":2,"subscribe":{{"channel":"{channel}"}}}}"#);
+    ws.send(Message::text(command))
+        .await
+        .expect("send subscribe");
+    loop {
+        match ws
+            .recv()
+            .await
+            .expect("a subscribe reply")
+            .expect("no error")
+        {
+            Message::Text(text) if text.contains(r#""id":2"#) => {
+                assert!(text.contains(r#""subscribe""#), "subscribe failed: {text}");
+                return;
+            }
+            Message::Text(_) => {}
+            other => panic!("unexpected {other:?} before the subscribe reply"),
+        }
+    }
+}
+
+/// Reads until the server's close; returns the text messages seen before
+/// it and the close code.
+async fn messages_until_close<S: AsyncRead + AsyncWrite + Unpin>(
+    mut ws: WebSocket<S>,
+) -> (Vec<String>, u16) {
+    let mut seen = Vec::new();
+    loop {
+        match ws.recv().await {
+            Some(Ok(Message::Close(frame))) => {
+                while let Some(Ok(_)) = ws.recv().await {}
+                return (seen, frame.map_or(1005, |frame| frame.code.0));
+            }
+            Some(Ok(Message::Text(text))) => seen.push(text.as_str().to_owned()),
+            Some(Ok(_)) => {}
+            Some(Err(error)) => panic!("client failed before the close: {error}"),
+            None => panic!("stream ended without a close frame"),
+        }
+    }
+}
+
 /// Waits for the server's close; answers protocol pings meanwhile.
 /// Returns when the close arrived and its code.
 async fn await_close<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocket<S>) -> (Instant, u16) {
@@ -320,4 +363,76 @@ fn sigterm_drains_2000_clients_at_the_batch_rate_and_exits_0() {
     );
     assert_eq!(status.code(), Some(0), "log: {:?}", server.log());
     assert!(server.log().iter().any(|line| line.contains("drained")));
+}
+
+/// A publish answered before the signal reaches every subscriber before
+/// its 3001, and the probes keep answering while the drain runs: `/live`
+/// 200, `/ready` 503, `/info` `"ready": false`.
+#[test]
+fn publishes_answered_before_the_signal_reach_subscribers_before_their_close() {
+    const SUBSCRIBERS: usize = 20;
+    let mut server = Server::start(&["--drain-window", "2s"]);
+    let addr = server.addr;
+    let url = server.ws_url("/connection/websocket");
+    common::run_async(async {
+        let mut clients = Vec::new();
+        for _ in 0..SUBSCRIBERS {
+            let mut ws = hub_client(url.clone()).await;
+            subscribe(&mut ws, "news").await;
+            clients.push(ws);
+        }
+        let body = r#"{"channel":"news","data":{"before":"signal"}}"#;
+        let published = tokio::task::spawn_blocking(move || {
+            request(
+                addr,
+                &format!(
+                    "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                ),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(published.status, 200);
+        assert!(
+            published.body_text().contains("result"),
+            "{}",
+            published.body_text()
+        );
+
+        server.signal("TERM");
+        let readers: Vec<_> = clients
+            .into_iter()
+            .map(|ws| tokio::spawn(messages_until_close(ws)))
+            .collect();
+
+        let (live, ready, info) = tokio::task::spawn_blocking(move || loop {
+            let ready = get(addr, "/ready");
+            if ready.status == 503 {
+                return (get(addr, "/live"), ready, get(addr, "/info"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        })
+        .await
+        .unwrap();
+        assert_eq!(ready.body_text(), "shutting down\n");
+        assert_eq!(live.status, 200);
+        assert!(
+            info.body_text().contains(r#""ready":false"#),
+            "{}",
+            info.body_text()
+        );
+
+        for reader in readers {
+            let (seen, code) = reader.await.unwrap();
+            assert_eq!(code, 3001);
+            assert!(
+                seen.iter().any(|text| text.contains(r#""before":"signal""#)),
+                "a subscriber was closed without the publication answered before the signal: {seen:?}"
+            );
+        }
+    });
+    let status = server.wait_exit(Duration::from_secs(2) + SHUTDOWN_GRACE + Duration::from_secs(1));
+    assert_eq!(status.code(), Some(0), "log: {:?}", server.log());
 }
