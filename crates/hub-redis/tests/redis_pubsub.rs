@@ -376,3 +376,46 @@ async fn publishes_fail_clearly_while_redis_is_down() {
         .await
         .expect("in time");
 }
+
+#[tokio::test]
+async fn a_silently_dropped_subscription_is_caught_by_the_liveness_probe() {
+    let redis = support::start_redis();
+    let freezer = support::freezer::Freezer::start(redis.ports()[0]).await;
+    let mut config = support::config(&redis, "a");
+    config.url = format!("redis://127.0.0.1:{}", freezer.port());
+    let (node, mut events) = support::broker(config).await;
+    let (publisher, _publisher_events) = support::broker(support::config(&redis, "b")).await;
+    let test = async {
+        node.subscribe("feed").await.unwrap();
+        publish(&publisher, "feed", "m1").await;
+        assert_eq!(publication(&next_event(&mut events).await, "feed").0, 1);
+        // Redis still sends, the socket stays open, nothing arrives.
+        freezer.freeze_pubsub();
+        publish(&publisher, "feed", "m2").await;
+        let mut received = Vec::new();
+        let mut health = Vec::new();
+        while received.is_empty() || health.last() != Some(&true) {
+            match timeout(EVENT_WAIT, events.recv())
+                .await
+                .expect("an event in time")
+            {
+                Some(BrokerEvent::Health(healthy)) => health.push(healthy),
+                Some(event) => received.push(publication(&event, "feed")),
+                None => panic!("the broker stopped"),
+            }
+        }
+        assert_eq!(
+            health,
+            vec![false, true],
+            "the probe noticed and the node reconnected"
+        );
+        assert_eq!(
+            received,
+            vec![(2, "m2".to_owned())],
+            "the missed publication, from the stream"
+        );
+    };
+    timeout(support::TEST_DEADLINE, test)
+        .await
+        .expect("in time");
+}

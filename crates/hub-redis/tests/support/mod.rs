@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod freezer;
+
 use std::process::Command;
 use std::time::Duration;
 
