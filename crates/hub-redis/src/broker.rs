@@ -340,6 +340,42 @@ impl RedisBroker {
         Ok(())
     }
 
+    /// Refreshes many presence entries (a node's local members) in one
+    /// round trip: what a node runs on a timer well within the presence
+    /// TTL.
+    pub async fn presence_refresh(
+        &self,
+        entries: &[(&str, &ClientInfo)],
+    ) -> Result<(), RedisEngineError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let shared = &self.shared;
+        let script = &shared.scripts.presence_add;
+        let ttl = millis(shared.config.presence_ttl);
+        let mut pipe = redis::pipe();
+        // Loaded first on the same connection, so no EVALSHA below can
+        // meet NOSCRIPT (pipelines have no EVAL fallback).
+        pipe.cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(include_str!("lua/presence_add.lua"))
+            .ignore();
+        for (channel, info) in entries {
+            pipe.cmd("EVALSHA")
+                .arg(script.get_hash())
+                .arg(2)
+                .arg(shared.keys.presence_expiries(channel))
+                .arg(shared.keys.presence_infos(channel))
+                .arg(&info.client)
+                .arg(codec::encode_info(info))
+                .arg(ttl)
+                .ignore();
+        }
+        let mut connection = shared.commands.clone();
+        let _: () = pipe.query_async(&mut connection).await?;
+        Ok(())
+    }
+
     /// Removes a client's presence entry.
     pub async fn presence_remove(
         &self,

@@ -332,9 +332,13 @@ async fn presence_and_registry_entries_expire_unless_refreshed() {
         // Node b dies: only a keeps refreshing, past b's TTL.
         for _ in 0..4 {
             tokio::time::sleep(Duration::from_millis(150)).await;
-            a.presence_add("room", &member("kept")).await.unwrap();
+            let kept = member("kept");
+            a.presence_refresh(&[("room", &kept), ("lobby", &kept)])
+                .await
+                .unwrap();
             a.heartbeat(&node("a")).await.unwrap();
         }
+        assert_eq!(a.presence_stats("lobby").await.unwrap().num_clients, 1);
         let present: Vec<String> = a
             .presence("room")
             .await
@@ -414,6 +418,107 @@ async fn a_silently_dropped_subscription_is_caught_by_the_liveness_probe() {
             vec![(2, "m2".to_owned())],
             "the missed publication, from the stream"
         );
+    };
+    timeout(support::TEST_DEADLINE, test)
+        .await
+        .expect("in time");
+}
+
+#[tokio::test]
+async fn a_redis_restart_without_persistence_means_reconnect_new_epoch_and_a_gap() {
+    let mut redis = support::restartable::RestartableRedis::start();
+    let config = |node: &str| {
+        let mut config = switchboard_hub_redis::RedisEngineConfig::new(redis.url(), node);
+        config.probe_interval = Duration::from_millis(200);
+        config.command_timeout = Duration::from_secs(2);
+        config.reconnect_min = Duration::from_millis(20);
+        config.reconnect_max = Duration::from_millis(200);
+        config
+    };
+    let (node, mut events) = support::broker(config("a")).await;
+    let (publisher, _publisher_events) = support::broker(config("b")).await;
+    let test = async {
+        node.subscribe("feed").await.unwrap();
+        let before = publisher
+            .publish("feed", &Bytes::from_static(b"1"), None, Some(HISTORY), None)
+            .await
+            .unwrap()
+            .position;
+        assert_eq!(publication(&next_event(&mut events).await, "feed").0, 1);
+        redis.restart();
+        health(&mut events, false).await;
+        // The script cache is gone too: EVALSHA falls back to EVAL. The
+        // command connection reconnects by itself; a publish racing the
+        // restart may fail (clearly) and is retried here.
+        let after = loop {
+            match publisher
+                .publish("feed", &Bytes::from_static(b"2"), None, Some(HISTORY), None)
+                .await
+            {
+                Ok(published) => break published.position,
+                Err(RedisEngineError::Unavailable(_)) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(other) => panic!("unexpected error {other}"),
+            }
+        };
+        assert_eq!(after.offset, 1);
+        assert_ne!(after.epoch, before.epoch, "the lost stream got a new epoch");
+        match next_event(&mut events).await {
+            BrokerEvent::Gap { channel, .. } => assert_eq!(&*channel, "feed"),
+            other => panic!("expected a gap, got {other:?}"),
+        }
+        let (position, recovery) = publisher
+            .recover("feed", before, HISTORY, 300)
+            .await
+            .unwrap();
+        assert_eq!(position, after);
+        assert_eq!(
+            recovery,
+            switchboard_hub_core::history::Recovery::NotRecovered
+        );
+        let mut presence_ok = false;
+        for _ in 0..100 {
+            let member = ClientInfo {
+                client: "c".into(),
+                ..ClientInfo::default()
+            };
+            if node.presence_refresh(&[("feed", &member)]).await.is_ok() {
+                presence_ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            presence_ok,
+            "pipelined presence refresh loads its script after a restart"
+        );
+        assert_eq!(node.presence_stats("feed").await.unwrap().num_clients, 1);
+    };
+    timeout(support::TEST_DEADLINE, test)
+        .await
+        .expect("in time");
+}
+
+#[tokio::test]
+async fn publishes_survive_a_script_flush() {
+    let redis = support::start_redis();
+    let (node, _events) = support::broker(support::config(&redis, "a")).await;
+    let test = async {
+        assert_eq!(publish(&node, "feed", "1").await, 1);
+        support::raw(&redis, &["SCRIPT", "FLUSH"]).await;
+        assert_eq!(
+            publish(&node, "feed", "2").await,
+            2,
+            "EVALSHA fell back to EVAL"
+        );
+        let member = ClientInfo {
+            client: "c".into(),
+            ..ClientInfo::default()
+        };
+        support::raw(&redis, &["SCRIPT", "FLUSH"]).await;
+        node.presence_refresh(&[("feed", &member)]).await.unwrap();
+        assert_eq!(node.presence_stats("feed").await.unwrap().num_clients, 1);
     };
     timeout(support::TEST_DEADLINE, test)
         .await

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod freezer;
+pub mod restartable;
 
 use std::process::Command;
 use std::time::Duration;
