@@ -436,3 +436,48 @@ fn publishes_answered_before_the_signal_reach_subscribers_before_their_close() {
     let status = server.wait_exit(Duration::from_secs(2) + SHUTDOWN_GRACE + Duration::from_secs(1));
     assert_eq!(status.code(), Some(0), "log: {:?}", server.log());
 }
+
+/// A second SIGTERM ends the drain at once: the clients a 30 s drain
+/// would still hold are all closed with 3001 and the process exits 0 long
+/// before the window.
+#[test]
+fn a_second_signal_closes_everyone_at_once() {
+    const PATIENT_CLIENTS: usize = 200;
+    let mut server = Server::start(&["--drain-window", "30s"]);
+    let addr = server.addr;
+    let url = server.ws_url("/connection/websocket");
+    let codes = common::run_async(async {
+        let mut clients = Vec::new();
+        for _ in 0..PATIENT_CLIENTS {
+            clients.push(hub_client(url.clone()).await);
+        }
+        server.signal("TERM");
+        // The drain has started once /ready says 503; at 2 clients per
+        // 250 ms tick it would take 25 s.
+        tokio::task::spawn_blocking(move || {
+            while get(addr, "/ready").status != 503 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+        .await
+        .unwrap();
+        server.signal("TERM");
+        let readers: Vec<_> = clients
+            .into_iter()
+            .map(|ws| tokio::spawn(messages_until_close(ws)))
+            .collect();
+        let mut codes = Vec::new();
+        for reader in readers {
+            codes.push(reader.await.unwrap().1);
+        }
+        codes
+    });
+    assert_eq!(codes.len(), PATIENT_CLIENTS);
+    assert!(codes.iter().all(|code| *code == 3001), "{codes:?}");
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "log: {:?}", server.log());
+    assert!(server
+        .log()
+        .iter()
+        .any(|line| line.contains("closing every WebSocket session now")));
+}

@@ -236,6 +236,17 @@ impl Server {
     /// connections have closed, or at the deadline (drain window +
     /// [`SHUTDOWN_GRACE`]).
     pub async fn serve_until(self, stop: impl Future<Output = ()>) {
+        self.serve_until_then_hurry(stop, std::future::pending())
+            .await;
+    }
+
+    /// [`Server::serve_until`], and when `hurry` resolves during the drain
+    /// (a second Ctrl-C, say), every session still open is closed at once.
+    async fn serve_until_then_hurry(
+        self,
+        stop: impl Future<Output = ()>,
+        hurry: impl Future<Output = ()>,
+    ) {
         let Server {
             listener,
             shared,
@@ -261,6 +272,7 @@ impl Server {
             &shared,
             &trigger,
             drain_window,
+            hurry,
             &mut connections,
         )
         .await;
@@ -317,6 +329,7 @@ async fn drain(
     shared: &Arc<Shared>,
     trigger: &Trigger,
     window: Duration,
+    hurry: impl Future<Output = ()>,
     connections: &mut JoinSet<()>,
 ) {
     let app = &shared.app;
@@ -350,9 +363,22 @@ async fn drain(
             trigger.ended_while_draining(),
         )
     };
+    tokio::pin!(hurry);
+    let mut hurried = false;
     let finished = loop {
         tokio::select! {
             _ = &mut all_gone => break true,
+            () = &mut hurry, if !hurried => {
+                hurried = true;
+                tracing::info!(
+                    left = trigger.open_sessions(),
+                    "closing every WebSocket session now"
+                );
+                // Releases everyone at once; the loop goes on until they
+                // have closed or the deadline.
+                trigger.release(usize::MAX);
+                report();
+            }
             () = tokio::time::sleep_until(deadline) => break false,
             _ = ticks.tick() => {
                 trigger.release(plan.batch);
@@ -418,12 +444,35 @@ async fn expire_history(hub: Arc<Hub>) {
 pub async fn run(config: HubConfig) -> Result<(), ServeError> {
     let mut signals = Signals::install().map_err(ServeError::Signals)?;
     let server = Server::bind(config).await?;
-    server
-        .serve_until(async move {
+    // The first signal starts the drain; a second one (an impatient
+    // Ctrl-C) closes every session still open at once.
+    let (count, counted) = tokio::sync::watch::channel(0_u32);
+    let listening = tokio::spawn(async move {
+        loop {
             let signal = signals.recv().await;
-            tracing::info!(signal, "stop signal received");
-        })
+            count.send_modify(|received| *received += 1);
+            if *count.borrow() == 1 {
+                tracing::info!(
+                    signal,
+                    "stop signal received; a second one ends the drain at once"
+                );
+            } else {
+                tracing::info!(signal, "second stop signal received");
+            }
+        }
+    });
+    let signals_received = |at_least: u32| {
+        let mut counted = counted.clone();
+        async move {
+            // The sender lives as long as `listening`, which outlives
+            // serving: an error cannot happen before the end.
+            let _ = counted.wait_for(|received| *received >= at_least).await;
+        }
+    };
+    server
+        .serve_until_then_hurry(signals_received(1), signals_received(2))
         .await;
+    listening.abort();
     Ok(())
 }
 

@@ -129,7 +129,8 @@ pub struct ServeArgs {
     /// spread over this long (`30s`, `2m`; `0s` closes them all at once)
     /// so their reconnects do not arrive at once. Meanwhile /ready says
     /// 503 and upgrades and API calls are refused; the process exits when
-    /// the last client has gone, or 5 s after the window at the latest.
+    /// the last client has gone, or 5 s after the window at the latest;
+    /// a second signal closes every client still open at once.
     /// [default: 30s]
     #[arg(long, value_name = "DURATION", value_parser = parse_drain_window)]
     pub drain_window: Option<Duration>,
@@ -176,7 +177,8 @@ Ctrl-C or SIGTERM drains: /ready turns 503 and WebSocket upgrades and API
 calls are refused (503, Retry-After) at once; WebSocket clients are closed in
 batches over --drain-window (hub clients with 3001 \"shutdown\", reconnect
 advised; /echo and /chat with 1001); the process exits 0 when the last client
-has gone, or 5 s after the window at the latest.";
+has gone, or 5 s after the window at the latest. A second signal closes every
+client still open at once.";
 
 /// The same settings as read from a TOML file; every key is optional.
 #[derive(Debug, Default, Deserialize)]
