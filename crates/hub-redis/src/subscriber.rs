@@ -285,7 +285,7 @@ impl Task {
         loop {
             tokio::select! {
                 message = stream.next() => match message {
-                    Some(message) => self.on_message(&message).await,
+                    Some(message) => self.on_message(&message),
                     None => {
                         tracing::warn!("the Redis pub/sub connection closed");
                         return Ended::Lost;
@@ -528,7 +528,7 @@ impl Task {
         });
     }
 
-    async fn on_message(&mut self, message: &redis::Msg) {
+    fn on_message(&mut self, message: &redis::Msg) {
         let name = message.get_channel_name();
         let payload = message.get_payload_bytes();
         let keys = &self.shared.keys;

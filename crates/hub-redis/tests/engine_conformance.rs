@@ -21,10 +21,11 @@ use switchboard_hub_core::{HubError, Node, SessionId, Settings};
 use switchboard_hub_redis::{HistoryOptions, RedisBroker, RedisEngineError};
 use switchboard_testkit::daemon::Daemon;
 
-/// Small windows so that trimming and expiry show quickly.
+/// Small windows so that trimming and expiry show quickly, yet TTLs long
+/// enough that a loaded machine finishes a case's reads before they end.
 const HISTORY_SIZE: usize = 5;
-const HISTORY_TTL: Duration = Duration::from_millis(800);
-const META_TTL: Duration = Duration::from_millis(1600);
+const HISTORY_TTL: Duration = Duration::from_secs(3);
+const META_TTL: Duration = Duration::from_secs(6);
 /// Past a TTL, with room for Redis's millisecond expiry.
 const MARGIN: Duration = Duration::from_millis(150);
 const MAX_LIMIT: usize = 300;
