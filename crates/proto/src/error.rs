@@ -154,6 +154,15 @@ pub enum LimitError {
         /// The configured limit.
         max: usize,
     },
+    /// Holding more of this message would cross the shared
+    /// `Limits::memory_budget`: other connections hold the rest of it.
+    #[error("the node's memory budget of {budget} bytes cannot hold {needed} more bytes for this message; retry later, or raise the budget (serve --memory-budget)")]
+    MemoryBudget {
+        /// Bytes the connection asked for.
+        needed: usize,
+        /// The budget's size.
+        budget: usize,
+    },
 }
 
 /// A local misuse of the sending API. The connection is unaffected unless

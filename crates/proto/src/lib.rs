@@ -12,6 +12,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod budget;
 mod close;
 mod config;
 pub mod connection;
@@ -28,6 +29,7 @@ mod settings;
 mod stats;
 pub mod utf8;
 
+pub use budget::MemoryBudget;
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Delivery};
 pub use connection::{Connection, State};

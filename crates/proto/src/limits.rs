@@ -1,5 +1,7 @@
 //! Safety bounds. Every buffer a peer can grow is capped by one of these.
 
+use crate::budget::MemoryBudget;
+
 /// Safety bounds against hostile or broken peers.
 ///
 /// Behaviour lives in [`Config`](crate::Config); this struct only holds
@@ -23,6 +25,14 @@ pub struct Limits {
     /// decompressor checks this while inflating, so it also bounds
     /// decompression bombs. Lower it for untrusted clients.
     pub max_message_size: usize,
+    /// A byte budget shared by many connections (e.g. a whole server),
+    /// charged for what each holds for its peer: a frame being read beyond
+    /// the first 64 KiB, fragments being reassembled, inflated output. A
+    /// message whose next bytes do not fit fails the connection with 1009,
+    /// and the charge returns to the budget when the message is delivered
+    /// or the connection fails or is dropped. Default `None`: each
+    /// connection is bounded by the limits above only.
+    pub memory_budget: Option<MemoryBudget>,
 }
 
 impl Default for Limits {
@@ -32,6 +42,7 @@ impl Default for Limits {
             max_headers: 64,
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
+            memory_budget: None,
         }
     }
 }
@@ -58,6 +69,12 @@ impl Limits {
     /// Sets [`Limits::max_message_size`].
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets [`Limits::memory_budget`].
+    pub fn memory_budget(mut self, budget: MemoryBudget) -> Self {
+        self.memory_budget = Some(budget);
         self
     }
 }

@@ -26,6 +26,7 @@
 //!    and the transmit buffer is empty; report the end of stream with
 //!    [`Connection::receive_eof`].
 
+mod budget;
 mod receive;
 mod timers;
 mod transmit;
@@ -141,6 +142,8 @@ pub struct Connection {
     masks: MaskKeys,
     timers: Timers,
     counters: Counters,
+    /// What the receive side holds charged to `Limits::memory_budget`.
+    charges: budget::Charges,
 }
 
 /// The peer's close frame and our answer to it.
@@ -186,6 +189,7 @@ impl Connection {
             masks: MaskKeys::new(),
             timers: Timers::default(),
             counters: Counters::default(),
+            charges: budget::Charges::default(),
         }
     }
 
@@ -421,5 +425,7 @@ impl Connection {
         self.state = State::Closed;
         self.read_buf.clear();
         self.incoming = Incoming::default();
+        self.release_read_charge();
+        self.release_message_charge();
     }
 }

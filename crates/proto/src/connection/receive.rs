@@ -163,7 +163,7 @@ impl Connection {
 
         if header.opcode.is_control() {
             if !complete {
-                self.reserve_read(header_len.saturating_add(len));
+                self.reserve_read(header_len.saturating_add(len))?;
                 return Ok(Step::NeedMore);
             }
             self.timers.frame_received();
@@ -195,7 +195,7 @@ impl Connection {
         }
         if !complete {
             self.peek_text(&header, header_len)?;
-            self.reserve_read(header_len.saturating_add(len));
+            self.reserve_read(header_len.saturating_add(len))?;
             return Ok(Step::NeedMore);
         }
         self.incoming.text_peek = None;
@@ -203,6 +203,9 @@ impl Connection {
         self.read_buf.advance(header_len);
         self.begin_frame(&header);
         let payload = self.take_payload(len, header.mask);
+        // The frame is out of the read buffer: what it held is now the
+        // message's (charged below as it is reassembled or inflated).
+        self.release_read_charge();
         self.on_data_frame(header.fin, payload)
     }
 
@@ -394,7 +397,19 @@ impl Connection {
             };
             let mut out = out;
             let before = out.len();
-            extension.decode(message.rsv, &payload, fin, &mut out, budget)?;
+            match self.settings.limits.memory_budget.as_ref() {
+                Some(memory) => super::budget::decode_within_budget(
+                    extension.as_mut(),
+                    message.rsv,
+                    &payload,
+                    fin,
+                    &mut out,
+                    budget,
+                    &mut self.charges.message,
+                    memory,
+                )?,
+                None => extension.decode(message.rsv, &payload, fin, &mut out, budget)?,
+            }
             message.validate(&out[before..])?;
             if fin {
                 message.validate_end()?;
@@ -405,6 +420,8 @@ impl Connection {
                     self.counters.message_received(true);
                     self.incoming.message = None;
                 }
+                // The fragment is the application's now.
+                self.release_message_charge();
                 return Ok(Step::Event(event));
             }
             message.decoded = out;
@@ -416,6 +433,7 @@ impl Connection {
                 return Ok(Step::Continue);
             };
             let bytes = std::mem::take(&mut message.decoded).freeze();
+            self.release_message_charge();
             self.counters.message_received(true);
             return Ok(Step::Event(Event::Message(data_message(
                 message.kind,
@@ -436,7 +454,18 @@ impl Connection {
             return Ok(Step::Event(Event::Message(data_message(kind, payload))));
         }
         message.validate(&payload)?;
-        append_bounded(&mut message.assembled, &payload, max_message);
+        let capacity = bounded_capacity(
+            message.assembled.len(),
+            message.assembled.capacity(),
+            payload.len(),
+            max_message,
+        );
+        super::budget::charge_to(
+            &mut self.charges.message,
+            self.settings.limits.memory_budget.as_ref(),
+            capacity,
+        )?;
+        append_bounded(&mut message.assembled, &payload, capacity);
         if !fin {
             return Ok(Step::Continue);
         }
@@ -444,6 +473,7 @@ impl Connection {
         let Some(message) = self.incoming.message.take() else {
             return Ok(Step::Continue);
         };
+        self.release_message_charge();
         let bytes = Bytes::from(message.assembled);
         self.counters.message_received(false);
         Ok(Step::Event(Event::Message(data_message(
@@ -476,6 +506,7 @@ impl Connection {
 
     fn on_peer_close(&mut self, frame: Option<CloseFrame>) {
         self.incoming = Incoming::default();
+        self.release_message_charge();
         let mut echo_end = None;
         if self.state == State::Open {
             // RFC 6455 §5.5.1: answer with a close frame, echoing the status
@@ -504,20 +535,25 @@ impl Connection {
     /// is copied O(log n) times, not once per read), but never past the
     /// frame, so the declared length (already checked against the limits)
     /// bounds the buffer.
+    ///
+    /// Growth past [`READ_RESERVE_STEP`] is charged to the memory budget
+    /// (when there is one) before it is allocated; a growth that does not
+    /// fit is the 1009 error.
     #[inline]
-    fn reserve_read(&mut self, frame_len: usize) {
+    fn reserve_read(&mut self, frame_len: usize) -> Result<(), Error> {
         let len = self.read_buf.len();
         let missing = frame_len.saturating_sub(len);
         if self.read_buf.capacity() - len < missing.min(READ_SPARE_MIN) {
-            self.grow_read_buf(frame_len);
+            self.grow_read_buf(frame_len)?;
         }
+        Ok(())
     }
 
     /// The growth step of [`Connection::reserve_read`], kept out of line so
     /// that the per-frame path stays small.
     #[cold]
     #[inline(never)]
-    fn grow_read_buf(&mut self, frame_len: usize) {
+    fn grow_read_buf(&mut self, frame_len: usize) -> Result<(), Error> {
         let len = self.read_buf.len();
         let capacity = self.read_buf.capacity();
         // The frame does not fit the capacity, so `target > capacity`.
@@ -530,17 +566,24 @@ impl Connection {
             // bytes to its front) and its rounding stays within one step.
             self.read_buf.reserve(target - len);
         } else {
+            super::budget::charge_to(
+                &mut self.charges.read,
+                self.settings.limits.memory_budget.as_ref(),
+                target,
+            )?;
             // `reserve` may double past `target` (up to twice the frame
             // limit), so large buffers are grown to the exact size.
             let mut grown = BytesMut::with_capacity(target);
             grown.extend_from_slice(&self.read_buf);
             self.read_buf = grown;
         }
+        Ok(())
     }
 
     fn release_idle_read_buf(&mut self) {
         if self.read_buf.is_empty() && self.read_buf.capacity() > IDLE_READ_CAPACITY {
             self.read_buf = BytesMut::new();
+            self.release_read_charge();
         }
     }
 }
@@ -552,16 +595,22 @@ fn data_message(kind: DataKind, bytes: Bytes) -> Message {
     }
 }
 
-/// Appends to a reassembly buffer, growing it geometrically but never past
-/// `max` (the caller checked that `buf.len() + data.len() <= max`).
-fn append_bounded(buf: &mut Vec<u8>, data: &[u8], max: usize) {
-    let needed = buf.len() + data.len();
-    if needed > buf.capacity() {
-        let target = needed
-            .max(buf.capacity().saturating_mul(2))
-            .min(max)
-            .max(needed);
-        buf.reserve_exact(target - buf.len());
+/// The capacity a reassembly buffer of `len` bytes in `capacity` grows to
+/// for `more` bytes: geometrically, but never past `max` (the caller
+/// checked that `len + more <= max`).
+fn bounded_capacity(len: usize, capacity: usize, more: usize, max: usize) -> usize {
+    let needed = len + more;
+    if needed <= capacity {
+        return capacity;
+    }
+    needed.max(capacity.saturating_mul(2)).min(max).max(needed)
+}
+
+/// Appends to a reassembly buffer, growing it to exactly `capacity` (from
+/// [`bounded_capacity`]) when it is full.
+fn append_bounded(buf: &mut Vec<u8>, data: &[u8], capacity: usize) {
+    if buf.len() + data.len() > buf.capacity() {
+        buf.reserve_exact(capacity - buf.len());
     }
     buf.extend_from_slice(data);
 }
