@@ -32,8 +32,14 @@ pub struct ChannelOptions {
     pub history_ttl: Duration,
     /// Keep presence (who is subscribed) for the channel. Default on.
     pub presence: bool,
-    /// Send join and leave pushes to subscribers. Default on.
+    /// Track joins and leaves and push them to the subscribers that ask
+    /// for them (`join_leave: true` in their subscribe request, the SDKs'
+    /// `joinLeave` option). Default on.
     pub join_leave: bool,
+    /// Push joins and leaves to every subscriber, asked or not. Default off,
+    /// as in Centrifugo: with it, N clients subscribing to one channel cost
+    /// N² pushes, which floods a busy channel.
+    pub force_push_join_leave: bool,
     /// Any connected client may publish. Default on (the embedded hub is a
     /// playground; turn it off for production namespaces).
     pub allow_publish_for_client: bool,
@@ -67,6 +73,7 @@ impl Default for ChannelOptions {
             history_ttl: Duration::from_secs(300),
             presence: true,
             join_leave: true,
+            force_push_join_leave: false,
             allow_publish_for_client: true,
             allow_publish_for_subscriber: false,
             allow_history_for_client: true,
@@ -88,6 +95,7 @@ impl ChannelOptions {
             history_ttl: Duration::ZERO,
             presence: false,
             join_leave: false,
+            force_push_join_leave: false,
             allow_publish_for_client: false,
             allow_publish_for_subscriber: false,
             allow_history_for_client: false,

@@ -77,6 +77,8 @@ struct Channel {
     namespace: NamespaceId,
     stream: Option<Stream>,
     subscribers: SubscriberSet,
+    /// The subscribers that asked for join and leave pushes.
+    join_leave: SubscriberSet,
     presence: Presence,
     /// The deadline this channel has in the node's expiry heap; other heap
     /// entries for it are stale.
@@ -90,6 +92,7 @@ impl Channel {
             namespace,
             stream: None,
             subscribers: SubscriberSet::default(),
+            join_leave: SubscriberSet::default(),
             presence: Presence::default(),
             scheduled_at: None,
         }
@@ -259,6 +262,7 @@ impl Node {
         if !state.subscribers.remove(session) {
             return UnsubscribeOutcome::default();
         }
+        state.join_leave.remove(session);
         let info = state.presence.remove(session);
         let join_leave = self
             .settings
@@ -285,11 +289,45 @@ impl Node {
             .is_some_and(|state| state.subscribers.contains(session))
     }
 
-    /// The sessions subscribed to `channel` (for join and leave pushes).
+    /// The sessions subscribed to `channel`.
     pub fn subscribers(&self, channel: &str) -> &[SessionId] {
         self.channels
             .get(channel)
             .map_or(NO_RECIPIENTS, |state| state.subscribers.as_slice())
+    }
+
+    /// Records that `session`, subscribed to `channel`, asked for join and
+    /// leave pushes (the subscribe request's `join_leave`). Call it right
+    /// after a successful [`Node::subscribe`]; false when the session is not
+    /// subscribed or the namespace does not track joins and leaves.
+    pub fn push_join_leave_to(&mut self, session: SessionId, channel: &str) -> bool {
+        let Some(state) = self.channels.get_mut(channel) else {
+            return false;
+        };
+        let options = self.settings.namespaces().options(state.namespace);
+        if !options.join_leave || !state.subscribers.contains(session) {
+            return false;
+        }
+        state.join_leave.insert(session);
+        true
+    }
+
+    /// The sessions that get `channel`'s join and leave pushes: those that
+    /// asked for them, or every subscriber with `force_push_join_leave`.
+    pub fn join_leave_recipients(&self, channel: &str) -> &[SessionId] {
+        let Some(state) = self.channels.get(channel) else {
+            return NO_RECIPIENTS;
+        };
+        if self
+            .settings
+            .namespaces()
+            .options(state.namespace)
+            .force_push_join_leave
+        {
+            state.subscribers.as_slice()
+        } else {
+            state.join_leave.as_slice()
+        }
     }
 
     /// Publishes `data` to `channel`: assigns the next offset together with

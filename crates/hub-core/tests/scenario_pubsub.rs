@@ -124,7 +124,7 @@ fn presence_and_stats() {
 }
 
 #[test]
-fn join_and_leave_pushes_only_where_enabled() {
+fn join_and_leave_pushes_only_where_enabled_and_asked_for() {
     let quiet = ChannelOptions {
         join_leave: false,
         ..ChannelOptions::default()
@@ -132,19 +132,43 @@ fn join_and_leave_pushes_only_where_enabled() {
     let mut sim = Sim::new(config_with("quiet", quiet));
     let a = sim.connect(Format::Json);
     let b = sim.connect(Format::Protobuf);
+    let c = sim.connect(Format::Json);
     for channel in ["loud", "quiet:room"] {
-        sim.subscribe(a, channel);
-        sim.subscribe(b, channel);
+        sim.subscribe_with_join_leave(a, channel);
+        sim.subscribe_with_join_leave(b, channel);
     }
+    // c does not ask for joins and leaves: it gets none, but others see it.
+    sim.subscribe(c, "loud");
     sim.pump();
     sim.unsubscribe(b, "loud");
     sim.drop_connection(b);
     sim.pump();
     let loud = sim.view(a, "loud");
-    assert_eq!(loud.joins, vec!["client-0", "client-1"]);
+    assert_eq!(loud.joins, vec!["client-0", "client-1", "client-2"]);
     assert_eq!(loud.leaves, vec!["client-1"]);
+    let unasked = sim.view(c, "loud");
+    assert!(unasked.joins.is_empty() && unasked.leaves.is_empty());
     let quiet = sim.view(a, "quiet:room");
     assert!(quiet.joins.is_empty() && quiet.leaves.is_empty());
+}
+
+#[test]
+fn force_push_join_leave_reaches_subscribers_that_did_not_ask() {
+    let forced = ChannelOptions {
+        force_push_join_leave: true,
+        ..ChannelOptions::default()
+    };
+    let mut sim = Sim::new(config_with("forced", forced));
+    let a = sim.connect(Format::Json);
+    let b = sim.connect(Format::Json);
+    sim.subscribe(a, "forced:room");
+    sim.subscribe(b, "forced:room");
+    sim.pump();
+    sim.unsubscribe(b, "forced:room");
+    sim.pump();
+    let view = sim.view(a, "forced:room");
+    assert_eq!(view.joins, vec!["client-0", "client-1"]);
+    assert_eq!(view.leaves, vec!["client-1"]);
 }
 
 #[test]

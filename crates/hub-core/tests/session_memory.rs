@@ -49,6 +49,7 @@ fn idle_subscribed_connection_holds_under_1280_bytes() {
                 channel,
                 recover,
                 info,
+                ..
             } = action
             {
                 let result = node.subscribe(now, SessionId(index), &channel, info, recover);

@@ -93,8 +93,12 @@ impl Engine {
                 channel,
                 recover,
                 info,
+                join_leave,
             } => {
                 let result = node.subscribe(now, id, &channel, info, recover);
+                if join_leave && result.is_ok() {
+                    node.push_join_leave_to(id, &channel);
+                }
                 let join = result
                     .as_ref()
                     .ok()
@@ -149,6 +153,8 @@ impl Engine {
             node, mailboxes, ..
         } = &mut *state;
         let outcome = node.subscribe(now, id, channel, info, None)?;
+        // The room shows who comes and goes (superchat's join and leave).
+        node.push_join_leave_to(id, channel);
         if let Some(info) = outcome.join {
             presence_event(node, mailboxes, channel, &info, Presence::Join);
         }
@@ -290,7 +296,7 @@ fn presence_event(
         protobuf: encode(Format::Protobuf, channel, info),
         chat,
     };
-    fan_out(mailboxes, node.subscribers(channel), &encoded);
+    fan_out(mailboxes, node.join_leave_recipients(channel), &encoded);
 }
 
 /// Hands the same bytes to every recipient's mailbox. A recipient whose

@@ -34,7 +34,7 @@ fn raw_members_and_hub_clients_see_each_others_messages() {
         let hub = Hub::start_default().await;
         let mut client = JsonClient::connect(&hub.url()).await;
         client
-            .request(json!({"subscribe": {"channel": "chat"}}))
+            .request(json!({"subscribe": {"channel": "chat", "join_leave": true}}))
             .await;
 
         let mut rich = member(&hub, "superchat").await;

@@ -74,8 +74,10 @@ fn presence_and_join_leave_pushes_follow_subscribers() {
     run(async {
         let hub = Hub::start_default().await;
         let mut alice = JsonClient::connect(&hub.url()).await;
+        // Joins and leaves go to the subscribers that ask for them (the
+        // SDKs' `joinLeave`); Bob does not ask, so he only appears in them.
         alice
-            .request(json!({"subscribe": {"channel": "room"}}))
+            .request(json!({"subscribe": {"channel": "room", "join_leave": true}}))
             .await;
         let mut bob = JsonClient::connect(&hub.url()).await;
         bob.request(json!({"subscribe": {"channel": "room"}})).await;

@@ -115,6 +115,8 @@ const subscriptions = new Map();
 function subscribe(channel) {
   if (subscriptions.has(channel)) return subscriptions.get(channel);
   const sub = client.newSubscription(channel, {
+    // Join and leave pushes come only to subscriptions that ask for them.
+    joinLeave: true,
     minResubscribeDelay: args.minReconnectMs,
     maxResubscribeDelay: args.maxReconnectMs,
   });

@@ -184,6 +184,8 @@ class Scenario:
                 sub = client.new_subscription(
                     channel,
                     events=SubscriptionEvents(channel, self.codec),
+                    # Join and leave pushes come only to subscriptions that ask.
+                    join_leave=True,
                     min_resubscribe_delay=self.min_delay,
                     max_resubscribe_delay=self.max_delay,
                 )

@@ -25,6 +25,9 @@ pub enum Action {
         recover: Option<StreamPosition>,
         /// The subscriber's info for presence and join pushes.
         info: Arc<ClientInfo>,
+        /// The client asked for join and leave pushes: call
+        /// `Node::push_join_leave_to` once subscribed.
+        join_leave: bool,
     },
     /// Call `Node::unsubscribe(now, session_id, &channel)` and push the
     /// leave event it returns; nothing to report (the session already

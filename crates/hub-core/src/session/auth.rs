@@ -173,6 +173,7 @@ impl Session {
                 channel,
                 recover,
                 info: self.info.clone(),
+                join_leave: false,
             });
             waiting += 1;
         }

@@ -291,6 +291,7 @@ impl Session {
             channel,
             recover,
             info,
+            join_leave: request.join_leave,
         });
     }
 

@@ -260,6 +260,13 @@ impl Sim {
         self.request(index, command)
     }
 
+    /// Subscribes asking for join and leave pushes (the SDKs' `joinLeave`).
+    pub fn subscribe_with_join_leave(&mut self, index: usize, channel: &str) -> Reply {
+        let mut command = Self::subscribe_command(channel);
+        command.subscribe.as_mut().unwrap().join_leave = true;
+        self.request(index, command)
+    }
+
     pub fn unsubscribe(&mut self, index: usize, channel: &str) -> Reply {
         self.request(
             index,
@@ -349,7 +356,7 @@ impl Sim {
         };
         let json = encode(Format::Json, channel, info).unwrap();
         let protobuf = encode(Format::Protobuf, channel, info).unwrap();
-        let recipients = self.node.subscribers(channel).to_vec();
+        let recipients = self.node.join_leave_recipients(channel).to_vec();
         let name: Arc<str> = channel.into();
         self.fan_out(&recipients, &name, 0, &json, &protobuf);
     }
@@ -393,14 +400,17 @@ impl Sim {
                 channel,
                 recover,
                 info,
+                join_leave,
             } = action
             else {
                 continue;
             };
             let now = self.now;
-            let result = self
-                .node
-                .subscribe(now, SessionId(index as u64), &channel, info, recover);
+            let session = SessionId(index as u64);
+            let result = self.node.subscribe(now, session, &channel, info, recover);
+            if join_leave && result.is_ok() {
+                self.node.push_join_leave_to(session, &channel);
+            }
             between(self);
             // Deliveries queued so far reach the session before its reply.
             while let Some(delivery) = self.clients[index].queue.pop_front() {
@@ -430,10 +440,14 @@ impl Sim {
                 channel,
                 recover,
                 info,
+                join_leave,
             } => {
                 let result: Result<SubscribeOutcome, HubError> = self
                     .node
                     .subscribe(now, session_id, &channel, info, recover);
+                if join_leave && result.is_ok() {
+                    self.node.push_join_leave_to(session_id, &channel);
+                }
                 let join = result
                     .as_ref()
                     .ok()
