@@ -8,6 +8,7 @@
 //! shutdown. One task and one future per connection is the cheapest shape
 //! for idle connections, and the writes of a turn go out as one batch.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,8 +18,9 @@ use switchboard_hub_core::outbound::OutboundLimits;
 use switchboard_hub_core::wire::{Format, MessageKind};
 use switchboard_hub_core::Session;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::OwnedSemaphorePermit;
 
-use crate::app::Hub;
+use crate::app::{App, Hub};
 use crate::close::{close_with, linger};
 use crate::ids::client_id;
 use crate::mailbox::{Control, Delivery, Mailbox, Recipient};
@@ -38,37 +40,61 @@ enum End {
 }
 
 /// Runs one client until it leaves, the session ends it, or the server
-/// shuts down.
-pub(crate) async fn run<S>(mut ws: WebSocket<S>, format: Format, hub: Arc<Hub>, shutdown: Shutdown)
+/// shuts down; `slot` (its place under `max_connections`) is released at
+/// the end.
+///
+/// A plain function returning an async block, not an `async fn`: an
+/// `async fn` copies every argument into a local of its own, so its
+/// future would hold the WebSocket twice for the connection's whole life.
+/// The block uses its captures in place.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+pub(crate) fn run<S>(
+    mut ws: WebSocket<S>,
+    format: Format,
+    app: Arc<App>,
+    slot: OwnedSemaphorePermit,
+) -> impl Future<Output = ()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let client = client_id();
-    tracing::debug!(client, "hub client connected");
-    let mut session = Session::new(hub.settings.clone(), format, client, Instant::now());
-    let limits = OutboundLimits::from_config(hub.settings.config());
-    let mailbox = Arc::new(Mailbox::new(Recipient::Hub(format), limits));
-    let id = hub.engine.register(mailbox.clone());
-    let end = drive(&mut ws, &mut session, id, &mailbox, &hub, limits, shutdown).await;
-    hub.engine.disconnect(Instant::now(), id);
-    let metrics = hub.engine.metrics();
-    metrics.merge(&session.take_counters());
-    match &end {
-        End::Close(code) if *code == DisconnectCode::SLOW => metrics.slow_disconnect(),
-        End::Close(code) if *code == DisconnectCode::SHUTDOWN => metrics.drained_one(),
-        _ => {}
-    }
-    match end {
-        End::CloseWith(code, reason) => {
-            tracing::debug!(code, reason, "closing the client (server API)");
-            close_with(&mut ws, CloseCode(code), reason).await;
+    async move {
+        tracing::info!(
+            route = "/connection/websocket",
+            ?format,
+            "websocket session opened"
+        );
+        let hub = &app.hub;
+        let client = client_id();
+        tracing::debug!(client, "hub client connected");
+        let mut session = Session::new(hub.settings.clone(), format, client, Instant::now());
+        let limits = OutboundLimits::from_config(hub.settings.config());
+        let mailbox = Arc::new(Mailbox::new(Recipient::Hub(format), limits));
+        let id = hub.engine.register(mailbox.clone());
+        let shutdown = app.shutdown.clone();
+        let end = drive(&mut ws, &mut session, id, &mailbox, hub, limits, shutdown).await;
+        hub.engine.disconnect(Instant::now(), id);
+        let metrics = hub.engine.metrics();
+        metrics.merge(&session.take_counters());
+        match &end {
+            End::Close(code) if *code == DisconnectCode::SLOW => metrics.slow_disconnect(),
+            End::Close(code) if *code == DisconnectCode::SHUTDOWN => metrics.drained_one(),
+            _ => {}
         }
-        End::Close(code) => {
-            tracing::debug!(code = code.code, reason = code.reason, "closing the client");
-            close_with(&mut ws, CloseCode(code.code), code.reason).await;
+        match end {
+            End::CloseWith(code, reason) => {
+                tracing::debug!(code, reason, "closing the client (server API)");
+                close_with(&mut ws, CloseCode(code), reason).await;
+            }
+            End::Close(code) => {
+                tracing::debug!(code = code.code, reason = code.reason, "closing the client");
+                close_with(&mut ws, CloseCode(code.code), code.reason).await;
+            }
+            End::Failed => linger(&mut ws).await,
+            End::Gone => {}
         }
-        End::Failed => linger(&mut ws).await,
-        End::Gone => {}
+        // Held until the session ends: it is what --max-connections counts.
+        drop(slot);
+        tracing::info!(route = "/connection/websocket", "websocket session ended");
     }
 }
 
@@ -124,7 +150,9 @@ where
                         session.server_unsubscribed(&channel)
                     }
                     Delivery::Control(Control::Disconnect { code, reason }) => {
-                        flush_replies(ws, session, limits).await;
+                        // Boxed: this rare path's future would otherwise
+                        // size the loop's state for every idle session.
+                        Box::pin(flush_replies(ws, session, limits)).await;
                         return End::CloseWith(code, reason);
                     }
                     Delivery::Chat(_) => continue,

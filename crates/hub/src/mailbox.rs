@@ -6,11 +6,17 @@
 //! [`OutboundQueue`] accounts them: a push that does not fit marks the
 //! mailbox as overflowed, and its task closes the connection with 3008
 //! "slow" instead of blocking the publisher.
+//!
+//! With a node-wide memory budget (`HubConfig::memory_budget`), queued
+//! bytes are also charged to it: a push the budget cannot take is handed
+//! back to the engine, which sheds the largest queues (3008, recoverable)
+//! to make room. Charges return when items are taken or dropped.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
+use switchboard::proto::MemoryBudget;
 use switchboard_hub_core::codes::DisconnectCode;
 use switchboard_hub_core::outbound::{OutboundLimits, OutboundQueue};
 use switchboard_hub_core::position::StreamPosition;
@@ -76,7 +82,8 @@ pub(crate) enum Delivery {
 }
 
 impl Delivery {
-    fn len(&self) -> usize {
+    /// The bytes this item holds in a queue.
+    pub(crate) fn len(&self) -> usize {
         match self {
             Delivery::Hub(live) => live.frame.len(),
             Delivery::Chat(ChatEvent::Message(data, _)) => data.len(),
@@ -92,6 +99,8 @@ struct State {
     /// Set once the connection must close (overflow, or a push its format
     /// cannot carry); nothing more is queued.
     closed: Option<DisconnectCode>,
+    /// Bytes of `items` charged to the memory budget.
+    charged: usize,
 }
 
 /// One connection's queue.
@@ -100,13 +109,19 @@ pub(crate) struct Mailbox {
     recipient: Recipient,
     state: Mutex<State>,
     wake: Notify,
+    /// The node's memory budget, set when the engine registers the mailbox.
+    budget: OnceLock<MemoryBudget>,
 }
+
+/// A push the memory budget could not take; nothing was queued.
+#[derive(Debug)]
+pub(crate) struct OverBudget(pub(crate) Delivery);
 
 /// What [`Mailbox::take`] found.
 #[derive(Debug, Default)]
 pub(crate) struct Taken {
     /// The queued items, oldest first.
-    pub(crate) items: Vec<Delivery>,
+    pub(crate) items: VecDeque<Delivery>,
     /// The code to close with, when the connection must close.
     pub(crate) closed: Option<DisconnectCode>,
 }
@@ -119,9 +134,32 @@ impl Mailbox {
                 items: VecDeque::new(),
                 outbound: OutboundQueue::new(limits),
                 closed: None,
+                charged: 0,
             }),
             wake: Notify::new(),
+            budget: OnceLock::new(),
         }
+    }
+
+    /// Charges this mailbox's queued bytes to `budget` from now on.
+    pub(crate) fn use_budget(&self, budget: MemoryBudget) {
+        let _ = self.budget.set(budget);
+    }
+
+    /// Returns `bytes` of the queue's charge to the budget.
+    fn release(&self, state: &mut State, bytes: usize) {
+        let bytes = bytes.min(state.charged);
+        state.charged -= bytes;
+        if let Some(budget) = self.budget.get() {
+            budget.release(bytes);
+        }
+    }
+
+    /// Drops everything queued, returning its charge.
+    fn clear(&self, state: &mut State) {
+        state.items = VecDeque::new();
+        let charged = state.charged;
+        self.release(state, charged);
     }
 
     /// What this mailbox's connection needs.
@@ -138,22 +176,65 @@ impl Mailbox {
     }
 
     /// Queues `delivery` and wakes the task; an overflow closes the
-    /// mailbox with 3008 "slow".
-    pub(crate) fn push(&self, delivery: Delivery) {
+    /// mailbox with 3008 "slow". When the memory budget cannot take its
+    /// bytes, nothing is queued and the delivery comes back for the engine
+    /// to shed other queues (see [`Mailbox::shed`]) and retry.
+    pub(crate) fn push(&self, delivery: Delivery) -> Result<(), OverBudget> {
         let mut state = self.lock();
         if state.closed.is_some() {
-            return;
+            return Ok(());
         }
-        match state.outbound.try_push(delivery.len()) {
+        let len = delivery.len();
+        if let Some(budget) = self.budget.get() {
+            if !budget.try_charge(len) {
+                return Err(OverBudget(delivery));
+            }
+            state.charged += len;
+        }
+        match state.outbound.try_push(len) {
             Ok(()) => state.items.push_back(delivery),
             Err(overflow) => {
                 tracing::info!(%overflow, "slow consumer: closing with 3008");
                 state.closed = Some(DisconnectCode::SLOW);
-                state.items.clear();
+                self.clear(&mut state);
             }
         }
         drop(state);
         self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Queues a server API command (it holds no bytes, so the budget never
+    /// refuses it).
+    pub(crate) fn push_control(&self, control: Control) {
+        if let Err(OverBudget(delivery)) = self.push(Delivery::Control(control)) {
+            // Unreachable with zero bytes; queued anyway rather than lost.
+            self.lock().items.push_back(delivery);
+        }
+    }
+
+    /// Closes the connection as slow (3008, the client reconnects and
+    /// recovers) and frees its queue: the memory budget is exhausted and
+    /// this queue is among the largest. Returns the bytes freed.
+    pub(crate) fn shed(&self) -> usize {
+        let mut state = self.lock();
+        let freed = state.charged;
+        if state.closed.is_none() {
+            tracing::info!(
+                queued_bytes = freed,
+                "memory budget exhausted: shedding one of the largest queues with 3008"
+            );
+            state.closed = Some(DisconnectCode::SLOW);
+        }
+        self.clear(&mut state);
+        drop(state);
+        self.wake.notify_one();
+        freed
+    }
+
+    /// Bytes this mailbox holds charged to the memory budget.
+    pub(crate) fn charged_bytes(&self) -> usize {
+        self.lock().charged
     }
 
     /// Closes the mailbox with `code` (e.g. a push the connection's format
@@ -171,10 +252,17 @@ impl Mailbox {
     /// Takes everything queued.
     pub(crate) fn take(&self) -> Taken {
         let mut state = self.lock();
-        let items: Vec<Delivery> = state.items.drain(..).collect();
+        // The queue itself moves out (no copy), and an idle mailbox keeps
+        // no buffer: draining would leave every mailbox that ever saw a
+        // join push holding the queue's capacity (224 bytes) while idle.
+        let items = std::mem::take(&mut state.items);
+        let mut taken_bytes = 0;
         for item in &items {
             state.outbound.pop(item.len());
+            taken_bytes += item.len();
         }
+        // Handed to the session: from here the socket's buffers hold them.
+        self.release(&mut state, taken_bytes);
         Taken {
             items,
             closed: state.closed,
@@ -185,6 +273,14 @@ impl Mailbox {
     /// a wake-up is pending). Cancel safe.
     pub(crate) async fn wait(&self) {
         self.wake.notified().await;
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        let mut state = self.lock();
+        let charged = state.charged;
+        self.release(&mut state, charged);
     }
 }
 
@@ -211,17 +307,40 @@ mod tests {
     #[test]
     fn an_overflow_closes_with_slow_and_drops_the_queue() {
         let mailbox = Mailbox::new(Recipient::Chat, limits(2));
-        mailbox.push(message("a"));
-        mailbox.push(message("b"));
+        mailbox.push(message("a")).unwrap();
+        mailbox.push(message("b")).unwrap();
         let taken = mailbox.take();
         assert_eq!(taken.items.len(), 2);
         assert_eq!(taken.closed, None);
         // Taking freed the room again.
-        mailbox.push(message("c"));
-        mailbox.push(message("d"));
-        mailbox.push(message("e"));
+        mailbox.push(message("c")).unwrap();
+        mailbox.push(message("d")).unwrap();
+        mailbox.push(message("e")).unwrap();
         let taken = mailbox.take();
         assert!(taken.items.is_empty());
         assert_eq!(taken.closed, Some(DisconnectCode::SLOW));
+    }
+
+    #[test]
+    fn queued_bytes_are_charged_to_the_budget_until_taken_shed_or_dropped() {
+        let budget = MemoryBudget::new(4);
+        let mailbox = Mailbox::new(Recipient::Chat, limits(100));
+        mailbox.use_budget(budget.clone());
+        mailbox.push(message("ab")).unwrap();
+        mailbox.push(message("cd")).unwrap();
+        assert_eq!(budget.used(), 4);
+        let refused = mailbox.push(message("e")).unwrap_err();
+        assert_eq!(refused.0.len(), 1);
+        assert_eq!(mailbox.take().items.len(), 2);
+        assert_eq!(budget.used(), 0);
+        mailbox.push(message("abc")).unwrap();
+        assert_eq!(mailbox.shed(), 3);
+        assert_eq!(budget.used(), 0);
+        assert_eq!(mailbox.take().closed, Some(DisconnectCode::SLOW));
+        let other = Mailbox::new(Recipient::Chat, limits(100));
+        other.use_budget(budget.clone());
+        other.push(message("abcd")).unwrap();
+        drop(other);
+        assert_eq!(budget.used(), 0);
     }
 }

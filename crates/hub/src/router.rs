@@ -188,17 +188,7 @@ async fn hub_route(
     }
     let format = negotiated.format;
     let span = tracing::Span::current();
-    upgrade.on_upgrade(move |ws| {
-        async move {
-            let _slot = slot;
-            tracing::info!(
-                route = "/connection/websocket",
-                ?format,
-                "websocket session opened"
-            );
-            hub_session::run(ws, format, app.hub.clone(), app.shutdown.clone()).await;
-            tracing::info!(route = "/connection/websocket", "websocket session ended");
-        }
-        .instrument(span)
-    })
+    // The session's future is the task's whole state: wrapping it in an
+    // async block of its own would store the WebSocket a second time.
+    upgrade.on_upgrade(move |ws| hub_session::run(ws, format, app, slot).instrument(span))
 }
