@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use switchboard::proto::MemoryBudget;
 use switchboard::upgrade::WebSocketUpgrade;
 use switchboard::{Config, DeflateConfig, Limits};
 use tokio::sync::Semaphore;
@@ -83,9 +84,15 @@ impl App {
         let socket_config = Config::default()
             .ping_interval(config.ping_interval)
             .pong_timeout(config.ping_interval.unwrap_or(DEFAULT_PING_INTERVAL));
-        let limits = Limits::default()
+        let mut limits = Limits::default()
             .max_message_size(config.max_message_size)
             .max_frame_size(config.max_frame_size);
+        // One budget for every route's receive side and the hub's queues.
+        if config.memory_budget > 0 {
+            let budget = MemoryBudget::new(config.memory_budget);
+            hub.engine.use_memory_budget(budget.clone());
+            limits = limits.memory_budget(budget);
+        }
         let chat_limits = limits
             .clone()
             .max_message_size(config.max_message_size.min(MAX_CHAT_MESSAGE))

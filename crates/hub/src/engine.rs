@@ -26,7 +26,9 @@ use switchboard_hub_core::session::{
 use switchboard_hub_core::wire::{Format, WireError};
 use switchboard_hub_core::{HubError, Node, Session, SessionId, Settings};
 
-use crate::mailbox::{ChatEvent, Delivery, Mailbox, Recipient};
+use switchboard::proto::MemoryBudget;
+
+use crate::mailbox::{ChatEvent, Delivery, Mailbox, OverBudget, Recipient};
 use crate::metrics::Metrics;
 
 mod server_api;
@@ -53,7 +55,14 @@ impl Engine {
             }),
             next_session: AtomicU64::new(1),
             metrics: Metrics::new(),
+            budget: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Charges every mailbox registered from now on to `budget`; pushes it
+    /// cannot take shed the largest queues (3008).
+    pub(crate) fn use_memory_budget(&self, budget: MemoryBudget) {
+        let _ = self.memory_engine().budget.set(budget);
     }
 
     /// The hub's running totals for `/metrics`.
@@ -71,6 +80,9 @@ impl Engine {
     pub(crate) fn register(&self, mailbox: Arc<Mailbox>) -> SessionId {
         let engine = self.memory_engine();
         let id = SessionId(engine.next_session.fetch_add(1, Ordering::Relaxed));
+        if let Some(budget) = engine.budget.get() {
+            mailbox.use_budget(budget.clone());
+        }
         engine.lock().mailboxes.insert(id, mailbox);
         id
     }
@@ -214,6 +226,8 @@ pub(crate) struct MemoryEngine {
     state: Mutex<MemoryState>,
     next_session: AtomicU64,
     metrics: Metrics,
+    /// The node's memory budget for mailboxes (`HubConfig::memory_budget`).
+    budget: std::sync::OnceLock<MemoryBudget>,
 }
 
 impl MemoryEngine {
@@ -313,22 +327,57 @@ fn fan_out(
         };
         let frame = match mailbox.recipient() {
             Recipient::Chat => {
-                mailbox.push(Delivery::Chat(encoded.chat.clone()));
+                push_or_shed(mailboxes, mailbox, Delivery::Chat(encoded.chat.clone()));
                 continue;
             }
             Recipient::Hub(Format::Json) => &encoded.json,
             Recipient::Hub(Format::Protobuf) => &encoded.protobuf,
         };
         match frame {
-            Ok(frame) => mailbox.push(Delivery::Hub(LiveDelivery {
-                channel: encoded.channel.clone(),
-                offset: encoded.offset,
-                frame: frame.clone(),
-            })),
+            Ok(frame) => push_or_shed(
+                mailboxes,
+                mailbox,
+                Delivery::Hub(LiveDelivery {
+                    channel: encoded.channel.clone(),
+                    offset: encoded.offset,
+                    frame: frame.clone(),
+                }),
+            ),
             Err(error) => {
                 tracing::debug!(%error, "a push this client's format cannot carry");
                 mailbox.close(DisconnectCode::INAPPROPRIATE_PROTOCOL);
             }
         }
+    }
+}
+
+/// Queues `delivery` for `mailbox`; when the memory budget cannot take
+/// it, sheds the largest queues (3008 "slow", the clients reconnect and
+/// recover) until it can, and as a last resort `mailbox` itself.
+fn push_or_shed(
+    mailboxes: &HashMap<SessionId, Arc<Mailbox>>,
+    mailbox: &Mailbox,
+    delivery: Delivery,
+) {
+    let Err(OverBudget(delivery)) = mailbox.push(delivery) else {
+        return;
+    };
+    let needed = delivery.len();
+    let mut largest: Vec<(usize, &Arc<Mailbox>)> = mailboxes
+        .values()
+        .map(|other| (other.charged_bytes(), other))
+        .filter(|(charged, _)| *charged > 0)
+        .collect();
+    largest.sort_unstable_by_key(|(charged, _)| std::cmp::Reverse(*charged));
+    let mut freed = 0;
+    for (_, other) in largest {
+        freed += other.shed();
+        // Shed at least what the push needs, and at least one queue.
+        if freed >= needed {
+            break;
+        }
+    }
+    if mailbox.push(delivery).is_err() {
+        mailbox.shed();
     }
 }

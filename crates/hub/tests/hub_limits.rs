@@ -253,3 +253,44 @@ fn commands_over_the_rate_get_111_then_the_connection_closes_with_3013() {
         hub.stop().await;
     });
 }
+
+#[test]
+fn an_exhausted_memory_budget_sheds_the_largest_queue_with_3008() {
+    run(async {
+        // Queues and write timeouts far too large to trip on their own:
+        // only the node-wide budget can end the subscriber.
+        let mut config = HubConfig {
+            memory_budget: 512 << 10,
+            ..HubConfig::default()
+        };
+        config.node.client_queue_max_bytes = 256 << 20;
+        config.node.client_queue_max_messages = 1 << 20;
+        config.node.write_timeout = std::time::Duration::from_secs(60);
+        let hub = Hub::start(config).await;
+        let mut stalled = JsonClient::connect(&hub.url()).await;
+        let reply = stalled
+            .request(json!({"subscribe": {"channel": "budget"}}))
+            .await;
+        assert!(reply.get("error").is_none(), "{reply}");
+        // The subscriber stops reading; the publisher fills its socket
+        // buffers, then its queue, then the budget.
+        let mut publisher = JsonClient::connect(&hub.url()).await;
+        // 400 × 48 KiB: about 19 MiB, beyond loopback socket buffers.
+        let data = "x".repeat(48 << 10);
+        for n in 0..400 {
+            let reply = publisher
+                .request(json!({"publish": {"channel": "budget", "data": {"n": n, "pad": data}}}))
+                .await;
+            assert!(reply.get("error").is_none(), "{reply}");
+        }
+        let close = stalled.closed().await.expect("a close frame");
+        assert_eq!(u16::from(close.code), 3008);
+        assert_eq!(close.reason.as_str(), "slow");
+        // The publisher was never in the way.
+        let reply = publisher
+            .request(json!({"publish": {"channel": "budget", "data": {}}}))
+            .await;
+        assert!(reply.get("error").is_none(), "{reply}");
+        hub.stop().await;
+    });
+}

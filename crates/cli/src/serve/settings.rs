@@ -12,7 +12,7 @@ use crate::config::{parse_interval, parse_size, Compression, LogFormat};
 pub use switchboard_hub::{
     normalize_origin, TlsFiles, DEFAULT_CONNECTION_BURST, DEFAULT_CONNECTION_RATE,
     DEFAULT_HUB_MAX_MESSAGE_SIZE, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE,
-    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MEMORY_BUDGET, DEFAULT_PING_INTERVAL,
 };
 use switchboard_hub::{HubConfig, NodeConfig, DEFAULT_DRAIN_WINDOW};
 
@@ -24,7 +24,8 @@ pub struct ServeArgs {
     /// Read settings from this TOML file; flags given on the command line
     /// override it. Keys are the flag names: listen, tls-cert, tls-key,
     /// origin, compression, ping-interval, max-message-size, max-connections,
-    /// connection-rate, connection-burst, log-format, drain-window.
+    /// connection-rate, connection-burst, memory-budget, log-format,
+    /// drain-window.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -64,7 +65,7 @@ pub struct ServeArgs {
     /// Largest message accepted (`64MiB`, `1MB`, `65536`); larger ones close
     /// the connection with 1009. Frames are capped at the smaller of this and
     /// 16 MiB. The chat room caps messages at 16 KiB regardless.
-    /// [default: 64MiB]
+    /// [default: 4MiB: one peer cannot make the server hold tens of MiB]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_message_size: Option<usize>,
 
@@ -114,6 +115,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub connection_burst: Option<u32>,
 
+    /// Node-wide budget for bytes held on peers' behalf (`256MiB`, `1GiB`,
+    /// `0` for none): messages being received, reassembled or inflated on
+    /// every WebSocket route and hub outbound queues. A message that does
+    /// not fit closes its connection with 1009; a push that does not fit
+    /// sheds the largest hub queues with 3008 (the clients reconnect and
+    /// recover). [default: 256MiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
+    pub memory_budget: Option<usize>,
+
     /// Log line format on standard error; filter with RUST_LOG (e.g.
     /// `RUST_LOG=debug`). [default: text]
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -134,6 +144,15 @@ pub struct ServeArgs {
     /// [default: 30s]
     #[arg(long, value_name = "DURATION", value_parser = parse_drain_window)]
     pub drain_window: Option<Duration>,
+}
+
+/// A memory budget: a size, or 0 for none.
+fn parse_budget(text: &str) -> Result<usize, String> {
+    if text.trim() == "0" {
+        Ok(0)
+    } else {
+        parse_size(text)
+    }
 }
 
 /// A keepalive interval as given: a duration, or `None` for `off`.
@@ -205,6 +224,8 @@ pub struct ServeFile {
     pub connection_rate: Option<u32>,
     /// See [`ServeArgs::connection_burst`].
     pub connection_burst: Option<u32>,
+    /// See [`ServeArgs::memory_budget`]; a size string or a number of bytes.
+    pub memory_budget: Option<SizeValue>,
     /// See [`ServeArgs::log_format`]: `text` or `json`.
     pub log_format: Option<LogFormat>,
     /// See [`ServeArgs::hub_max_message_size`].
@@ -244,7 +265,7 @@ impl ServeFile {
             format!(
                 "{} is not a valid serve config (TOML with keys listen, tls-cert, tls-key, \
                  origin, compression, ping-interval, max-message-size, max-connections, \
-                 connection-rate, connection-burst, log-format, drain-window, hub-max-message-size and a [hub] table)",
+                 connection-rate, connection-burst, memory-budget, log-format, drain-window, hub-max-message-size and a [hub] table)",
                 path.display()
             )
         })
@@ -275,6 +296,8 @@ pub struct ServeSettings {
     pub connection_rate: u32,
     /// New connections at once under `connection_rate`.
     pub connection_burst: u32,
+    /// Node-wide memory budget in bytes (0: none).
+    pub memory_budget: usize,
     /// Log format.
     pub log_format: LogFormat,
     /// Largest message on the hub route.
@@ -303,10 +326,11 @@ impl Default for ServeSettings {
             compression: Compression::Off,
             ping_interval: Some(DEFAULT_PING_INTERVAL),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            max_frame_size: DEFAULT_MAX_MESSAGE_SIZE.min(DEFAULT_MAX_FRAME_SIZE),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             connection_rate: DEFAULT_CONNECTION_RATE,
             connection_burst: DEFAULT_CONNECTION_BURST,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
             log_format: LogFormat::Text,
             hub_max_message_size: DEFAULT_HUB_MAX_MESSAGE_SIZE,
             node: NodeConfig::default(),
@@ -335,6 +359,7 @@ impl ServeSettings {
             max_connections: self.max_connections,
             connection_rate: self.connection_rate,
             connection_burst: self.connection_burst,
+            memory_budget: self.memory_budget,
             allow_anonymous_beyond_loopback: self.allow_anonymous_beyond_loopback,
             api_key: self.api_key.clone(),
             api_listen: self.api_listen.clone(),
@@ -373,6 +398,10 @@ impl ServeSettings {
             None => None,
         };
         let file_size = file_size_value(file.max_message_size, "max-message-size")?;
+        let memory_budget = match &file.memory_budget {
+            Some(SizeValue::Text(text)) if text.trim() == "0" => Some(0),
+            _ => file_size_value(file.memory_budget, "memory-budget")?,
+        };
         let file_hub_size = file_size_value(file.hub_max_message_size, "hub-max-message-size")?;
         let hub_max_message_size = args
             .hub_max_message_size
@@ -452,6 +481,10 @@ impl ServeSettings {
                 .connection_burst
                 .or(file.connection_burst)
                 .unwrap_or(defaults.connection_burst),
+            memory_budget: args
+                .memory_budget
+                .or(memory_budget)
+                .unwrap_or(defaults.memory_budget),
             log_format: args
                 .log_format
                 .or(file.log_format)
@@ -515,6 +548,7 @@ mod tests {
             max-connections = 5
             connection-rate = 50
             connection-burst = 60
+            memory-budget = "64MiB"
             log-format = "json"
             compression = "low-memory"
             "#,
@@ -528,6 +562,7 @@ mod tests {
         assert_eq!(settings.max_connections, 5);
         assert_eq!(settings.connection_rate, 50);
         assert_eq!(settings.hub_config().connection_burst, 60);
+        assert_eq!(settings.hub_config().memory_budget, 64 << 20);
         assert_eq!(settings.log_format, LogFormat::Json);
         assert_eq!(settings.compression, Compression::LowMemory);
 
@@ -538,6 +573,7 @@ mod tests {
             max_message_size: Some(100),
             max_connections: Some(7),
             connection_rate: Some(0),
+            memory_budget: Some(0),
             log_format: Some(LogFormat::Text),
             ..ServeArgs::default()
         };
@@ -549,6 +585,7 @@ mod tests {
         assert_eq!(settings.max_message_size, 100);
         assert_eq!(settings.max_connections, 7);
         assert_eq!(settings.connection_rate, 0, "0 from the flag turns it off");
+        assert_eq!(settings.memory_budget, 0);
         assert_eq!(settings.log_format, LogFormat::Text);
     }
 

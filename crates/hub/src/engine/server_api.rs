@@ -14,7 +14,7 @@ use switchboard_hub_core::presence::{ClientInfo, PresenceStats};
 use switchboard_hub_core::{HubError, SessionId};
 
 use super::{presence_event, publish, Engine, MemoryState, Presence};
-use crate::mailbox::{Control, Delivery};
+use crate::mailbox::Control;
 
 /// A server-side publish's result: the publication's position (offset 0
 /// and an empty epoch in channels without history).
@@ -207,11 +207,11 @@ impl Engine {
                 Err(error) => return Err(error),
             };
             if let Some(mailbox) = mailboxes.get(&id) {
-                mailbox.push(Delivery::Control(Control::Subscribe {
+                mailbox.push_control(Control::Subscribe {
                     channel: channel.into(),
                     position: outcome.position,
                     data: data.clone(),
-                }));
+                });
             }
             if let Some(info) = outcome.join {
                 presence_event(node, mailboxes, channel, &info, Presence::Join);
@@ -235,7 +235,7 @@ impl Engine {
                 continue;
             }
             if let Some(mailbox) = mailboxes.get(&id) {
-                mailbox.push(Delivery::Control(Control::Unsubscribe(channel.into())));
+                mailbox.push_control(Control::Unsubscribe(channel.into()));
             }
             if let Some(info) = outcome.leave {
                 presence_event(node, mailboxes, channel, &info, Presence::Leave);
@@ -258,10 +258,10 @@ impl Engine {
                 continue;
             }
             if let Some(mailbox) = state.mailboxes.get(&id) {
-                mailbox.push(Delivery::Control(Control::Disconnect {
+                mailbox.push_control(Control::Disconnect {
                     code,
                     reason: reason.to_owned(),
-                }));
+                });
             }
         }
     }

@@ -203,10 +203,11 @@ impl Connection {
         self.read_buf.advance(header_len);
         self.begin_frame(&header);
         let payload = self.take_payload(len, header.mask);
-        // The frame is out of the read buffer: what it held is now the
-        // message's (charged below as it is reassembled or inflated).
+        let step = self.on_data_frame(header.fin, payload);
+        // The frame's payload (split off the read buffer, still charged
+        // while it was copied or inflated) is gone or the application's.
         self.release_read_charge();
-        self.on_data_frame(header.fin, payload)
+        step
     }
 
     /// Every rule that the header alone decides, checked before any of the
@@ -566,16 +567,19 @@ impl Connection {
             // bytes to its front) and its rounding stays within one step.
             self.read_buf.reserve(target - len);
         } else {
-            super::budget::charge_to(
-                &mut self.charges.read,
-                self.settings.limits.memory_budget.as_ref(),
-                target,
-            )?;
+            // While the bytes are copied, the old buffer and the new one
+            // are both held.
+            let budget = self.settings.limits.memory_budget.as_ref();
+            super::budget::charge_to(&mut self.charges.read, budget, capacity + target)?;
             // `reserve` may double past `target` (up to twice the frame
             // limit), so large buffers are grown to the exact size.
             let mut grown = BytesMut::with_capacity(target);
             grown.extend_from_slice(&self.read_buf);
             self.read_buf = grown;
+            if let Some(budget) = self.settings.limits.memory_budget.as_ref() {
+                // Shrinking always fits.
+                self.charges.read.set(budget, target);
+            }
         }
         Ok(())
     }
