@@ -22,7 +22,6 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::app::{App, Hub};
 use crate::close::{close_with, linger};
-use crate::ids::client_id;
 use crate::mailbox::{Control, Delivery, Mailbox, Recipient};
 use crate::metrics::MERGE_INTERVAL;
 use crate::shutdown::Shutdown;
@@ -51,6 +50,7 @@ enum End {
 pub(crate) fn run<S>(
     mut ws: WebSocket<S>,
     format: Format,
+    client: String,
     app: Arc<App>,
     slot: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()>
@@ -58,13 +58,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     async move {
-        tracing::info!(
-            route = "/connection/websocket",
-            ?format,
-            "websocket session opened"
-        );
         let hub = &app.hub;
-        let client = client_id();
         tracing::debug!(client, "hub client connected");
         let mut session = Session::new(hub.settings.clone(), format, client, Instant::now());
         let limits = OutboundLimits::from_config(hub.settings.config());
@@ -94,7 +88,11 @@ where
         }
         // Held until the session ends: it is what --max-connections counts.
         drop(slot);
-        tracing::info!(route = "/connection/websocket", "websocket session ended");
+        tracing::info!(
+            route = "/connection/websocket",
+            client = session.client_info().client,
+            "websocket session ended"
+        );
     }
 }
 
@@ -184,7 +182,10 @@ where
                 // `feed` and `flush` are cancel safe: what was queued stays
                 // queued, and the close frame follows it (a client that
                 // reads again within the close grace gets the code).
-                tracing::info!("write timed out: the client is too slow (3008)");
+                tracing::info!(
+                    client = session.client_info().client,
+                    "write timed out: the client is too slow (3008)"
+                );
                 return End::Close(DisconnectCode::SLOW);
             }
         }

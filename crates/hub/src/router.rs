@@ -13,6 +13,7 @@ use tracing::Instrument;
 use crate::admission::{check_origin, take_slot, Refusal};
 use crate::app::App;
 use crate::chat::ChatProtocol;
+use crate::ids::client_id;
 use crate::{api, assets, chat, echo, hub_session, ops, pages};
 use switchboard_hub_core::wire::Format;
 
@@ -102,17 +103,13 @@ async fn echo_route(
         Ok(slot) => slot,
         Err(refusal) => return refusal.into_response(),
     };
-    let span = tracing::Span::current();
-    app.echo_socket.apply(upgrade).on_upgrade(move |ws| {
-        async move {
-            // Held until the session ends: it is what --max-connections counts.
-            let _slot = slot;
-            tracing::info!(route = "/echo", "websocket session opened");
-            echo::run(ws, app.shutdown.clone()).await;
-            tracing::info!(route = "/echo", "websocket session ended");
-        }
-        .instrument(span)
-    })
+    // Logged here, in the connection's span (which names the peer); the
+    // session task runs outside any span (see `hub_route`).
+    tracing::info!(route = "/echo", "websocket session opened");
+    let shutdown = app.shutdown.clone();
+    app.echo_socket
+        .apply(upgrade)
+        .on_upgrade(move |ws| echo::run(ws, shutdown, slot))
 }
 
 /// `/chat`: the chat room, subprotocol `chat` or `superchat`.
@@ -187,8 +184,18 @@ async fn hub_route(
         upgrade = upgrade.protocols([subprotocol]);
     }
     let format = negotiated.format;
-    let span = tracing::Span::current();
+    let client = client_id();
+    // Logged here, in the connection's span (which names the peer), with
+    // the client id the session's own lines carry. The session task runs
+    // outside that span: a live span keeps its registry entry and fields
+    // (about 400 bytes) for the connection's whole life.
+    tracing::info!(
+        route = "/connection/websocket",
+        client,
+        ?format,
+        "websocket session opened"
+    );
     // The session's future is the task's whole state: wrapping it in an
     // async block of its own would store the WebSocket a second time.
-    upgrade.on_upgrade(move |ws| hub_session::run(ws, format, app, slot).instrument(span))
+    upgrade.on_upgrade(move |ws| hub_session::run(ws, format, client, app, slot))
 }
