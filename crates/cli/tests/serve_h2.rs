@@ -155,3 +155,39 @@ fn connect_http2_says_which_protocol_it_used() {
         done.stderr
     );
 }
+
+#[test]
+fn shutdown_closes_http2_websockets_with_1001_and_exits() {
+    let pki = TestPki::new();
+    let mut server = tls_server(&pki);
+    run_async(async {
+        let url = format!("wss://localhost:{}/echo", server.addr.port());
+        let (mut first, _, connection) = ClientBuilder::new(&url)
+            .tls_config(trusting(&pki))
+            .connect_preferring_http2()
+            .await
+            .unwrap();
+        let (mut second, _) = ClientBuilder::new(&url)
+            .connect_on_http2(&connection.unwrap())
+            .await
+            .unwrap();
+        server.signal("TERM");
+        expect_going_away(&mut first).await;
+        expect_going_away(&mut second).await;
+    });
+    let status = server.wait_exit(std::time::Duration::from_secs(15));
+    assert!(status.success(), "exit status {status:?}");
+}
+
+/// The next thing on `ws` is the server's 1001 close.
+async fn expect_going_away<S>(ws: &mut switchboard::WebSocket<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match ws.recv().await {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(frame.code, switchboard::CloseCode::GOING_AWAY)
+        }
+        other => panic!("expected a 1001 close, got {other:?}"),
+    }
+}

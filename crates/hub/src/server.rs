@@ -176,8 +176,12 @@ impl Server {
             .header_read_timeout(KEEP_ALIVE_IDLE)
             .max_buf_size(limits.max_header_bytes.max(8192))
             .max_headers(limits.max_headers);
+        // HTTP/2 connections outlive their requests, so a peer that
+        // vanished is found with PINGs rather than a header timeout.
         http.http2()
             .timer(TokioTimer::new())
+            .keep_alive_interval(KEEP_ALIVE_IDLE)
+            .keep_alive_timeout(TLS_HANDSHAKE_TIMEOUT)
             .enable_connect_protocol()
             .max_concurrent_streams(MAX_HTTP2_STREAMS)
             .max_header_list_size(limits.max_header_bytes as u32);
