@@ -130,7 +130,7 @@ fn missed_texts(count: u32) -> Vec<String> {
 }
 
 /// Every missed message once, in order, with the recovered notice.
-fn recovers(server: &Server, base: &str, trust_cert: Option<&Path>) {
+fn recovers(base: &str, trust_cert: Option<&Path>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let screenshot = dir.path().join("hub-demo.png");
     let result = drive(base, 5, trust_cert, &screenshot);
@@ -143,12 +143,11 @@ fn recovers(server: &Server, base: &str, trust_cert: Option<&Path>) {
     assert_eq!(result["notice"]["kind"], "recovered", "{result}");
     assert_eq!(result["notice"]["text"], "recovered 5 missed messages");
     keep_screenshot(&screenshot);
-    drop(server);
 }
 
 /// Past the history window: the could-not-recover notice and the reloaded
 /// history (the last 5 publications, then the live one).
-fn cannot_recover(server: &Server, base: &str, trust_cert: Option<&Path>) {
+fn cannot_recover(base: &str, trust_cert: Option<&Path>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let screenshot = dir.path().join("hub-demo-lost.png");
     let result = drive(base, 8, trust_cert, &screenshot);
@@ -164,7 +163,6 @@ fn cannot_recover(server: &Server, base: &str, trust_cert: Option<&Path>) {
     expected.push((11, "after".to_owned()));
     assert_eq!(texts(&result["alice"]), expected, "{result}");
     keep_screenshot(&screenshot);
-    drop(server);
 }
 
 /// Copies the screenshot to $SWITCHBOARD_SCREENSHOT_DIR when set (to look
@@ -201,7 +199,7 @@ fn ws_page_recovers_every_missed_message_once_in_order() {
     }
     let server = serve(&[]);
     let base = format!("http://{}", server.addr);
-    recovers(&server, &base, None);
+    recovers(&base, None);
 }
 
 #[test]
@@ -213,7 +211,7 @@ fn ws_page_past_the_history_window_reloads_the_history() {
     let config = small_history_config(dir.path());
     let server = serve(&["--config", config.to_str().expect("utf-8 path")]);
     let base = format!("http://{}", server.addr);
-    cannot_recover(&server, &base, None);
+    cannot_recover(&base, None);
 }
 
 fn tls_args(pki: &TestPki) -> Vec<String> {
@@ -234,7 +232,7 @@ fn wss_page_recovers_every_missed_message_once_in_order() {
     let args = tls_args(&pki);
     let server = serve(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let base = format!("https://127.0.0.1:{}", server.addr.port());
-    recovers(&server, &base, Some(&pki.chain_path()));
+    recovers(&base, Some(&pki.chain_path()));
 }
 
 #[test]
@@ -249,7 +247,7 @@ fn wss_page_past_the_history_window_reloads_the_history() {
     args.extend(["--config".into(), config.display().to_string()]);
     let server = serve(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let base = format!("https://127.0.0.1:{}", server.addr.port());
-    cannot_recover(&server, &base, Some(&pki.chain_path()));
+    cannot_recover(&base, Some(&pki.chain_path()));
 }
 
 #[test]
