@@ -402,9 +402,13 @@ fn check_request_head(head: &[u8], limits: &Limits, cuts: &[usize]) -> Result<()
             prop_assert_eq!(request.uri(), whole_request.uri());
             match UpgradeRequest::from_request(request.clone()) {
                 Ok(upgrade) => {
-                    // A request that passes all checks ends exactly where the
-                    // WebSocket stream starts.
-                    prop_assert_eq!(&stream[*consumed..], &frame[..]);
+                    // A request that passes all checks never eats into the
+                    // WebSocket stream. It may end before the generated head
+                    // does: a mutated head like `...bits\n\r\n\r\n` ends at
+                    // the first blank line (a bare LF ends a header line,
+                    // RFC 9112 §2.2), and the rest belongs to the stream.
+                    prop_assert!(*consumed <= head.len());
+                    prop_assert!(stream[*consumed..].ends_with(&frame));
                     prop_assert!(!upgrade.key.is_empty());
                 }
                 Err(error) => {
