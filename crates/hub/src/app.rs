@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use switchboard::proto::MemoryBudget;
 use switchboard::upgrade::WebSocketUpgrade;
-use switchboard::{Config, DeflateConfig, Limits};
+use switchboard::{Config, DeflateConfig, Limits, Settings as WebSocketSettings};
 use tokio::sync::Semaphore;
 
 use switchboard_hub_core::Settings;
@@ -19,17 +19,23 @@ use crate::shutdown::Shutdown;
 /// The WebSocket settings of one route.
 #[derive(Debug, Clone)]
 pub(crate) struct SocketSettings {
-    config: Config,
-    limits: Limits,
+    /// Shared by every connection of the route (a copy per connection
+    /// would cost each idle one about 130 bytes).
+    settings: Arc<WebSocketSettings>,
     deflate: Option<DeflateConfig>,
 }
 
 impl SocketSettings {
+    fn new(config: Config, limits: Limits, deflate: Option<DeflateConfig>) -> Self {
+        SocketSettings {
+            settings: Arc::new(WebSocketSettings::new(config, limits)),
+            deflate,
+        }
+    }
+
     /// Applies these settings to an upgrade being answered.
     pub(crate) fn apply(&self, mut upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
-        upgrade = upgrade
-            .config(self.config.clone())
-            .limits(self.limits.clone());
+        upgrade = upgrade.settings(self.settings.clone());
         if let Some(deflate) = &self.deflate {
             upgrade = upgrade.deflate(deflate.clone());
         }
@@ -102,25 +108,17 @@ impl App {
             sessions: Arc::new(Semaphore::new(config.max_connections)),
             max_connections: config.max_connections,
             connection_rate: ConnectionRate::new(config.connection_rate, config.connection_burst),
-            hub_socket: SocketSettings {
-                config: Config::default().ping_interval(None),
-                limits: limits
+            hub_socket: SocketSettings::new(
+                Config::default().ping_interval(None),
+                limits
                     .clone()
                     .max_message_size(config.max_message_size.min(config.hub_max_message_size))
                     .max_frame_size(config.max_frame_size.min(config.hub_max_message_size)),
-                deflate: config.deflate.clone(),
-            },
+                config.deflate.clone(),
+            ),
             hub,
-            echo_socket: SocketSettings {
-                config: socket_config.clone(),
-                limits,
-                deflate: config.deflate.clone(),
-            },
-            chat_socket: SocketSettings {
-                config: socket_config,
-                limits: chat_limits,
-                deflate: config.deflate.clone(),
-            },
+            echo_socket: SocketSettings::new(socket_config.clone(), limits, config.deflate.clone()),
+            chat_socket: SocketSettings::new(socket_config, chat_limits, config.deflate.clone()),
             members: chat::Members::new(),
             shutdown,
             api: ApiAccess {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 
 use axum_core::body::Body;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -12,7 +13,7 @@ use http::Request;
 use hyper::ext::Protocol;
 use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::UpgradeRequest;
-use switchboard_proto::{Config, Limits};
+use switchboard_proto::{Config, Limits, Settings};
 
 use super::future::UpgradedWebSocket;
 use super::pending::Upgrade;
@@ -122,6 +123,13 @@ impl WebSocketUpgrade {
     /// Safety limits for frames and messages.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.upgrade = self.upgrade.limits(limits);
+        self
+    }
+
+    /// Behaviour settings and limits together, shared by every connection
+    /// given the same `Arc` (see [`Upgrade::settings`]).
+    pub fn settings(mut self, settings: Arc<Settings>) -> Self {
+        self.upgrade = self.upgrade.settings(settings);
         self
     }
 

@@ -193,6 +193,16 @@ impl Upgrade {
         self
     }
 
+    /// Behaviour settings and limits together, shared: every connection
+    /// built with the same `Arc` points at it, where
+    /// [`config`](Upgrade::config) and [`limits`](Upgrade::limits) give
+    /// each connection a copy of its own (about 130 bytes). Build the
+    /// `Arc` once per route.
+    pub fn settings(mut self, settings: Arc<Settings>) -> Self {
+        self.settings = settings;
+        self
+    }
+
     /// Queued bytes above which `send` waits. Default 128 KiB.
     pub fn write_buffer_limit(mut self, limit: usize) -> Self {
         self.write_buffer_limit = limit.max(1);
