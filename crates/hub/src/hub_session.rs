@@ -45,7 +45,10 @@ enum End {
 /// A plain function returning an async block, not an `async fn`: an
 /// `async fn` copies every argument into a local of its own, so its
 /// future would hold the WebSocket twice for the connection's whole life.
-/// The block uses its captures in place.
+/// The block uses its captures in place. The [`Session`] is built before
+/// the block, so that the block holds it and not the arguments it is built
+/// from (the task's allocation is rounded up to 128 bytes: a few bytes
+/// less saved 128 per connection).
 #[allow(clippy::manual_async_fn)] // on purpose: see above
 pub(crate) fn run<S>(
     mut ws: WebSocket<S>,
@@ -57,10 +60,11 @@ pub(crate) fn run<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    tracing::debug!(client, "hub client connected");
+    let mut session = Session::new(app.hub.settings.clone(), format, client, Instant::now());
     async move {
         let hub = &app.hub;
-        tracing::debug!(client, "hub client connected");
-        let mut session = Session::new(hub.settings.clone(), format, client, Instant::now());
+        let format = session.format();
         let limits = OutboundLimits::from_config(hub.settings.config());
         let mailbox = Arc::new(Mailbox::new(Recipient::Hub(format), limits));
         let id = hub.engine.register(mailbox.clone());
