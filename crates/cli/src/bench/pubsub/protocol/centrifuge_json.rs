@@ -9,29 +9,21 @@
 
 use switchboard_proto::Message;
 
+use super::centrifuge_setup::{CentrifugeSetup, NextStep, CONNECT_ID, SUBSCRIBE_ID};
 use super::{Client, ServerError};
 
 const NAME: &str = "Centrifugo JSON";
-const CONNECT_ID: u64 = 1;
-const SUBSCRIBE_ID: u64 = 2;
 
 /// A Centrifugo JSON client.
 #[derive(Debug)]
 pub(super) struct CentrifugeJson {
-    /// The channel to subscribe to once connected; `None` for a publisher.
-    channel: Option<String>,
-    ready: bool,
-    next_id: u64,
-    publish_errors: u64,
+    setup: CentrifugeSetup,
 }
 
 impl CentrifugeJson {
     pub(super) fn new() -> Self {
         CentrifugeJson {
-            channel: None,
-            ready: false,
-            next_id: SUBSCRIBE_ID + 1,
-            publish_errors: 0,
+            setup: CentrifugeSetup::new(),
         }
     }
 
@@ -55,23 +47,14 @@ impl CentrifugeJson {
             .get("id")
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0);
-        if let Some(error) = reply.get("error") {
-            if id > SUBSCRIBE_ID {
-                self.publish_errors += 1;
-                return Ok(());
-            }
-            return Err(ServerError::Refused(format!("Centrifugo error {error}")));
-        }
-        match id {
-            CONNECT_ID => match &self.channel {
-                Some(channel) => out.push(Message::text(
-                    serde_json::json!({"id": SUBSCRIBE_ID, "subscribe": {"channel": channel}})
-                        .to_string(),
-                )),
-                None => self.ready = true,
-            },
-            SUBSCRIBE_ID => self.ready = true,
-            _ => {}
+        let error = reply
+            .get("error")
+            .map(|error| move || format!("Centrifugo error {error}"));
+        if let NextStep::Subscribe(channel) = self.setup.on_reply(id, error)? {
+            out.push(Message::text(
+                serde_json::json!({"id": SUBSCRIBE_ID, "subscribe": {"channel": channel}})
+                    .to_string(),
+            ));
         }
         Ok(())
     }
@@ -122,7 +105,7 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
 
 impl Client for CentrifugeJson {
     fn start_subscriber(&mut self, channel: &str, out: &mut Vec<Message>) {
-        self.channel = Some(channel.to_owned());
+        self.setup.subscribe_after_connect(channel);
         self.start_publisher(out);
     }
 
@@ -133,12 +116,11 @@ impl Client for CentrifugeJson {
     }
 
     fn is_ready(&self) -> bool {
-        self.ready
+        self.setup.is_ready()
     }
 
     fn publish(&mut self, channel: &str, payload: &[u8], out: &mut Vec<Message>) {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.setup.next_publish_id();
         let mut command = Vec::with_capacity(payload.len() + channel.len() + 48);
         command.extend_from_slice(format!(r#"{{"id":{id},"publish":{{"channel":"#).as_bytes());
         command.extend_from_slice(serde_json::Value::from(channel).to_string().as_bytes());
@@ -166,7 +148,7 @@ impl Client for CentrifugeJson {
     }
 
     fn publish_errors(&self) -> u64 {
-        self.publish_errors
+        self.setup.publish_errors()
     }
 }
 

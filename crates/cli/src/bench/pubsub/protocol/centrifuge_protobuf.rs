@@ -7,11 +7,10 @@
 
 use switchboard_proto::Message;
 
+use super::centrifuge_setup::{CentrifugeSetup, NextStep, CONNECT_ID, SUBSCRIBE_ID};
 use super::{Client, ServerError};
 
 const NAME: &str = "Centrifugo Protobuf";
-const CONNECT_ID: u64 = 1;
-const SUBSCRIBE_ID: u64 = 2;
 
 // Field numbers from client.proto.
 const COMMAND_ID: u32 = 1;
@@ -37,19 +36,13 @@ const WIRE_FIXED32: u8 = 5;
 /// A Centrifugo Protobuf client.
 #[derive(Debug)]
 pub(super) struct CentrifugeProtobuf {
-    channel: Option<String>,
-    ready: bool,
-    next_id: u64,
-    publish_errors: u64,
+    setup: CentrifugeSetup,
 }
 
 impl CentrifugeProtobuf {
     pub(super) fn new() -> Self {
         CentrifugeProtobuf {
-            channel: None,
-            ready: false,
-            next_id: SUBSCRIBE_ID + 1,
-            publish_errors: 0,
+            setup: CentrifugeSetup::new(),
         }
     }
 
@@ -73,28 +66,15 @@ impl CentrifugeProtobuf {
                 _ => {}
             }
         }
-        if let Some(error) = error {
-            if id > SUBSCRIBE_ID {
-                self.publish_errors += 1;
-                return Ok(());
-            }
-            return Err(ServerError::Refused(describe_error(error)));
-        }
-        match id {
-            CONNECT_ID => match &self.channel {
-                Some(channel) => {
-                    let mut request = Vec::new();
-                    put_bytes(&mut request, SUBSCRIBE_REQUEST_CHANNEL, channel.as_bytes());
-                    out.push(Message::binary(command(
-                        SUBSCRIBE_ID,
-                        COMMAND_SUBSCRIBE,
-                        &request,
-                    )));
-                }
-                None => self.ready = true,
-            },
-            SUBSCRIBE_ID => self.ready = true,
-            _ => {}
+        let error = error.map(|error| move || describe_error(error));
+        if let NextStep::Subscribe(channel) = self.setup.on_reply(id, error)? {
+            let mut request = Vec::new();
+            put_bytes(&mut request, SUBSCRIBE_REQUEST_CHANNEL, channel.as_bytes());
+            out.push(Message::binary(command(
+                SUBSCRIBE_ID,
+                COMMAND_SUBSCRIBE,
+                &request,
+            )));
         }
         Ok(())
     }
@@ -138,7 +118,7 @@ fn handle_push(push: &[u8], deliver: &mut dyn FnMut(&[u8])) -> Result<(), Server
 
 impl Client for CentrifugeProtobuf {
     fn start_subscriber(&mut self, channel: &str, out: &mut Vec<Message>) {
-        self.channel = Some(channel.to_owned());
+        self.setup.subscribe_after_connect(channel);
         self.start_publisher(out);
     }
 
@@ -147,12 +127,11 @@ impl Client for CentrifugeProtobuf {
     }
 
     fn is_ready(&self) -> bool {
-        self.ready
+        self.setup.is_ready()
     }
 
     fn publish(&mut self, channel: &str, payload: &[u8], out: &mut Vec<Message>) {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.setup.next_publish_id();
         let mut request = Vec::with_capacity(channel.len() + payload.len() + 8);
         put_bytes(&mut request, PUBLISH_REQUEST_CHANNEL, channel.as_bytes());
         put_bytes(&mut request, PUBLISH_REQUEST_DATA, payload);
@@ -182,7 +161,7 @@ impl Client for CentrifugeProtobuf {
     }
 
     fn publish_errors(&self) -> u64 {
-        self.publish_errors
+        self.setup.publish_errors()
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod centrifuge_json;
 mod centrifuge_protobuf;
+mod centrifuge_setup;
 mod mqtt;
 mod nats;
 mod reassembly;
