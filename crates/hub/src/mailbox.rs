@@ -13,7 +13,9 @@
 //! to make room. Charges return when items are taken or dropped.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Poll, Waker};
 
 use bytes::Bytes;
 use switchboard::proto::MemoryBudget;
@@ -23,7 +25,6 @@ use switchboard_hub_core::position::StreamPosition;
 use switchboard_hub_core::presence::ClientInfo;
 use switchboard_hub_core::session::LiveDelivery;
 use switchboard_hub_core::wire::Format;
-use tokio::sync::Notify;
 
 /// What a recipient needs: a Centrifugo push in its wire format, or the
 /// raw event for a `/chat` member (which renders it in its subprotocol).
@@ -101,6 +102,10 @@ struct State {
     closed: Option<DisconnectCode>,
     /// Bytes of `items` charged to the memory budget.
     charged: usize,
+    /// The task waiting in [`Mailbox::wait`], woken by the first push
+    /// after it started waiting and then forgotten: a burst of pushes to
+    /// a task that has not run yet costs one wake-up, not one each.
+    waiter: Option<Waker>,
 }
 
 /// One connection's queue.
@@ -108,7 +113,6 @@ struct State {
 pub(crate) struct Mailbox {
     recipient: Recipient,
     state: Mutex<State>,
-    wake: Notify,
     /// The node's memory budget, set when the engine registers the mailbox.
     budget: OnceLock<MemoryBudget>,
 }
@@ -135,8 +139,8 @@ impl Mailbox {
                 outbound: OutboundQueue::new(limits),
                 closed: None,
                 charged: 0,
+                waiter: None,
             }),
-            wake: Notify::new(),
             budget: OnceLock::new(),
         }
     }
@@ -199,9 +203,17 @@ impl Mailbox {
                 self.clear(&mut state);
             }
         }
-        drop(state);
-        self.wake.notify_one();
+        Self::wake(state);
         Ok(())
+    }
+
+    /// Releases the lock, then wakes the waiting task (if any).
+    fn wake(mut state: MutexGuard<'_, State>) {
+        let waiter = state.waiter.take();
+        drop(state);
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
     }
 
     /// Queues a server API command (it holds no bytes, so the budget never
@@ -227,8 +239,7 @@ impl Mailbox {
             state.closed = Some(DisconnectCode::SLOW);
         }
         self.clear(&mut state);
-        drop(state);
-        self.wake.notify_one();
+        Self::wake(state);
         freed
     }
 
@@ -240,8 +251,9 @@ impl Mailbox {
     /// Closes the mailbox with `code` (e.g. a push the connection's format
     /// cannot carry) and wakes the task.
     pub(crate) fn close(&self, code: DisconnectCode) {
-        self.lock().closed.get_or_insert(code);
-        self.wake.notify_one();
+        let mut state = self.lock();
+        state.closed.get_or_insert(code);
+        Self::wake(state);
     }
 
     /// Bytes queued and not yet taken (for the outbound-queue metric).
@@ -269,10 +281,21 @@ impl Mailbox {
         }
     }
 
-    /// Resolves when something was queued since the last call (at once if
-    /// a wake-up is pending). Cancel safe.
-    pub(crate) async fn wait(&self) {
-        self.wake.notified().await;
+    /// Resolves once something is queued or the mailbox is closed (at
+    /// once if it already is). Cancel safe: a dropped wait leaves at most
+    /// a stale waker, which costs one spurious turn.
+    pub(crate) fn wait(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |context| {
+            let mut state = self.lock();
+            if !state.items.is_empty() || state.closed.is_some() {
+                return Poll::Ready(());
+            }
+            match &mut state.waiter {
+                Some(waiter) if waiter.will_wake(context.waker()) => {}
+                slot => *slot = Some(context.waker().clone()),
+            }
+            Poll::Pending
+        })
     }
 }
 
@@ -302,6 +325,54 @@ mod tests {
             Bytes::from_static(text.as_bytes()),
             None,
         ))
+    }
+
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn poll_wait(mailbox: &Mailbox, waker: &Arc<CountingWaker>) -> Poll<()> {
+        let waker = Waker::from(waker.clone());
+        let mut context = std::task::Context::from_waker(&waker);
+        std::pin::pin!(mailbox.wait()).poll(&mut context)
+    }
+
+    fn wakes(waker: &CountingWaker) -> usize {
+        waker.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_burst_of_pushes_wakes_a_waiting_task_once() {
+        let mailbox = Mailbox::new(Recipient::Chat, limits(100));
+        let waker = Arc::new(CountingWaker::default());
+        assert_eq!(poll_wait(&mailbox, &waker), Poll::Pending);
+        mailbox.push(message("a")).unwrap();
+        mailbox.push(message("b")).unwrap();
+        assert_eq!(wakes(&waker), 1);
+        assert_eq!(poll_wait(&mailbox, &waker), Poll::Ready(()));
+        assert_eq!(mailbox.take().items.len(), 2);
+        // Empty again: the task waits, and the next push wakes it.
+        assert_eq!(poll_wait(&mailbox, &waker), Poll::Pending);
+        mailbox.push(message("c")).unwrap();
+        assert_eq!(wakes(&waker), 2);
+    }
+
+    #[test]
+    fn closing_wakes_the_waiting_task_and_wait_stays_ready() {
+        let mailbox = Mailbox::new(Recipient::Chat, limits(100));
+        let waker = Arc::new(CountingWaker::default());
+        assert_eq!(poll_wait(&mailbox, &waker), Poll::Pending);
+        mailbox.close(DisconnectCode::SLOW);
+        assert_eq!(wakes(&waker), 1);
+        assert_eq!(poll_wait(&mailbox, &waker), Poll::Ready(()));
+        assert_eq!(mailbox.take().closed, Some(DisconnectCode::SLOW));
+        assert_eq!(poll_wait(&mailbox, &waker), Poll::Ready(()));
     }
 
     #[test]
