@@ -15,28 +15,8 @@
 // a timeout or a browser failure.
 'use strict';
 
-const crypto = require('node:crypto');
-const fs = require('node:fs');
 const { parseArgs } = require('node:util');
-const { chromium } = require('playwright-core');
-
-const CHROMIUM = process.env.SWITCHBOARD_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-function spkiHash(chainPem) {
-  const leaf = chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)[0];
-  const der = new crypto.X509Certificate(leaf).publicKey.export({ type: 'spki', format: 'der' });
-  return crypto.createHash('sha256').update(der).digest('base64');
-}
+const { launchWithTimeout, runMain, writeLine } = require('./chromium');
 
 async function main() {
   const { values } = parseArgs({
@@ -48,16 +28,7 @@ async function main() {
     },
   });
   if (!values.base) throw new Error('--base https://localhost:PORT is required');
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: run scripts/install-deps.sh (as root)`);
-  const args = [...CHROMIUM_ARGS];
-  if (values['trust-cert']) {
-    args.push(`--ignore-certificate-errors-spki-list=${spkiHash(fs.readFileSync(values['trust-cert'], 'utf8'))}`);
-  }
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
-  const timer = setTimeout(() => {
-    process.stdout.write(JSON.stringify({ event: 'done', ok: false, error: `timed out after ${values.timeout}s` }) + '\n');
-    browser.close().finally(() => process.exit(2));
-  }, Number(values.timeout) * 1000);
+  const { browser, timer } = await launchWithTimeout({ trustCert: values['trust-cert'], timeoutSeconds: values.timeout });
 
   const page = await browser.newPage();
   await page.goto(`${values.base}/healthz`);
@@ -84,12 +55,7 @@ async function main() {
   );
   clearTimeout(timer);
   await browser.close();
-  process.stdout.write(
-    JSON.stringify({ event: 'done', ok: true, pageProtocol, sockets: Number(values.sockets), ...outcome }) + '\n',
-  );
+  writeLine({ event: 'done', ok: true, pageProtocol, sockets: Number(values.sockets), ...outcome });
 }
 
-main().catch((err) => {
-  process.stdout.write(JSON.stringify({ event: 'done', ok: false, error: String(err && err.stack ? err.stack : err) }) + '\n');
-  process.exit(2);
-});
+runMain(main);

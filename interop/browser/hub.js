@@ -17,29 +17,10 @@
 // a timeout or a browser failure.
 'use strict';
 
-const crypto = require('node:crypto');
-const fs = require('node:fs');
 const { parseArgs } = require('node:util');
-const { chromium } = require('playwright-core');
+const { launchWithTimeout, runMain, writeLine } = require('./chromium');
 
-const CHROMIUM = process.env.SWITCHBOARD_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const STEP_TIMEOUT = 20000;
-
-function spkiHash(chainPem) {
-  const leaf = chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)[0];
-  const der = new crypto.X509Certificate(leaf).publicKey.export({ type: 'spki', format: 'der' });
-  return crypto.createHash('sha256').update(der).digest('base64');
-}
 
 // Everything that went wrong on a page: console errors, page errors, failed
 // requests and HTTP errors, each tagged with whether the page was offline.
@@ -82,16 +63,7 @@ async function main() {
     },
   });
   if (!values.base) throw new Error('--base http://127.0.0.1:PORT is required');
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: run scripts/install-deps.sh (as root)`);
-  const args = [...CHROMIUM_ARGS];
-  if (values['trust-cert']) {
-    args.push(`--ignore-certificate-errors-spki-list=${spkiHash(fs.readFileSync(values['trust-cert'], 'utf8'))}`);
-  }
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
-  const timer = setTimeout(() => {
-    process.stdout.write(JSON.stringify({ event: 'done', ok: false, error: `timed out after ${values.timeout}s` }) + '\n');
-    browser.close().finally(() => process.exit(2));
-  }, Number(values.timeout) * 1000);
+  const { browser, timer } = await launchWithTimeout({ trustCert: values['trust-cert'], timeoutSeconds: values.timeout });
 
   const aliceState = { offline: false };
   const aliceContext = await browser.newContext({ viewport: { width: 1000, height: 700 } });
@@ -152,10 +124,7 @@ async function main() {
   if (values.screenshot) await alice.screenshot({ path: values.screenshot, fullPage: true });
   clearTimeout(timer);
   await browser.close();
-  process.stdout.write(JSON.stringify(result) + '\n');
+  writeLine(result);
 }
 
-main().catch((err) => {
-  process.stdout.write(JSON.stringify({ event: 'done', ok: false, error: String(err && err.stack ? err.stack : err) }) + '\n');
-  process.exit(2);
-});
+runMain(main);

@@ -17,24 +17,10 @@ const os = require('node:os');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { parseArgs } = require('node:util');
-const { chromium } = require('playwright-core');
-
-const CHROMIUM = process.env.SWITCHBOARD_CHROMIUM || '/usr/bin/chromium';
-// Without the background-networking flags Chromium keeps trying to reach Google's
-// hosts, which this sandbox refuses.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const { CHROMIUM, CHROMIUM_ARGS, chromium, requireChromium, writeLine } = require('./chromium');
 
 function emit(event, fields = {}) {
-  process.stdout.write(JSON.stringify({ event, ...fields }) + '\n');
+  writeLine({ event, ...fields });
 }
 
 async function main() {
@@ -51,9 +37,7 @@ async function main() {
   });
   if (!values.url) throw new Error('--url ws://127.0.0.1:PORT/ is required');
   if (values.script === 'full') values.script = 'no-ping'; // a browser cannot send pings
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: run scripts/install-deps.sh (as root)`);
-  }
+  requireChromium();
 
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-chromium-'));
   let context;
