@@ -4,8 +4,8 @@
 //! One loop, no split halves: the task reads frames, runs the session's
 //! actions against the engine, takes the live pushes queued in its
 //! [`Mailbox`], writes everything the session transmits (fed one by one,
-//! flushed once per turn) and sleeps until the next frame, push, timer or
-//! shutdown. One task and one future per connection is the cheapest shape
+//! flushed once per turn) and sleeps until the next frame, push (the
+//! drain's 3001 comes through the mailbox too) or timer. One task and one future per connection is the cheapest shape
 //! for idle connections, and the writes of a turn go out as one batch.
 
 use std::future::Future;
@@ -24,7 +24,6 @@ use crate::app::{App, Hub};
 use crate::close::{close_with, linger};
 use crate::mailbox::{Control, Delivery, Mailbox, Recipient};
 use crate::metrics::MERGE_INTERVAL;
-use crate::shutdown::Shutdown;
 
 /// How a session ends.
 enum End {
@@ -68,8 +67,11 @@ where
         let limits = OutboundLimits::from_config(hub.settings.config());
         let mailbox = Arc::new(Mailbox::new(Recipient::Hub(format), limits));
         let id = hub.engine.register(mailbox.clone());
-        let shutdown = app.shutdown.clone();
-        let end = drive(&mut ws, &mut session, id, &mailbox, hub, limits, shutdown).await;
+        // The drain closes the mailbox with 3001 when it is this
+        // session's turn: no shutdown future of its own in the loop.
+        let drain_place = app.shutdown.enqueue(mailbox.clone());
+        let end = drive(&mut ws, &mut session, id, &mailbox, hub, limits).await;
+        drop(drain_place);
         hub.engine.disconnect(Instant::now(), id);
         let metrics = hub.engine.metrics();
         metrics.merge(&session.take_counters());
@@ -108,7 +110,6 @@ async fn drive<S>(
     mailbox: &Mailbox,
     hub: &Hub,
     limits: OutboundLimits,
-    mut shutdown: Shutdown,
 ) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -199,7 +200,6 @@ where
         let deadline = session.poll_timeout();
         tokio::select! {
             biased;
-            () = shutdown.wait() => return End::Close(DisconnectCode::SHUTDOWN),
             received = ws.recv() => match received {
                 Some(Ok(Message::Text(text))) => session.handle_frame(Instant::now(), text.as_bytes()),
                 Some(Ok(Message::Binary(bytes))) => session.handle_frame(Instant::now(), &bytes),

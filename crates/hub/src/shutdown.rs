@@ -7,18 +7,26 @@
 //! `crate::drain`), then closing (the drain is over: HTTP connections
 //! finish the request in progress and close).
 //!
-//! Every WebSocket session holds its own [`Shutdown`], a clone of the one
-//! in `App`: cloning is how a session takes its place in the drain queue,
-//! and dropping the clone (the session ended) is how it leaves. Its
-//! [`Shutdown::wait`] resolves when the drain has released that session,
-//! not when the drain starts, so sessions close at the pace the drain
-//! sets without knowing about it.
+//! Every WebSocket session holds a place in the drain queue: taking it is
+//! how a session joins, and dropping it (the session ended) is how it
+//! leaves. The drain releases places oldest first, at its own pace, so
+//! sessions close at the pace the drain sets without knowing about it.
+//! A place is released in one of two ways:
+//! * a Centrifugo session's place closes its [`Mailbox`] with 3001
+//!   "shutdown" ([`Shutdown::enqueue`]): the session already waits on its
+//!   mailbox, so it needs no shutdown future of its own (an idle
+//!   connection's task is that much smaller);
+//! * an `/echo` or `/chat` session holds a [`Shutdown`] clone whose
+//!   [`Shutdown::wait`] resolves when the drain has released it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use switchboard_hub_core::codes::DisconnectCode;
 use tokio::sync::{watch, Notify};
+
+use crate::mailbox::Mailbox;
 
 /// Where the server is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,7 +40,13 @@ pub(crate) enum Phase {
     Closing,
 }
 
-/// One session's place in the drain queue.
+/// How the drain tells one session to close.
+trait Release: std::fmt::Debug + Send + Sync {
+    /// Tells the session to close now (called once, by the drain).
+    fn release(&self);
+}
+
+/// The place of a session that waits on [`Shutdown::wait`].
 #[derive(Debug, Default)]
 struct Turn {
     /// Set when the drain tells this session to close.
@@ -41,11 +55,26 @@ struct Turn {
     wake: Notify,
 }
 
+impl Release for Turn {
+    fn release(&self) {
+        self.released.store(true, Ordering::Release);
+        self.wake.notify_waiters();
+    }
+}
+
+impl Release for Mailbox {
+    /// The session sees the close code on its next turn, after whatever
+    /// its mailbox already held was dropped (as a slow consumer's is).
+    fn release(&self) {
+        self.close(DisconnectCode::SHUTDOWN);
+    }
+}
+
 /// The sessions not yet released, oldest first, and the count of those
 /// that ended once the drain had started.
 #[derive(Debug, Default)]
 struct Queue {
-    waiting: BTreeMap<u64, Arc<Turn>>,
+    waiting: BTreeMap<u64, Arc<dyn Release>>,
     /// Sessions registered and not yet ended (released or not).
     open: usize,
 }
@@ -73,6 +102,50 @@ impl Shared {
 
     fn phase(&self) -> Phase {
         *self.phase.borrow()
+    }
+
+    /// Queues `session` for the drain. One that arrives once the drain is
+    /// over (nothing will release it any more) is released at once.
+    fn join(self: &Arc<Self>, session: Arc<dyn Release>) -> DrainPlace {
+        let number = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut queue = self.queue();
+            queue.open += 1;
+            if self.phase() == Phase::Closing {
+                drop(queue);
+                session.release();
+            } else {
+                queue.waiting.insert(number, session);
+            }
+        }
+        DrainPlace {
+            shared: self.clone(),
+            number,
+        }
+    }
+}
+
+/// One session's place in the drain queue; dropping it (the session
+/// ended) leaves the queue and tells the drain.
+#[derive(Debug)]
+pub(crate) struct DrainPlace {
+    shared: Arc<Shared>,
+    number: u64,
+}
+
+impl Drop for DrainPlace {
+    fn drop(&mut self) {
+        {
+            let mut queue = self.shared.queue();
+            queue.waiting.remove(&self.number);
+            queue.open -= 1;
+        }
+        if self.shared.phase() != Phase::Serving {
+            self.shared
+                .gone_while_draining
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.shared.session_ended.notify_one();
     }
 }
 
@@ -104,7 +177,7 @@ impl Trigger {
     /// Tells up to `count` sessions, oldest first, to close now; returns
     /// how many were told.
     pub(crate) fn release(&self, count: usize) -> usize {
-        let released: Vec<Arc<Turn>> = {
+        let released: Vec<Arc<dyn Release>> = {
             let mut queue = self.0.queue();
             let mut taken = Vec::new();
             while taken.len() < count {
@@ -115,9 +188,8 @@ impl Trigger {
             }
             taken
         };
-        for turn in &released {
-            turn.released.store(true, Ordering::Release);
-            turn.wake.notify_waiters();
+        for session in &released {
+            session.release();
         }
         released.len()
     }
@@ -164,48 +236,32 @@ impl PhaseWatch {
 #[derive(Debug)]
 pub(crate) struct Shutdown {
     shared: Arc<Shared>,
-    /// `None` for the template in `App`, which is in no queue.
-    ticket: Option<(u64, Arc<Turn>)>,
+    /// `None` for the template in `App`, which is in no queue. The place
+    /// is dropped before the turn it releases (field order).
+    ticket: Option<(DrainPlace, Arc<Turn>)>,
 }
 
 impl Clone for Shutdown {
     /// Joins the drain queue as a new session. A session that starts
     /// during the drain is queued too and closed in a later batch.
     fn clone(&self) -> Self {
-        let number = self.shared.next_ticket.fetch_add(1, Ordering::Relaxed);
         let turn = Arc::new(Turn::default());
-        {
-            let mut queue = self.shared.queue();
-            queue.waiting.insert(number, turn.clone());
-            queue.open += 1;
-        }
+        let place = self.shared.join(turn.clone());
         Shutdown {
             shared: self.shared.clone(),
-            ticket: Some((number, turn)),
+            ticket: Some((place, turn)),
         }
-    }
-}
-
-impl Drop for Shutdown {
-    fn drop(&mut self) {
-        let Some((number, _)) = &self.ticket else {
-            return;
-        };
-        {
-            let mut queue = self.shared.queue();
-            queue.waiting.remove(number);
-            queue.open -= 1;
-        }
-        if self.shared.phase() != Phase::Serving {
-            self.shared
-                .gone_while_draining
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        self.shared.session_ended.notify_one();
     }
 }
 
 impl Shutdown {
+    /// Joins the drain queue as a Centrifugo session whose task waits on
+    /// `mailbox`: the drain closes the mailbox with 3001 "shutdown" when
+    /// it is this session's turn. Hold the place until the session ends.
+    pub(crate) fn enqueue(&self, mailbox: Arc<Mailbox>) -> DrainPlace {
+        self.shared.join(mailbox)
+    }
+
     /// Resolves once this session should close: the drain released it.
     /// For the template, once the drain is over. Cancel safe: it only
     /// observes.
@@ -349,6 +405,54 @@ mod tests {
         trigger.start_drain();
         assert_eq!(trigger.release(1), 1);
         assert!(is_ready(late.wait()));
+    }
+
+    fn hub_mailbox() -> Arc<Mailbox> {
+        let limits = switchboard_hub_core::outbound::OutboundLimits {
+            max_bytes: 1024,
+            max_messages: 8,
+            write_timeout: std::time::Duration::from_secs(1),
+        };
+        Arc::new(Mailbox::new(
+            crate::mailbox::Recipient::Hub(switchboard_hub_core::wire::Format::Json),
+            limits,
+        ))
+    }
+
+    #[test]
+    fn a_hub_session_is_released_through_its_mailbox_in_its_turn() {
+        let (trigger, template) = channel();
+        let older = template.clone();
+        let mailbox = hub_mailbox();
+        let place = template.enqueue(mailbox.clone());
+        assert_eq!(trigger.open_sessions(), 2);
+        trigger.start_drain();
+        assert_eq!(
+            mailbox.take().closed,
+            None,
+            "the signal alone closes nothing"
+        );
+        assert_eq!(trigger.release(1), 1);
+        assert_eq!(mailbox.take().closed, None, "the older session went first");
+        assert_eq!(trigger.release(1), 1);
+        assert_eq!(mailbox.take().closed, Some(DisconnectCode::SHUTDOWN));
+        drop(place);
+        drop(older);
+        assert_eq!(trigger.open_sessions(), 0);
+        assert_eq!(trigger.ended_while_draining(), 2);
+    }
+
+    #[test]
+    fn a_session_that_joins_after_the_drain_is_over_is_released_at_once() {
+        let (trigger, template) = channel();
+        trigger.start_drain();
+        trigger.close();
+        let mailbox = hub_mailbox();
+        let _place = template.enqueue(mailbox.clone());
+        assert_eq!(mailbox.take().closed, Some(DisconnectCode::SHUTDOWN));
+        let mut late = template.clone();
+        assert!(is_ready(late.wait()));
+        assert_eq!(trigger.open_sessions(), 2);
     }
 
     #[test]
