@@ -8,5 +8,6 @@ pub mod bench;
 pub mod config;
 pub mod connect;
 pub mod hubcli;
+pub mod runtime;
 pub mod serve;
 pub mod token;

@@ -9,6 +9,7 @@ use switchboard_cli::bench::{self, BenchOptions};
 use switchboard_cli::config::LogFormat;
 use switchboard_cli::connect::{self, ConnectArgs, Outcome};
 use switchboard_cli::hubcli::{self, PubArgs, SubArgs};
+use switchboard_cli::runtime::{self, Scheduler};
 use switchboard_cli::serve::{self, ServeArgs, ServeSettings};
 use switchboard_cli::token::{self, TokenArgs};
 use tracing_subscriber::EnvFilter;
@@ -70,15 +71,8 @@ fn hub_client_main(
     work: impl std::future::Future<Output = Result<Option<String>, hubcli::HubCliError>>,
 ) -> ExitCode {
     init_logging(LogFormat::Text, "warn");
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime::start(Scheduler::CurrentThread) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(work) {
         Ok(line) => {
@@ -124,15 +118,8 @@ fn bench_main(args: BenchArgs) -> ExitCode {
         return bench::pubsub::main(args.options, args.json);
     }
     // The load generator runs every connection on this one thread.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime::start(Scheduler::CurrentThread) else {
+        return ExitCode::FAILURE;
     };
     let report = match runtime.block_on(bench::run(args.options)) {
         Ok(report) => report,
@@ -165,15 +152,8 @@ fn serve_main(args: &ServeArgs) -> ExitCode {
         }
     };
     init_logging(settings.log_format, "info");
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime::start(Scheduler::MultiThread) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(serve::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -187,15 +167,8 @@ fn serve_main(args: &ServeArgs) -> ExitCode {
 fn connect_main(args: ConnectArgs) -> ExitCode {
     // Quiet by default: standard error carries the session's own lines.
     init_logging(LogFormat::Text, "warn");
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::from(Outcome::LocalError.exit_code());
-        }
+    let Some(runtime) = runtime::start(Scheduler::CurrentThread) else {
+        return ExitCode::from(Outcome::LocalError.exit_code());
     };
     let outcome = runtime.block_on(connect::run(args));
     // Standard input is read on a blocking thread that cannot be

@@ -54,6 +54,7 @@ pub use protocol::ServerError;
 pub use report::PubSubReport;
 
 use crate::bench::BenchOptions;
+use crate::runtime::{self, Scheduler};
 use conn::{PubSubConnection, Role};
 use shared::{Shared, Stage};
 
@@ -325,15 +326,8 @@ async fn drain(shared: &Shared, subscribers_per_channel: &[u64], limit: Duration
 /// exit code: failure when the run failed or any delivery check failed.
 pub fn main(options: BenchOptions, json: bool) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime::start(Scheduler::CurrentThread) else {
+        return ExitCode::FAILURE;
     };
     let report = match runtime.block_on(run(options)) {
         Ok(report) => report,
