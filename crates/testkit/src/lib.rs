@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod daemon;
+pub mod interop;
 pub mod io;
 pub mod pki;
 

@@ -17,8 +17,7 @@ pub mod sdk;
 
 pub use sdk::{Format, Sdk};
 
-/// Set to `1` to skip every interop test (they print that they skipped).
-pub const SKIP_ENV: &str = "SWITCHBOARD_SKIP_INTEROP";
+pub use switchboard_testkit::interop::SKIP_ENV;
 
 /// Bound on one whole scenario; a hang fails instead of blocking CI.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(240);
@@ -29,27 +28,11 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// `--lifetime` of every scenario script: it exits by itself even if orphaned.
 pub const SCRIPT_LIFETIME_SECS: u64 = 260;
 
-/// True (after printing why) when `SWITCHBOARD_SKIP_INTEROP=1` asks to skip.
-pub fn skip_requested(test: &str) -> bool {
-    let skip = std::env::var(SKIP_ENV).is_ok_and(|v| v == "1");
-    if skip {
-        eprintln!("SKIPPED {test}: {SKIP_ENV}=1 is set");
-    }
-    skip
-}
+pub use switchboard_testkit::interop::skip_requested;
 
 /// Runs `body` on a fresh two-thread runtime, failing after [`TEST_TIMEOUT`].
 pub fn run<F: std::future::Future<Output = ()>>(body: F) {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("build tokio runtime")
-        .block_on(async {
-            tokio::time::timeout(TEST_TIMEOUT, body)
-                .await
-                .unwrap_or_else(|_| panic!("SDK scenario exceeded {TEST_TIMEOUT:?}"))
-        });
+    switchboard_testkit::interop::run_bounded(TEST_TIMEOUT, "SDK scenario", body);
 }
 
 /// A `/proc/PID/status` memory figure in bytes (`VmRSS`, `VmHWM`, ...).

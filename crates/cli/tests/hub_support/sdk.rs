@@ -8,7 +8,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use switchboard_testkit::interop::{self, find_on_path};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
@@ -55,14 +56,6 @@ fn require(path: &Path, what: &str) {
          install the interop peers and SDKs, or set {SKIP_ENV}=1 to skip interop tests.",
         path.display()
     );
-}
-
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|candidate| candidate.is_file())
-    })
 }
 
 impl Sdk {
@@ -159,20 +152,7 @@ impl SdkClient {
                 }
             }
         });
-        let mut stderr_pipe = child.stderr.take().expect("piped stderr");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        tokio::spawn(async move {
-            let mut buf = vec![0; 4096];
-            while let Ok(n) = stderr_pipe.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .expect("stderr buffer")
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let stderr = interop::collect_text(child.stderr.take().expect("piped stderr"));
         SdkClient {
             name,
             stdin: child.stdin.take(),

@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use switchboard_testkit::interop::{self, find_on_path};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-/// Set to `1` to skip every interop test (they print that they skipped).
-pub const SKIP_ENV: &str = "SWITCHBOARD_SKIP_INTEROP";
+pub use switchboard_testkit::interop::SKIP_ENV;
 
 /// Bound on one whole interop test; a hang fails instead of blocking CI.
 /// Generous because the machine has 2 cores and debug-build deflate of
@@ -35,14 +35,7 @@ pub const SCRIPT_CLOSE_CODE: u16 = 4000;
 /// See [`SCRIPT_CLOSE_CODE`].
 pub const SCRIPT_CLOSE_REASON: &str = "bye-interop";
 
-/// True (after printing why) when `SWITCHBOARD_SKIP_INTEROP=1` asks to skip.
-pub fn skip_requested(test: &str) -> bool {
-    let skip = std::env::var(SKIP_ENV).is_ok_and(|v| v == "1");
-    if skip {
-        eprintln!("SKIPPED {test}: {SKIP_ENV}=1 is set");
-    }
-    skip
-}
+pub use switchboard_testkit::interop::skip_requested;
 
 /// Like [`run`], but one test at a time per test binary. Chromium tests use
 /// it: several browsers starting at once on a 2-core machine only slow each
@@ -57,16 +50,7 @@ pub fn run_exclusive<F: std::future::Future<Output = ()>>(body: F) {
 
 /// Runs `body` on a fresh multi-threaded runtime, failing after [`TEST_TIMEOUT`].
 pub fn run<F: std::future::Future<Output = ()>>(body: F) {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("build tokio runtime")
-        .block_on(async {
-            tokio::time::timeout(TEST_TIMEOUT, body)
-                .await
-                .unwrap_or_else(|_| panic!("interop test exceeded {TEST_TIMEOUT:?}"))
-        });
+    switchboard_testkit::interop::run_bounded(TEST_TIMEOUT, "interop test", body);
 }
 
 // ------------------------------------------------------------------ peers
@@ -93,14 +77,6 @@ fn require(path: &Path, what: &str) {
          as root to install the interop peers, or set {SKIP_ENV}=1 to skip interop tests.",
         path.display()
     );
-}
-
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|candidate| candidate.is_file())
-    })
 }
 
 impl PeerKind {
@@ -168,20 +144,7 @@ impl Peer {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name} ({}): {e}", program.display()));
         let stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr_pipe = child.stderr.take().expect("piped stderr");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        tokio::spawn(async move {
-            let mut buf = vec![0; 4096];
-            while let Ok(n) = stderr_pipe.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .expect("stderr buffer")
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let stderr = interop::collect_text(child.stderr.take().expect("piped stderr"));
         Peer {
             name,
             child,
