@@ -79,18 +79,10 @@ async fn expect_close(io: &mut TokioIo<Upgraded>, code: u16) {
     assert!(rest.is_empty(), "nothing after the close: {rest:?}");
 }
 
-async fn echo_server() -> Server {
-    start(Options {
-        connect_protocol: true,
-        ..Options::default()
-    })
-    .await
-}
-
 #[tokio::test]
 async fn fragments_with_an_interleaved_ping_are_reassembled() {
     bounded(async {
-        let server = echo_server().await;
+        let server = extended_connect_server().await;
         let mut io = raw_stream(&server).await;
         io.write_all(&masked(false, 0x1, b"frag")).await.unwrap();
         io.write_all(&masked(true, 0x9, b"p")).await.unwrap();
@@ -109,7 +101,7 @@ async fn fragments_with_an_interleaved_ping_are_reassembled() {
 #[tokio::test]
 async fn invalid_utf8_closes_with_1007() {
     bounded(async {
-        let server = echo_server().await;
+        let server = extended_connect_server().await;
         let mut io = raw_stream(&server).await;
         io.write_all(&masked(true, 0x1, &[b'o', b'k', 0xC3, 0x28]))
             .await
@@ -122,7 +114,7 @@ async fn invalid_utf8_closes_with_1007() {
 #[tokio::test]
 async fn invalid_utf8_split_across_fragments_closes_with_1007() {
     bounded(async {
-        let server = echo_server().await;
+        let server = extended_connect_server().await;
         let mut io = raw_stream(&server).await;
         // A valid start of a 3-byte sequence, then a byte that cannot follow.
         io.write_all(&masked(false, 0x1, &[0xE2, 0x82]))
@@ -137,7 +129,7 @@ async fn invalid_utf8_split_across_fragments_closes_with_1007() {
 #[tokio::test]
 async fn unmasked_client_frames_are_still_a_protocol_error() {
     bounded(async {
-        let server = echo_server().await;
+        let server = extended_connect_server().await;
         let mut io = raw_stream(&server).await;
         io.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap();
         expect_close(&mut io, 1002).await;
@@ -148,7 +140,7 @@ async fn unmasked_client_frames_are_still_a_protocol_error() {
 #[tokio::test]
 async fn a_close_is_answered_and_ends_the_stream() {
     bounded(async {
-        let server = echo_server().await;
+        let server = extended_connect_server().await;
         let mut io = raw_stream(&server).await;
         let mut close = 4001u16.to_be_bytes().to_vec();
         close.extend_from_slice(b"bye");

@@ -70,11 +70,7 @@ async fn a_websocket_rides_an_http2_stream_with_negotiation_and_echo() {
 #[tokio::test]
 async fn a_hundred_websockets_share_one_tcp_connection() {
     bounded(async {
-        let server = start(Options {
-            connect_protocol: true,
-            ..Options::default()
-        })
-        .await;
+        let server = extended_connect_server().await;
         let connection = h2c(&server).await;
         let builder = ClientBuilder::new(ws_url(&server, "/ws"));
         let mut sockets = Vec::new();
@@ -104,11 +100,7 @@ async fn a_hundred_websockets_share_one_tcp_connection() {
 #[tokio::test]
 async fn closing_or_resetting_one_stream_leaves_its_neighbours_working() {
     bounded(async {
-        let mut server = start(Options {
-            connect_protocol: true,
-            ..Options::default()
-        })
-        .await;
+        let mut server = extended_connect_server().await;
         let connection = h2c(&server).await;
         let builder = ClientBuilder::new(ws_url(&server, "/ws"));
         let (mut closed, _) = builder.connect_on_http2(&connection).await.unwrap();
@@ -145,11 +137,7 @@ async fn closing_or_resetting_one_stream_leaves_its_neighbours_working() {
 #[tokio::test]
 async fn a_slow_reader_holds_the_sender_back_through_flow_control() {
     bounded(async {
-        let server = start(Options {
-            connect_protocol: true,
-            ..Options::default()
-        })
-        .await;
+        let server = extended_connect_server().await;
         let connection = h2c(&server).await;
         let (mut ws, _) = ClientBuilder::new(ws_url(&server, "/flood"))
             .connect_on_http2(&connection)
@@ -207,11 +195,7 @@ async fn the_server_answers_bad_extended_connects_with_the_core_status() {
     use hyper_util::rt::{TokioExecutor, TokioIo};
 
     bounded(async {
-        let server = start(Options {
-            connect_protocol: true,
-            ..Options::default()
-        })
-        .await;
+        let server = extended_connect_server().await;
         let (mut sender, connection) = http2::Builder::new(TokioExecutor::new())
             .handshake(TokioIo::new(tcp(server.addr).await))
             .await

@@ -134,6 +134,16 @@ pub async fn start(options: Options) -> Server {
     }
 }
 
+/// A plain-TCP server that advertises extended CONNECT (RFC 8441), the
+/// one most HTTP/2 WebSocket tests talk to.
+pub async fn extended_connect_server() -> Server {
+    start(Options {
+        connect_protocol: true,
+        ..Options::default()
+    })
+    .await
+}
+
 async fn handle(
     mut request: Request<Incoming>,
     deflate: bool,
