@@ -142,6 +142,17 @@ fn publication_racing_a_subscribe_is_neither_lost_nor_duplicated() {
     assert_eq!(view.offsets, vec![1, 2, 3, 4, 5]);
 }
 
+/// Hands `client`'s session a live publication at `offset` on `channel`
+/// (a one-byte frame: only where it goes matters here).
+fn deliver_live(sim: &mut Sim, client: usize, channel: &str, offset: u64) -> Delivery {
+    let delivery = LiveDelivery {
+        channel: Arc::from(channel),
+        offset,
+        frame: Bytes::from_static(b"\x00"),
+    };
+    sim.clients[client].session.deliver(&delivery)
+}
+
 #[test]
 fn pushes_during_subscribe_are_buffered_and_released_after_the_reply() {
     let mut sim = Sim::new(NodeConfig::default());
@@ -149,33 +160,17 @@ fn pushes_during_subscribe_are_buffered_and_released_after_the_reply() {
     sim.server_publish("feed", "{}");
     sim.defer_subscribes = true;
     sim.subscribe_command_only(client, "feed");
-    let frame = Bytes::from_static(b"\x00");
     // Offset 1 is covered by the reply's position: buffered, then dropped.
-    let covered = LiveDelivery {
-        channel: Arc::from("feed"),
-        offset: 1,
-        frame: frame.clone(),
-    };
     assert_eq!(
-        sim.clients[client].session.deliver(&covered),
+        deliver_live(&mut sim, client, "feed", 1),
         Delivery::Buffered
     );
-    let early = LiveDelivery {
-        channel: Arc::from("feed"),
-        offset: 2,
-        frame: frame.clone(),
-    };
     assert_eq!(
-        sim.clients[client].session.deliver(&early),
+        deliver_live(&mut sim, client, "feed", 2),
         Delivery::Buffered
     );
-    let other = LiveDelivery {
-        channel: Arc::from("elsewhere"),
-        offset: 1,
-        frame,
-    };
     assert_eq!(
-        sim.clients[client].session.deliver(&other),
+        deliver_live(&mut sim, client, "elsewhere", 1),
         Delivery::Dropped
     );
     sim.defer_subscribes = false;
