@@ -126,8 +126,9 @@ impl Session {
         if let Some(expires_in) = token.expires_in {
             result.expires = true;
             result.ttl = ttl_seconds(expires_in);
-            self.keepalive.expire_deadline =
-                Some(now + expires_in + self.settings.config().expired_close_delay);
+            self.keepalive.set_expire_deadline(Some(
+                now + expires_in + self.settings.config().expired_close_delay,
+            ));
         }
         token.channels
     }
@@ -240,9 +241,10 @@ impl Session {
         match verifier.verify_connection(token) {
             Ok(verified) if verified.user == self.info.user => {
                 self.counters.command(method, true);
-                self.keepalive.expire_deadline = verified.expires_in.map(|expires_in| {
-                    now + expires_in + self.settings.config().expired_close_delay
-                });
+                self.keepalive
+                    .set_expire_deadline(verified.expires_in.map(|expires_in| {
+                        now + expires_in + self.settings.config().expired_close_delay
+                    }));
                 self.send_refresh_reply(id, verified.expires_in.map(ttl_seconds));
             }
             // A token of another user cannot take over this connection.
@@ -380,10 +382,6 @@ impl Session {
 
     /// Sets (or clears) when the subscription to `channel` expires.
     pub(super) fn set_sub_deadline(&mut self, channel: &str, deadline: Option<Instant>) {
-        let deadlines = &mut self.keepalive.sub_deadlines;
-        deadlines.retain(|(name, _)| &**name != channel);
-        if let Some(deadline) = deadline {
-            deadlines.push((channel.into(), deadline));
-        }
+        self.keepalive.set_sub_deadline(channel, deadline);
     }
 }

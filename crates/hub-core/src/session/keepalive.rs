@@ -8,55 +8,109 @@ use crate::codes::DisconnectCode;
 use crate::config::NodeConfig;
 use crate::wire::Reply;
 
-/// The timers of one connection.
+/// The timers of one connection. Kept small: every idle connection
+/// holds one, and the token expiry timers most never use are boxed.
 #[derive(Debug, Clone)]
 pub(super) struct Keepalive {
-    /// Until `connect` succeeds: when the connection is dropped as stale.
-    connect_deadline: Option<Instant>,
-    /// Once connected: when the next ping goes out.
-    next_ping: Option<Instant>,
+    /// The connect deadline until `connect` succeeds, then the next ping.
+    next: Option<Next>,
     /// After a ping: when the connection is dropped for lack of a pong.
     pong_deadline: Option<Instant>,
+    /// Token expiry timers; `None` (no allocation) unless a token expires.
+    expiry: Option<Box<Expiry>>,
+}
+
+/// The timer a connection always has, one at a time.
+#[derive(Debug, Clone, Copy)]
+enum Next {
+    /// Until `connect` succeeds: when the connection is dropped as stale.
+    ConnectDeadline(Instant),
+    /// Once connected: when the next ping goes out.
+    Ping(Instant),
+}
+
+impl Next {
+    fn at(self) -> Instant {
+        match self {
+            Next::ConnectDeadline(at) | Next::Ping(at) => at,
+        }
+    }
+}
+
+/// When expired tokens close the connection or a subscription.
+#[derive(Debug, Clone, Default)]
+struct Expiry {
     /// When a connection whose token expired and was not refreshed is
     /// dropped (3005): the token's expiry plus `expired_close_delay`.
-    pub(super) expire_deadline: Option<Instant>,
+    connection: Option<Instant>,
     /// The same per subscription with an expiring token (3006): expiry
-    /// plus `expired_sub_close_delay`. Empty (no allocation) unless
-    /// subscription tokens expire.
-    pub(super) sub_deadlines: Vec<(Arc<str>, Instant)>,
+    /// plus `expired_sub_close_delay`.
+    subscriptions: Vec<(Arc<str>, Instant)>,
 }
 
 impl Keepalive {
     pub(super) fn new(now: Instant, config: &NodeConfig) -> Self {
         Self {
-            connect_deadline: Some(now + config.connect_timeout),
-            next_ping: None,
+            next: Some(Next::ConnectDeadline(now + config.connect_timeout)),
             pong_deadline: None,
-            expire_deadline: None,
-            sub_deadlines: Vec::new(),
+            expiry: None,
         }
     }
 
     fn earliest(&self) -> Option<Instant> {
-        let first_sub = self.sub_deadlines.iter().map(|(_, at)| *at).min();
+        let (connection, first_sub) = match &self.expiry {
+            Some(expiry) => (
+                expiry.connection,
+                expiry.subscriptions.iter().map(|(_, at)| *at).min(),
+            ),
+            None => (None, None),
+        };
         [
-            self.connect_deadline,
-            self.next_ping,
+            self.next.map(Next::at),
             self.pong_deadline,
-            self.expire_deadline,
+            connection,
             first_sub,
         ]
         .into_iter()
         .flatten()
         .min()
     }
+
+    /// Sets (or clears) when the connection closes for an expired token.
+    pub(super) fn set_expire_deadline(&mut self, deadline: Option<Instant>) {
+        if deadline.is_some() || self.expiry.is_some() {
+            self.expiry.get_or_insert_default().connection = deadline;
+            self.drop_empty_expiry();
+        }
+    }
+
+    /// Sets (or clears) when the subscription to `channel` expires.
+    pub(super) fn set_sub_deadline(&mut self, channel: &str, deadline: Option<Instant>) {
+        if let Some(expiry) = &mut self.expiry {
+            expiry.subscriptions.retain(|(name, _)| &**name != channel);
+        }
+        if let Some(deadline) = deadline {
+            let expiry = self.expiry.get_or_insert_default();
+            expiry.subscriptions.push((channel.into(), deadline));
+        }
+        self.drop_empty_expiry();
+    }
+
+    fn drop_empty_expiry(&mut self) {
+        if self
+            .expiry
+            .as_ref()
+            .is_some_and(|expiry| expiry.connection.is_none() && expiry.subscriptions.is_empty())
+        {
+            self.expiry = None;
+        }
+    }
 }
 
 impl Session {
     /// The connection connected at `now`: pings start.
     pub(super) fn start_pings(&mut self, now: Instant) {
-        self.keepalive.connect_deadline = None;
-        self.keepalive.next_ping = Some(now + self.ping_interval());
+        self.keepalive.next = Some(Next::Ping(now + self.ping_interval()));
     }
 
     /// The client answered a ping.
@@ -85,35 +139,38 @@ impl Session {
         if self.is_closed() {
             return;
         }
-        if self.keepalive.connect_deadline.is_some_and(|at| now >= at) {
-            self.close(DisconnectCode::STALE);
-            return;
+        if let Some(Next::ConnectDeadline(at)) = self.keepalive.next {
+            if now >= at {
+                self.close(DisconnectCode::STALE);
+                return;
+            }
         }
         if self.keepalive.pong_deadline.is_some_and(|at| now >= at) {
             self.close(DisconnectCode::NO_PONG);
             return;
         }
-        if self.keepalive.expire_deadline.is_some_and(|at| now >= at) {
-            self.close(DisconnectCode::EXPIRED);
-            return;
+        if let Some(expiry) = &mut self.keepalive.expiry {
+            if expiry.connection.is_some_and(|at| now >= at) {
+                self.close(DisconnectCode::EXPIRED);
+                return;
+            }
+            // A deadline of a channel no longer subscribed is stale: drop it.
+            let subscriptions = &self.subscriptions;
+            expiry
+                .subscriptions
+                .retain(|(channel, _)| subscriptions.contains(channel));
+            if expiry.subscriptions.iter().any(|(_, at)| now >= *at) {
+                self.close(DisconnectCode::SUBSCRIPTION_EXPIRED);
+                return;
+            }
+            self.keepalive.drop_empty_expiry();
         }
-        // A deadline of a channel no longer subscribed is stale: drop it.
-        let subscriptions = &self.subscriptions;
-        self.keepalive
-            .sub_deadlines
-            .retain(|(channel, _)| subscriptions.contains(channel));
-        if self
-            .keepalive
-            .sub_deadlines
-            .iter()
-            .any(|(_, at)| now >= *at)
-        {
-            self.close(DisconnectCode::SUBSCRIPTION_EXPIRED);
-            return;
-        }
-        if self.keepalive.next_ping.is_some_and(|at| now >= at) {
+        if let Some(Next::Ping(at)) = self.keepalive.next {
+            if now < at {
+                return;
+            }
             self.send_reply(&Reply::default());
-            self.keepalive.next_ping = Some(now + self.ping_interval());
+            self.keepalive.next = Some(Next::Ping(now + self.ping_interval()));
             if self.keepalive.pong_deadline.is_none() {
                 self.keepalive.pong_deadline = Some(now + self.settings.config().pong_timeout);
             }
