@@ -258,14 +258,8 @@ impl<'a> Iterator for Fields<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::binary;
     use super::*;
-
-    fn binary(message: &Message) -> &[u8] {
-        match message {
-            Message::Binary(bytes) => bytes,
-            other => panic!("expected binary, got {other:?}"),
-        }
-    }
 
     /// A delimited Reply with the given raw fields.
     fn reply(fields: &[u8]) -> Vec<u8> {

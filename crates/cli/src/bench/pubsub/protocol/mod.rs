@@ -9,6 +9,8 @@ mod centrifuge_setup;
 mod mqtt;
 mod nats;
 mod reassembly;
+#[cfg(test)]
+mod test_support;
 mod uws;
 
 use switchboard_proto::Message;

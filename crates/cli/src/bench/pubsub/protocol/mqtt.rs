@@ -235,14 +235,8 @@ fn put_string(out: &mut Vec<u8>, value: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::binary;
     use super::*;
-
-    fn binary(message: &Message) -> &[u8] {
-        match message {
-            Message::Binary(bytes) => bytes,
-            other => panic!("expected a binary message, got {other:?}"),
-        }
-    }
 
     fn publish_packet(payload: &[u8]) -> Vec<u8> {
         let mut client = Mqtt::new("p".into());
