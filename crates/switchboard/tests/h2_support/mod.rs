@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use switchboard::tls::{TlsAcceptor, TlsClientConfig};
 use switchboard::upgrade::{Upgrade, UpgradedWebSocket};
-use switchboard::{CloseFrame, DeflateConfig, MaybeTlsStream, Message};
+use switchboard::{DeflateConfig, MaybeTlsStream, Message};
 use switchboard_testkit::pki::TestPki;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -46,16 +46,11 @@ pub struct Options {
     pub deflate: bool,
 }
 
-/// What the server-side echo task saw.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ServerSaw {
-    /// A data message (echoed back).
-    Data(Message),
-    /// The client's close frame.
-    Closed(Option<CloseFrame>),
-    /// The stream ended with an error.
-    Failed(String),
-}
+// The echo task and what it reports are the HTTP/1.1 upgrade tests' own.
+#[path = "../upgrade_support/mod.rs"]
+mod upgrade_support;
+use upgrade_support::echo;
+pub use upgrade_support::ServerSaw;
 
 /// Counters the test reads from the server side.
 #[derive(Debug, Default)]
@@ -180,29 +175,6 @@ async fn handle(
         }
     });
     Ok(response)
-}
-
-/// Echoes until the client closes, reporting each event.
-async fn echo(mut ws: UpgradedWebSocket, report: mpsc::UnboundedSender<ServerSaw>) {
-    while let Some(message) = ws.recv().await {
-        match message {
-            Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
-                let _ = report.send(ServerSaw::Data(m.clone()));
-                if let Err(error) = ws.send(m).await {
-                    let _ = report.send(ServerSaw::Failed(error.to_string()));
-                    return;
-                }
-            }
-            Ok(Message::Close(frame)) => {
-                let _ = report.send(ServerSaw::Closed(frame));
-            }
-            Ok(_) => {}
-            Err(error) => {
-                let _ = report.send(ServerSaw::Failed(error.to_string()));
-                return;
-            }
-        }
-    }
 }
 
 /// Sends 1 KiB messages as fast as `send` allows, counting the bytes
