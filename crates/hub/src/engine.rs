@@ -9,6 +9,7 @@
 //! (an overflow marks the connection as slow), so a slow client cannot
 //! stall a publisher.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -252,13 +253,43 @@ struct MemoryState {
     idempotency: IdempotencyCache<PublishResult>,
 }
 
-/// One push encoded for every kind of recipient.
-struct Encoded {
+/// One push, encoded once per format the recipients need: a format no
+/// recipient speaks (Protobuf, usually) is never encoded, nor is anything
+/// for a channel without subscribers.
+struct Encoded<'a> {
     channel: Arc<str>,
     offset: u64,
-    json: Result<Bytes, WireError>,
-    protobuf: Result<Bytes, WireError>,
+    encode: &'a dyn Fn(Format) -> Result<Bytes, WireError>,
+    json: OnceCell<Result<Bytes, WireError>>,
+    protobuf: OnceCell<Result<Bytes, WireError>>,
     chat: ChatEvent,
+}
+
+impl<'a> Encoded<'a> {
+    fn new(
+        channel: Arc<str>,
+        offset: u64,
+        encode: &'a dyn Fn(Format) -> Result<Bytes, WireError>,
+        chat: ChatEvent,
+    ) -> Self {
+        Encoded {
+            channel,
+            offset,
+            encode,
+            json: OnceCell::new(),
+            protobuf: OnceCell::new(),
+            chat,
+        }
+    }
+
+    /// The push in `format`, encoded on first use.
+    fn frame(&self, format: Format) -> &Result<Bytes, WireError> {
+        let cell = match format {
+            Format::Json => &self.json,
+            Format::Protobuf => &self.protobuf,
+        };
+        cell.get_or_init(|| (self.encode)(format))
+    }
 }
 
 /// Publishes and fans out; the caller holds the node lock. Returns the
@@ -274,13 +305,8 @@ fn publish(
     let outcome = node.publish(now, channel, data, info)?;
     let encode = |format| encode_publication_push(format, channel, &outcome.publication);
     let Publication { offset, data, info } = &outcome.publication;
-    let encoded = Encoded {
-        channel: outcome.channel.clone(),
-        offset: *offset,
-        json: encode(Format::Json),
-        protobuf: encode(Format::Protobuf),
-        chat: ChatEvent::Message(data.clone(), info.clone()),
-    };
+    let chat = ChatEvent::Message(data.clone(), info.clone());
+    let encoded = Encoded::new(outcome.channel.clone(), *offset, &encode, chat);
     fan_out(mailboxes, outcome.recipients, &encoded);
     Ok(outcome.position)
 }
@@ -299,17 +325,12 @@ fn presence_event(
     info: &Arc<ClientInfo>,
     presence: Presence,
 ) {
-    let (encode, chat): (fn(Format, &str, &ClientInfo) -> _, _) = match presence {
+    let (encode_push, chat): (fn(Format, &str, &ClientInfo) -> _, _) = match presence {
         Presence::Join => (encode_join_push, ChatEvent::Join(info.clone())),
         Presence::Leave => (encode_leave_push, ChatEvent::Leave(info.clone())),
     };
-    let encoded = Encoded {
-        channel: channel.into(),
-        offset: 0,
-        json: encode(Format::Json, channel, info),
-        protobuf: encode(Format::Protobuf, channel, info),
-        chat,
-    };
+    let encode = |format| encode_push(format, channel, info);
+    let encoded = Encoded::new(channel.into(), 0, &encode, chat);
     fan_out(mailboxes, node.join_leave_recipients(channel), &encoded);
 }
 
@@ -325,15 +346,14 @@ fn fan_out(
         let Some(mailbox) = mailboxes.get(recipient) else {
             continue;
         };
-        let frame = match mailbox.recipient() {
+        let format = match mailbox.recipient() {
             Recipient::Chat => {
                 push_or_shed(mailboxes, mailbox, Delivery::Chat(encoded.chat.clone()));
                 continue;
             }
-            Recipient::Hub(Format::Json) => &encoded.json,
-            Recipient::Hub(Format::Protobuf) => &encoded.protobuf,
+            Recipient::Hub(format) => format,
         };
-        match frame {
+        match encoded.frame(format) {
             Ok(frame) => push_or_shed(
                 mailboxes,
                 mailbox,
