@@ -129,6 +129,7 @@ where
         }
         // Actions can queue pushes (to this session too) and pushes can
         // queue actions (a gap unsubscribes): run both until quiet.
+        let mut closing = None;
         loop {
             let mut busy = false;
             while let Some(action) = session.poll_action() {
@@ -136,9 +137,9 @@ where
                 busy = true;
             }
             let taken = mailbox.take();
-            if let Some(code) = taken.closed {
-                return End::Close(code);
-            }
+            // Pushes queued before the mailbox closed (the drain's 3001,
+            // shedding) are still written, ahead of the close frame.
+            closing = closing.or(taken.closed);
             for item in taken.items {
                 match item {
                     Delivery::Hub(live) => {
@@ -162,7 +163,7 @@ where
                 }
                 busy = true;
             }
-            if !busy {
+            if !busy || closing.is_some() {
                 break;
             }
         }
@@ -194,7 +195,7 @@ where
                 return End::Close(DisconnectCode::SLOW);
             }
         }
-        if let Some(code) = session.poll_disconnect() {
+        if let Some(code) = closing.or_else(|| session.poll_disconnect()) {
             return End::Close(code);
         }
         let deadline = session.poll_timeout();
