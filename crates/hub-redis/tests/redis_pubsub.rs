@@ -13,8 +13,10 @@ use bytes::Bytes;
 use redis::Value;
 use switchboard_hub_core::presence::ClientInfo;
 use switchboard_hub_redis::{
-    BrokerEvent, ControlCommand, HistoryOptions, NodeInfo, RedisBroker, RedisEngineError,
+    BrokerEvent, ControlCommand, HistoryOptions, NodeInfo, RedisBroker, RedisEngineConfig,
+    RedisEngineError,
 };
+use switchboard_testkit::daemon::Daemon;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::timeout;
 
@@ -22,11 +24,14 @@ const HISTORY: HistoryOptions = HistoryOptions {
     size: 100,
     ttl: Duration::from_secs(60),
 };
+/// A broker's event stream.
+type Events = UnboundedReceiver<BrokerEvent>;
+
 /// How long to wait for one event.
 const EVENT_WAIT: Duration = Duration::from_secs(10);
 
 /// The next event other than a health change.
-async fn next_event(events: &mut UnboundedReceiver<BrokerEvent>) -> BrokerEvent {
+async fn next_event(events: &mut Events) -> BrokerEvent {
     loop {
         let event = timeout(EVENT_WAIT, events.recv())
             .await
@@ -39,7 +44,7 @@ async fn next_event(events: &mut UnboundedReceiver<BrokerEvent>) -> BrokerEvent 
 }
 
 /// Waits for a health event with this value.
-async fn health(events: &mut UnboundedReceiver<BrokerEvent>, healthy: bool) {
+async fn health(events: &mut Events, healthy: bool) {
     loop {
         let event = timeout(EVENT_WAIT, events.recv())
             .await
@@ -85,6 +90,81 @@ async fn publish(broker: &RedisBroker, channel: &str, data: &str) -> u64 {
         .offset
 }
 
+/// Connects a subscribing node from `node_config`, then a publishing node
+/// from `publisher_config`: `(node, its events, publisher, its events)`.
+/// Hold the publisher's events for the whole test so its channel stays open.
+async fn node_and_publisher(
+    node_config: RedisEngineConfig,
+    publisher_config: RedisEngineConfig,
+) -> (RedisBroker, Events, RedisBroker, Events) {
+    let (node, events) = support::broker(node_config).await;
+    let (publisher, publisher_events) = support::broker(publisher_config).await;
+    (node, events, publisher, publisher_events)
+}
+
+/// Node "a" subscribing and node "b" publishing, both on `redis`.
+async fn node_a_and_publisher_b(redis: &Daemon) -> (RedisBroker, Events, RedisBroker, Events) {
+    node_and_publisher(support::config(redis, "a"), support::config(redis, "b")).await
+}
+
+/// Subscribes `node` to `channel`, publishes `data` there from `publisher`
+/// and checks it reaches `node` as the channel's first publication.
+async fn subscribe_and_receive_first(
+    node: &RedisBroker,
+    events: &mut Events,
+    publisher: &RedisBroker,
+    channel: &str,
+    data: &str,
+) {
+    node.subscribe(channel).await.unwrap();
+    publish(publisher, channel, data).await;
+    assert_eq!(publication(&next_event(events).await, channel).0, 1);
+}
+
+/// Publications on `channel` and health changes, as they come, until at
+/// least `publications` arrived and the last health change is back up.
+async fn publications_across_a_reconnect(
+    events: &mut Events,
+    channel: &str,
+    publications: usize,
+) -> (Vec<(u64, String)>, Vec<bool>) {
+    let mut received = Vec::new();
+    let mut health = Vec::new();
+    while received.len() < publications || health.last() != Some(&true) {
+        match timeout(EVENT_WAIT, events.recv())
+            .await
+            .expect("an event in time")
+        {
+            Some(BrokerEvent::Health(healthy)) => health.push(healthy),
+            Some(event) => received.push(publication(&event, channel)),
+            None => panic!("the broker stopped"),
+        }
+    }
+    (received, health)
+}
+
+/// Checks the next event other than a health change is a gap on `on`;
+/// `expected` describes it in the failure message.
+async fn expect_gap(events: &mut Events, on: &str, expected: &str) {
+    match next_event(events).await {
+        BrokerEvent::Gap { channel, .. } => assert_eq!(&*channel, on),
+        other => panic!("expected {expected}, got {other:?}"),
+    }
+}
+
+/// A presence member with only its client id set.
+fn member_with_client(client: &str) -> ClientInfo {
+    ClientInfo {
+        client: client.into(),
+        ..ClientInfo::default()
+    }
+}
+
+/// Kills every pub/sub connection Redis holds; Redis answers how many.
+async fn kill_pubsub_connections(redis: &Daemon) -> Value {
+    support::raw(redis, &["CLIENT", "KILL", "TYPE", "pubsub"]).await
+}
+
 fn integer(value: &Value) -> i64 {
     match value {
         Value::Int(number) => *number,
@@ -93,7 +173,7 @@ fn integer(value: &Value) -> i64 {
 }
 
 /// How many SUBSCRIBE commands Redis has served.
-async fn subscribe_calls(redis: &switchboard_testkit::daemon::Daemon) -> u64 {
+async fn subscribe_calls(redis: &Daemon) -> u64 {
     let Value::BulkString(info) = support::raw(redis, &["INFO", "commandstats"]).await else {
         panic!("INFO answers a bulk string");
     };
@@ -104,7 +184,7 @@ async fn subscribe_calls(redis: &switchboard_testkit::daemon::Daemon) -> u64 {
         .map_or(0, |calls| calls.parse().unwrap())
 }
 
-async fn numsub(redis: &switchboard_testkit::daemon::Daemon, pubsub: &str) -> i64 {
+async fn numsub(redis: &Daemon, pubsub: &str) -> i64 {
     match support::raw(redis, &["PUBSUB", "NUMSUB", pubsub]).await {
         Value::Array(items) => integer(&items[1]),
         other => panic!("PUBSUB NUMSUB answers an array, got {other:?}"),
@@ -114,9 +194,8 @@ async fn numsub(redis: &switchboard_testkit::daemon::Daemon, pubsub: &str) -> i6
 #[tokio::test]
 async fn nodes_subscribe_only_to_channels_with_local_subscribers() {
     let redis = support::start_redis();
-    let (node, mut events) = support::broker(support::config(&redis, "a")).await;
-    let (publisher, _publisher_events) = support::broker(support::config(&redis, "b")).await;
-    let test = async {
+    let (node, mut events, publisher, _publisher_events) = node_a_and_publisher_b(&redis).await;
+    support::within_deadline(async {
         node.subscribe("wanted").await.unwrap();
         node.subscribe("wanted").await.unwrap();
         assert_eq!(numsub(&redis, &node.keys().pubsub("wanted")).await, 1);
@@ -140,17 +219,15 @@ async fn nodes_subscribe_only_to_channels_with_local_subscribers() {
         // once this subscribe is confirmed the unsubscribe went out.
         node.subscribe("barrier").await.unwrap();
         assert_eq!(numsub(&redis, &node.keys().pubsub("wanted")).await, 0);
-    };
-    timeout(support::TEST_DEADLINE, test)
-        .await
-        .expect("in time");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_subscribe_storm_goes_out_in_few_subscribe_commands() {
     let redis = support::start_redis();
     let (node, _events) = support::broker(support::config(&redis, "storm")).await;
-    let test = async {
+    support::within_deadline(async {
         let before = subscribe_calls(&redis).await;
         let channels: Vec<String> = (0..300).map(|index| format!("storm:{index}")).collect();
         let subscribes = channels.iter().map(|channel| node.subscribe(channel));
@@ -167,10 +244,8 @@ async fn a_subscribe_storm_goes_out_in_few_subscribe_commands() {
         for channel in [&channels[0], &channels[299]] {
             assert_eq!(numsub(&redis, &node.keys().pubsub(channel)).await, 1);
         }
-    };
-    timeout(support::TEST_DEADLINE, test)
-        .await
-        .expect("in time");
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -178,7 +253,7 @@ async fn joins_leaves_and_control_messages_reach_every_node() {
     let redis = support::start_redis();
     let (a, mut a_events) = support::broker(support::config(&redis, "a")).await;
     let (b, mut b_events) = support::broker(support::config(&redis, "b")).await;
-    let test = async {
+    support::within_deadline(async {
         a.subscribe("room").await.unwrap();
         let alice = ClientInfo {
             user: "alice".into(),
@@ -221,22 +296,17 @@ async fn joins_leaves_and_control_messages_reach_every_node() {
                 other => panic!("expected the control message, got {other:?}"),
             }
         }
-    };
-    timeout(support::TEST_DEADLINE, test)
-        .await
-        .expect("in time");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_killed_pubsub_connection_resubscribes_and_delivers_what_it_missed() {
     let redis = support::start_redis();
-    let (node, mut events) = support::broker(support::config(&redis, "a")).await;
-    let (publisher, _publisher_events) = support::broker(support::config(&redis, "b")).await;
-    let test = async {
-        node.subscribe("feed").await.unwrap();
-        publish(&publisher, "feed", "m1").await;
-        assert_eq!(publication(&next_event(&mut events).await, "feed").0, 1);
-        let killed = support::raw(&redis, &["CLIENT", "KILL", "TYPE", "pubsub"]).await;
+    let (node, mut events, publisher, _publisher_events) = node_a_and_publisher_b(&redis).await;
+    support::within_deadline(async {
+        subscribe_and_receive_first(&node, &mut events, &publisher, "feed", "m1").await;
+        let killed = kill_pubsub_connections(&redis).await;
         assert!(integer(&killed) >= 1, "the pub/sub connections were killed");
         // Published while the node's subscription is (or is about to be) gone.
         for index in 2..=4 {
@@ -245,18 +315,7 @@ async fn a_killed_pubsub_connection_resubscribes_and_delivers_what_it_missed() {
         publish(&publisher, "feed", "m5").await;
         // Publications and health changes as they come: the node must go
         // down and up again and still deliver 2..=5 once each, in order.
-        let mut received = Vec::new();
-        let mut health = Vec::new();
-        while received.len() < 4 || health.last() != Some(&true) {
-            match timeout(EVENT_WAIT, events.recv())
-                .await
-                .expect("an event in time")
-            {
-                Some(BrokerEvent::Health(healthy)) => health.push(healthy),
-                Some(event) => received.push(publication(&event, "feed")),
-                None => panic!("the broker stopped"),
-            }
-        }
+        let (received, health) = publications_across_a_reconnect(&mut events, "feed", 4).await;
         assert_eq!(health, vec![false, true], "one reconnect");
         let expected: Vec<(u64, String)> =
             (2..=5).map(|index| (index, format!("m{index}"))).collect();
@@ -266,33 +325,28 @@ async fn a_killed_pubsub_connection_resubscribes_and_delivers_what_it_missed() {
         );
         assert!(node.is_healthy());
         assert_eq!(numsub(&redis, &node.keys().pubsub("feed")).await, 1);
-    };
-    timeout(support::TEST_DEADLINE, test)
-        .await
-        .expect("in time");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn lost_redis_data_is_reported_as_a_gap_never_skipped() {
     let redis = support::start_redis();
-    let (node, mut events) = support::broker(support::config(&redis, "a")).await;
-    let (publisher, _publisher_events) = support::broker(support::config(&redis, "b")).await;
-    let test = async {
-        node.subscribe("feed").await.unwrap();
-        publish(&publisher, "feed", "old").await;
-        assert_eq!(publication(&next_event(&mut events).await, "feed").0, 1);
-        support::raw(&redis, &["CLIENT", "KILL", "TYPE", "pubsub"]).await;
+    let (node, mut events, publisher, _publisher_events) = node_a_and_publisher_b(&redis).await;
+    support::within_deadline(async {
+        subscribe_and_receive_first(&node, &mut events, &publisher, "feed", "old").await;
+        kill_pubsub_connections(&redis).await;
         support::raw(&redis, &["FLUSHALL"]).await;
         health(&mut events, false).await;
         publish(&publisher, "feed", "new epoch").await;
-        match next_event(&mut events).await {
-            BrokerEvent::Gap { channel, .. } => assert_eq!(&*channel, "feed"),
-            other => panic!("expected a gap before anything of the new epoch, got {other:?}"),
-        }
-    };
-    timeout(support::TEST_DEADLINE, test)
-        .await
-        .expect("in time");
+        expect_gap(
+            &mut events,
+            "feed",
+            "a gap before anything of the new epoch",
+        )
+        .await;
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -304,7 +358,7 @@ async fn presence_and_registry_entries_expire_unless_refreshed() {
     let (a, _a_events) = support::broker(config.clone()).await;
     config.node_id = "b".into();
     let (b, _b_events) = support::broker(config).await;
-    let test = async {
+    support::within_deadline(async {
         let member = |client: &str| ClientInfo {
             user: "u".into(),
             client: client.into(),
@@ -350,17 +404,15 @@ async fn presence_and_registry_entries_expire_unless_refreshed() {
         assert_eq!(a.nodes().await.unwrap(), vec![node("a")]);
         a.leave_registry().await.unwrap();
         assert!(a.nodes().await.unwrap().is_empty());
-    };
-    timeout(support::TEST_DEADLINE, test)
-        .await
-        .expect("in time");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn publishes_fail_clearly_while_redis_is_down() {
     let redis = support::start_redis();
     let (node, mut events) = support::broker(support::config(&redis, "a")).await;
-    let test = async {
+    support::within_deadline(async {
         node.subscribe("feed").await.unwrap();
         drop(redis);
         health(&mut events, false).await;
@@ -375,10 +427,8 @@ async fn publishes_fail_clearly_while_redis_is_down() {
             node.subscribe("other").await,
             Err(RedisEngineError::PubSubDown)
         ));
-    };
-    timeout(support::TEST_DEADLINE, test)
-        .await
-        .expect("in time");
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -387,27 +437,14 @@ async fn a_silently_dropped_subscription_is_caught_by_the_liveness_probe() {
     let freezer = support::freezer::Freezer::start(redis.ports()[0]).await;
     let mut config = support::config(&redis, "a");
     config.url = format!("redis://127.0.0.1:{}", freezer.port());
-    let (node, mut events) = support::broker(config).await;
-    let (publisher, _publisher_events) = support::broker(support::config(&redis, "b")).await;
-    let test = async {
-        node.subscribe("feed").await.unwrap();
-        publish(&publisher, "feed", "m1").await;
-        assert_eq!(publication(&next_event(&mut events).await, "feed").0, 1);
+    let (node, mut events, publisher, _publisher_events) =
+        node_and_publisher(config, support::config(&redis, "b")).await;
+    support::within_deadline(async {
+        subscribe_and_receive_first(&node, &mut events, &publisher, "feed", "m1").await;
         // Redis still sends, the socket stays open, nothing arrives.
         freezer.freeze_pubsub();
         publish(&publisher, "feed", "m2").await;
-        let mut received = Vec::new();
-        let mut health = Vec::new();
-        while received.is_empty() || health.last() != Some(&true) {
-            match timeout(EVENT_WAIT, events.recv())
-                .await
-                .expect("an event in time")
-            {
-                Some(BrokerEvent::Health(healthy)) => health.push(healthy),
-                Some(event) => received.push(publication(&event, "feed")),
-                None => panic!("the broker stopped"),
-            }
-        }
+        let (received, health) = publications_across_a_reconnect(&mut events, "feed", 1).await;
         assert_eq!(
             health,
             vec![false, true],
@@ -418,26 +455,19 @@ async fn a_silently_dropped_subscription_is_caught_by_the_liveness_probe() {
             vec![(2, "m2".to_owned())],
             "the missed publication, from the stream"
         );
-    };
-    timeout(support::TEST_DEADLINE, test)
-        .await
-        .expect("in time");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_redis_restart_without_persistence_means_reconnect_new_epoch_and_a_gap() {
     let mut redis = support::restartable::RestartableRedis::start();
-    let config = |node: &str| {
-        let mut config = switchboard_hub_redis::RedisEngineConfig::new(redis.url(), node);
-        config.probe_interval = Duration::from_millis(200);
-        config.command_timeout = Duration::from_secs(2);
-        config.reconnect_min = Duration::from_millis(20);
-        config.reconnect_max = Duration::from_millis(200);
-        config
-    };
-    let (node, mut events) = support::broker(config("a")).await;
-    let (publisher, _publisher_events) = support::broker(config("b")).await;
-    let test = async {
+    let (node, mut events, publisher, _publisher_events) = node_and_publisher(
+        support::config_for_url(redis.url(), "a"),
+        support::config_for_url(redis.url(), "b"),
+    )
+    .await;
+    support::within_deadline(async {
         node.subscribe("feed").await.unwrap();
         let before = publisher
             .publish("feed", &Bytes::from_static(b"1"), None, Some(HISTORY), None)
@@ -464,10 +494,7 @@ async fn a_redis_restart_without_persistence_means_reconnect_new_epoch_and_a_gap
         };
         assert_eq!(after.offset, 1);
         assert_ne!(after.epoch, before.epoch, "the lost stream got a new epoch");
-        match next_event(&mut events).await {
-            BrokerEvent::Gap { channel, .. } => assert_eq!(&*channel, "feed"),
-            other => panic!("expected a gap, got {other:?}"),
-        }
+        expect_gap(&mut events, "feed", "a gap").await;
         let (position, recovery) = publisher
             .recover("feed", before, HISTORY, 300)
             .await
@@ -479,10 +506,7 @@ async fn a_redis_restart_without_persistence_means_reconnect_new_epoch_and_a_gap
         );
         let mut presence_ok = false;
         for _ in 0..100 {
-            let member = ClientInfo {
-                client: "c".into(),
-                ..ClientInfo::default()
-            };
+            let member = member_with_client("c");
             if node.presence_refresh(&[("feed", &member)]).await.is_ok() {
                 presence_ok = true;
                 break;
@@ -494,17 +518,15 @@ async fn a_redis_restart_without_persistence_means_reconnect_new_epoch_and_a_gap
             "pipelined presence refresh loads its script after a restart"
         );
         assert_eq!(node.presence_stats("feed").await.unwrap().num_clients, 1);
-    };
-    timeout(support::TEST_DEADLINE, test)
-        .await
-        .expect("in time");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn publishes_survive_a_script_flush() {
     let redis = support::start_redis();
     let (node, _events) = support::broker(support::config(&redis, "a")).await;
-    let test = async {
+    support::within_deadline(async {
         assert_eq!(publish(&node, "feed", "1").await, 1);
         support::raw(&redis, &["SCRIPT", "FLUSH"]).await;
         assert_eq!(
@@ -512,15 +534,10 @@ async fn publishes_survive_a_script_flush() {
             2,
             "EVALSHA fell back to EVAL"
         );
-        let member = ClientInfo {
-            client: "c".into(),
-            ..ClientInfo::default()
-        };
+        let member = member_with_client("c");
         support::raw(&redis, &["SCRIPT", "FLUSH"]).await;
         node.presence_refresh(&[("feed", &member)]).await.unwrap();
         assert_eq!(node.presence_stats("feed").await.unwrap().num_clients, 1);
-    };
-    timeout(support::TEST_DEADLINE, test)
-        .await
-        .expect("in time");
+    })
+    .await;
 }

@@ -7,6 +7,7 @@
 pub mod freezer;
 pub mod restartable;
 
+use std::future::Future;
 use std::process::Command;
 use std::time::Duration;
 
@@ -50,12 +51,25 @@ pub fn url(redis: &Daemon) -> String {
 
 /// An engine config with short intervals for tests.
 pub fn config(redis: &Daemon, node: &str) -> RedisEngineConfig {
-    let mut config = RedisEngineConfig::new(url(redis), node);
+    config_for_url(url(redis), node)
+}
+
+/// An engine config with short intervals for tests, for a Redis at `url`
+/// (one that is not a [`Daemon`], such as a restartable one).
+pub fn config_for_url(url: String, node: &str) -> RedisEngineConfig {
+    let mut config = RedisEngineConfig::new(url, node);
     config.probe_interval = Duration::from_millis(200);
     config.command_timeout = Duration::from_secs(2);
     config.reconnect_min = Duration::from_millis(20);
     config.reconnect_max = Duration::from_millis(200);
     config
+}
+
+/// Runs a test's body, failing the test if it outlasts [`TEST_DEADLINE`].
+pub async fn within_deadline<F: Future>(body: F) -> F::Output {
+    tokio::time::timeout(TEST_DEADLINE, body)
+        .await
+        .expect("in time")
 }
 
 /// Runs a raw command against the test Redis (FLUSHALL, CLIENT KILL...).
