@@ -43,14 +43,23 @@ pub struct NodeInfo {
     pub uptime: u64,
 }
 
-/// A user-targeted command for every node.
+/// A user-targeted command for every node. Each node applies it to its own
+/// connections of `user` (only the one with client id `client` when
+/// given).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ControlCommand {
-    /// Disconnect every connection of `user` with `code` and `reason`.
+    /// Disconnect every connection of `user` with `code` and `reason`,
+    /// except the client ids in `whitelist`.
     Disconnect {
         /// The user.
         user: String,
+        /// Only this connection, when given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
+        /// Connections left alone.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        whitelist: Vec<String>,
         /// The disconnect code.
         code: u32,
         /// The disconnect reason.
@@ -60,8 +69,28 @@ pub enum ControlCommand {
     Unsubscribe {
         /// The user.
         user: String,
+        /// Only this connection, when given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
         /// The channel.
         channel: String,
+    },
+    /// Subscribe every connection of `user` to `channel` (the server API's
+    /// `subscribe`).
+    Subscribe {
+        /// The user.
+        user: String,
+        /// Only this connection, when given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
+        /// The channel.
+        channel: String,
+        /// Channel info for the subscribers' presence, when given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chan_info: Option<Vec<u8>>,
+        /// Custom data for the `subscribe` push.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        data: Vec<u8>,
     },
 }
 

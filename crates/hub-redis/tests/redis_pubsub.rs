@@ -283,6 +283,8 @@ async fn joins_leaves_and_control_messages_reach_every_node() {
         );
         let command = ControlCommand::Disconnect {
             user: "alice".into(),
+            client: None,
+            whitelist: Vec::new(),
             code: 3000,
             reason: "moved".into(),
         };

@@ -86,7 +86,12 @@ pub(crate) struct App {
 }
 
 impl App {
-    pub(crate) fn new(config: &HubConfig, hub: Arc<Hub>, shutdown: Shutdown) -> Self {
+    pub(crate) fn new(
+        config: &HubConfig,
+        hub: Arc<Hub>,
+        shutdown: Shutdown,
+        node: NodeIdentity,
+    ) -> Self {
         let socket_config = Config::default()
             .ping_interval(config.ping_interval)
             .pong_timeout(config.ping_interval.unwrap_or(DEFAULT_PING_INTERVAL));
@@ -123,7 +128,7 @@ impl App {
             shutdown,
             api: ApiAccess {
                 key: config.api_key.clone(),
-                node: NodeIdentity::new(),
+                node,
             },
             api_on_main: config.api_listen.is_none(),
             web_root: config.web_root.clone(),

@@ -119,6 +119,24 @@ pub struct HubConfig {
     /// the process exits at this plus
     /// [`SHUTDOWN_GRACE`](crate::SHUTDOWN_GRACE) at the latest.
     pub drain_window: Duration,
+    /// Where channels, history and presence live: this process's memory
+    /// (the default) or Redis, shared by every node.
+    pub engine: EngineKind,
+    /// This node's name in `/info`, the API's `info` and the Redis node
+    /// registry; `None`: the host name (with the port on Redis, so that
+    /// several nodes on one host differ).
+    pub node_name: Option<String>,
+}
+
+/// Which engine a hub runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum EngineKind {
+    /// Every channel in this process's memory: one node.
+    #[default]
+    Memory,
+    /// Channels, history, presence and the node registry in Redis: any
+    /// number of nodes sharing it serve any client.
+    Redis(crate::engine::RedisOptions),
 }
 
 impl Default for HubConfig {
@@ -142,6 +160,8 @@ impl Default for HubConfig {
             node: NodeConfig::default(),
             web_root: crate::assets::default_web_root(),
             drain_window: DEFAULT_DRAIN_WINDOW,
+            engine: EngineKind::Memory,
+            node_name: None,
         }
     }
 }

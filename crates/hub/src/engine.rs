@@ -1,5 +1,6 @@
-//! [`Engine`]: where channels live. Today only in memory (hub-core's
-//! [`Node`] behind one lock); a Redis engine would be a second variant.
+//! [`Engine`]: where channels live: in memory (hub-core's [`Node`] behind
+//! one lock), or in Redis ([`RedisEngine`], see the `redis` module), where
+//! this process only keeps its own connections' subscriptions.
 //!
 //! Fan-out happens while the lock is held: a publication gets its offset,
 //! is encoded once per format (JSON, Protobuf; and the raw event for
@@ -32,15 +33,26 @@ use switchboard::proto::MemoryBudget;
 use crate::mailbox::{ChatEvent, Delivery, Mailbox, OverBudget, Recipient};
 use crate::metrics::Metrics;
 
+mod api;
+mod error;
+mod redis;
 mod server_api;
 
+pub(crate) use error::EngineError;
+pub use redis::RedisOptions;
+pub(crate) use redis::{NodeName, RedisEngine};
 pub(crate) use server_api::{EngineStats, PublishResult, Target};
 
 /// The engine of a hub.
+// One per process, inside the hub's `Arc`: boxing the memory engine would
+// only add a pointer hop to its hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Engine {
     /// Every channel in this process's memory.
     Memory(MemoryEngine),
+    /// Channels, history and presence in Redis, shared by every node.
+    Redis(RedisEngine),
 }
 
 impl Engine {
@@ -54,41 +66,52 @@ impl Engine {
                 clients: HashMap::new(),
                 idempotency: IdempotencyCache::new(DEFAULT_IDEMPOTENCY_TTL),
             }),
-            next_session: AtomicU64::new(1),
-            metrics: Metrics::new(),
-            budget: std::sync::OnceLock::new(),
+            common: Common::new(),
         })
     }
 
     /// Charges every mailbox registered from now on to `budget`; pushes it
     /// cannot take shed the largest queues (3008).
     pub(crate) fn use_memory_budget(&self, budget: MemoryBudget) {
-        let _ = self.memory_engine().budget.set(budget);
+        let _ = self.common().budget.set(budget);
     }
 
     /// The hub's running totals for `/metrics`.
     pub(crate) fn metrics(&self) -> &Metrics {
-        &self.memory_engine().metrics
+        &self.common().metrics
     }
 
-    fn memory_engine(&self) -> &MemoryEngine {
+    fn common(&self) -> &Common {
         match self {
-            Engine::Memory(engine) => engine,
+            Engine::Memory(engine) => &engine.common,
+            Engine::Redis(engine) => engine.common(),
+        }
+    }
+
+    /// The Redis engine, when this hub runs on Redis.
+    pub(crate) fn as_redis(&self) -> Option<&RedisEngine> {
+        match self {
+            Engine::Memory(_) => None,
+            Engine::Redis(engine) => Some(engine),
         }
     }
 
     /// Registers a connection's mailbox and returns its session id.
     pub(crate) fn register(&self, mailbox: Arc<Mailbox>) -> SessionId {
-        let engine = self.memory_engine();
-        let id = SessionId(engine.next_session.fetch_add(1, Ordering::Relaxed));
-        if let Some(budget) = engine.budget.get() {
-            mailbox.use_budget(budget.clone());
+        let id = self.common().register(&mailbox);
+        match self {
+            Engine::Memory(engine) => {
+                engine.lock().mailboxes.insert(id, mailbox);
+            }
+            Engine::Redis(engine) => engine.register(id, mailbox),
         }
-        engine.lock().mailboxes.insert(id, mailbox);
         id
     }
 
-    /// Runs one of `session`'s actions and reports the outcome to it.
+    /// Runs one of `session`'s actions against the memory engine and
+    /// reports the outcome to it. The Redis engine's actions are
+    /// asynchronous: see [`RedisEngine::execute`] (the session loop picks
+    /// the engine with [`Engine::as_redis`]).
     pub(crate) fn execute(
         &self,
         now: Instant,
@@ -96,7 +119,11 @@ impl Engine {
         session: &mut Session,
         action: Action,
     ) {
-        let mut state = self.memory_engine().lock();
+        let Engine::Memory(engine) = self else {
+            // The session loop runs Redis actions through `as_redis`.
+            return;
+        };
+        let mut state = engine.lock();
         let MemoryState {
             node, mailboxes, ..
         } = &mut *state;
@@ -161,7 +188,11 @@ impl Engine {
         channel: &str,
         info: Arc<ClientInfo>,
     ) -> Result<(), HubError> {
-        let mut state = self.memory_engine().lock();
+        let engine = match self {
+            Engine::Memory(engine) => engine,
+            Engine::Redis(engine) => return engine.subscribe_member(id, channel, info),
+        };
+        let mut state = engine.lock();
         let MemoryState {
             node, mailboxes, ..
         } = &mut *state;
@@ -183,7 +214,11 @@ impl Engine {
         data: Bytes,
         info: Option<Arc<ClientInfo>>,
     ) -> Result<(), HubError> {
-        let mut state = self.memory_engine().lock();
+        let engine = match self {
+            Engine::Memory(engine) => engine,
+            Engine::Redis(engine) => return engine.publish_member(channel, data, info),
+        };
+        let mut state = engine.lock();
         let MemoryState {
             node, mailboxes, ..
         } = &mut *state;
@@ -193,7 +228,11 @@ impl Engine {
     /// The connection of `id` is gone: its subscriptions and presence end
     /// and the remaining subscribers get the leave events.
     pub(crate) fn disconnect(&self, now: Instant, id: SessionId) {
-        let mut state = self.memory_engine().lock();
+        let engine = match self {
+            Engine::Memory(engine) => engine,
+            Engine::Redis(engine) => return engine.disconnect(id),
+        };
+        let mut state = engine.lock();
         let MemoryState {
             node,
             mailboxes,
@@ -215,9 +254,42 @@ impl Engine {
 
     /// Expires history due at `now`; returns when to call again.
     pub(crate) fn handle_timeout(&self, now: Instant) -> Option<Instant> {
-        let mut state = self.memory_engine().lock();
+        // Redis expires its keys itself.
+        let Engine::Memory(engine) = self else {
+            return None;
+        };
+        let mut state = engine.lock();
         state.node.handle_timeout(now);
         state.node.poll_timeout()
+    }
+}
+
+/// What every engine keeps the same way: session ids, the metrics and the
+/// memory budget of mailboxes.
+#[derive(Debug)]
+pub(crate) struct Common {
+    next_session: AtomicU64,
+    metrics: Metrics,
+    /// The node's memory budget for mailboxes (`HubConfig::memory_budget`).
+    budget: std::sync::OnceLock<MemoryBudget>,
+}
+
+impl Common {
+    fn new() -> Self {
+        Common {
+            next_session: AtomicU64::new(1),
+            metrics: Metrics::new(),
+            budget: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A fresh session id; charges `mailbox` to the budget.
+    fn register(&self, mailbox: &Mailbox) -> SessionId {
+        let id = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
+        if let Some(budget) = self.budget.get() {
+            mailbox.use_budget(budget.clone());
+        }
+        id
     }
 }
 
@@ -225,10 +297,7 @@ impl Engine {
 #[derive(Debug)]
 pub(crate) struct MemoryEngine {
     state: Mutex<MemoryState>,
-    next_session: AtomicU64,
-    metrics: Metrics,
-    /// The node's memory budget for mailboxes (`HubConfig::memory_budget`).
-    budget: std::sync::OnceLock<MemoryBudget>,
+    common: Common,
 }
 
 impl MemoryEngine {
@@ -325,13 +394,28 @@ fn presence_event(
     info: &Arc<ClientInfo>,
     presence: Presence,
 ) {
+    let recipients = node.join_leave_recipients(channel);
+    presence_push(mailboxes, recipients, channel, info, presence);
+}
+
+/// Pushes a join or leave event to `recipients`.
+fn presence_push(
+    mailboxes: &HashMap<SessionId, Arc<Mailbox>>,
+    recipients: &[SessionId],
+    channel: &str,
+    info: &Arc<ClientInfo>,
+    presence: Presence,
+) {
+    if recipients.is_empty() {
+        return;
+    }
     let (encode_push, chat): (fn(Format, &str, &ClientInfo) -> _, _) = match presence {
         Presence::Join => (encode_join_push, ChatEvent::Join(info.clone())),
         Presence::Leave => (encode_leave_push, ChatEvent::Leave(info.clone())),
     };
     let encode = |format| encode_push(format, channel, info);
     let encoded = Encoded::new(channel.into(), 0, &encode, chat);
-    fan_out(mailboxes, node.join_leave_recipients(channel), &encoded);
+    fan_out(mailboxes, recipients, &encoded);
 }
 
 /// Hands the same bytes to every recipient's mailbox. A recipient whose

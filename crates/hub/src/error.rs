@@ -49,4 +49,17 @@ pub enum ServeError {
         /// The address the API would serve on.
         addr: std::net::SocketAddr,
     },
+    /// The Redis engine could not reach Redis at start.
+    #[error(
+        "cannot start the Redis engine with {url}: {source}. Start redis-server (e.g. \
+         `redis-server --port 6379`), point --redis-url at a running one, or run one node \
+         without --engine redis"
+    )]
+    Redis {
+        /// The Redis URL configured.
+        url: String,
+        /// Why it failed.
+        #[source]
+        source: switchboard_hub_redis::RedisEngineError,
+    },
 }

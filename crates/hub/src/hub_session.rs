@@ -133,7 +133,12 @@ where
         loop {
             let mut busy = false;
             while let Some(action) = session.poll_action() {
-                hub.engine.execute(Instant::now(), id, session, action);
+                match hub.engine.as_redis() {
+                    // Boxed: the Redis round trips' future would otherwise
+                    // size the loop's state for every idle session.
+                    Some(redis) => Box::pin(redis.execute(id, session, action)).await,
+                    None => hub.engine.execute(Instant::now(), id, session, action),
+                }
                 busy = true;
             }
             let taken = mailbox.take();

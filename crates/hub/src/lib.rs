@@ -1,6 +1,7 @@
 //! The Switchboard hub on tokio: session tasks over
-//! [`switchboard::WebSocket`], the engine (in memory), and the HTTP routes
-//! of `switchboard serve`.
+//! [`switchboard::WebSocket`], the engine (in memory, or in Redis for
+//! several nodes: [`EngineKind`]), and the HTTP routes of
+//! `switchboard serve`.
 //!
 //! [`run`] takes a [`HubConfig`] and serves until Ctrl-C or SIGTERM. Every
 //! connection is HTTP/1.1 through hyper; one route table (see the
@@ -39,13 +40,14 @@ mod shutdown;
 
 pub use assets::default_web_root;
 pub use chat::{ChatProtocol, BACKLOG, CHAT_CHANNEL, MAX_CHAT_MESSAGE, SEND_TIMEOUT};
-pub use config::DEFAULT_DRAIN_WINDOW;
 pub use config::{
     normalize_origin, HubConfig, TlsFiles, DEFAULT_CONNECTION_BURST, DEFAULT_CONNECTION_RATE,
     DEFAULT_HUB_MAX_MESSAGE_SIZE, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MEMORY_BUDGET, DEFAULT_PING_INTERVAL,
 };
+pub use config::{EngineKind, DEFAULT_DRAIN_WINDOW};
 pub use drain::DRAIN_TICK;
+pub use engine::RedisOptions;
 pub use error::ServeError;
 pub use pages::CHAT_PAGE;
 pub use server::{run, Server, SHUTDOWN_GRACE};

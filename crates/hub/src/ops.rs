@@ -1,6 +1,8 @@
 //! Operations endpoints: `/live` (the process is up), `/ready` (accepting
-//! and the engine answers), `/info` (node, uptime and counts as JSON) and
-//! `/metrics` (Prometheus text format).
+//! and the engine answers: with Redis, its pub/sub connection is up and
+//! probed), `/info` (node, uptime and counts as JSON; with Redis, every
+//! live node of the registry under `nodes`) and `/metrics` (Prometheus
+//! text format).
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use http::{header, StatusCode};
 use serde_json::json;
 use switchboard_hub_core::session::SERVER_VERSION;
 
+use crate::api::registry_node;
 use crate::app::App;
 use crate::metrics::CONTENT_TYPE;
 
@@ -31,10 +34,12 @@ pub(crate) async fn ready(State(app): State<Arc<App>>) -> Response {
     text(StatusCode::OK, "ready\n")
 }
 
-/// `/info`: the node, its uptime and counts.
+/// `/info`: the node, its uptime and counts; with the Redis engine also
+/// `nodes`, every live node in the registry (or `nodes_error` while Redis
+/// does not answer).
 pub(crate) async fn info(State(app): State<Arc<App>>) -> Response {
     let stats = app.hub.engine.stats();
-    let body = json!({
+    let mut body = json!({
         "uid": app.api.node.uid,
         "name": app.api.node.name,
         "version": SERVER_VERSION,
@@ -45,6 +50,13 @@ pub(crate) async fn info(State(app): State<Arc<App>>) -> Response {
         "num_subs": stats.num_subs,
         "ready": !app.shutdown.is_stopping(),
     });
+    match app.hub.engine.nodes().await {
+        Some(Ok(nodes)) => {
+            body["nodes"] = nodes.iter().map(registry_node).collect();
+        }
+        Some(Err(error)) => body["nodes_error"] = error.to_string().into(),
+        None => {}
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],

@@ -42,10 +42,12 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::api::{host_name, NodeIdentity};
 use crate::app::{App, Hub};
+use crate::config::EngineKind;
 use crate::config::HubConfig;
 use crate::drain::{refuse_while_draining, DrainPlan};
-use crate::engine::Engine;
+use crate::engine::{Engine, NodeName, RedisEngine};
 use crate::error::ServeError;
 use crate::http_service::HttpService;
 use crate::ids::epoch_seed;
@@ -163,12 +165,10 @@ impl Server {
             return Err(ServeError::ApiKeyRequired { addr: api_addr });
         }
         let settings = crate::auth::node_settings(&config.node)?;
-        let hub = Arc::new(Hub {
-            engine: Engine::memory(settings.clone(), epoch_seed()),
-            settings,
-        });
+        let (engine, node) = start_engine(&config, settings.clone(), local_addr).await?;
+        let hub = Arc::new(Hub { engine, settings });
         let (trigger, shutdown) = shutdown::channel();
-        let app = Arc::new(App::new(&config, hub, shutdown));
+        let app = Arc::new(App::new(&config, hub, shutdown, node));
         let limits = Limits::default();
         let mut http = auto::Builder::new(TokioExecutor::new());
         http.http1()
@@ -281,7 +281,46 @@ impl Server {
         )
         .await;
         expiry.abort();
+        if let Some(redis) = shared.app.hub.engine.as_redis() {
+            redis.leave_registry().await;
+        }
         tracing::info!("stopped");
+    }
+}
+
+/// The configured engine and this node's identity. The Redis engine
+/// connects here, so that `serve` fails at start, saying how to fix it,
+/// when Redis cannot be reached.
+async fn start_engine(
+    config: &HubConfig,
+    settings: Arc<switchboard_hub_core::Settings>,
+    local_addr: SocketAddr,
+) -> Result<(Engine, NodeIdentity), ServeError> {
+    match &config.engine {
+        EngineKind::Memory => Ok((
+            Engine::memory(settings, epoch_seed()),
+            NodeIdentity::new(config.node_name.clone()),
+        )),
+        EngineKind::Redis(options) => {
+            // Several nodes may share a host: the port tells them apart.
+            let name = config
+                .node_name
+                .clone()
+                .unwrap_or_else(|| format!("{}:{}", host_name(), local_addr.port()));
+            let node = NodeIdentity::new(Some(name));
+            let registry_name = NodeName {
+                id: node.uid.clone(),
+                name: node.name.clone(),
+            };
+            let engine = RedisEngine::connect(settings, options, registry_name)
+                .await
+                .map_err(|source| ServeError::Redis {
+                    url: options.url.clone(),
+                    source,
+                })?;
+            tracing::info!(url = options.url, node = node.name, "engine: Redis");
+            Ok((Engine::Redis(engine), node))
+        }
     }
 }
 

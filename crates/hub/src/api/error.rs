@@ -44,3 +44,15 @@ impl From<HubError> for ApiError {
         }
     }
 }
+
+impl From<crate::engine::EngineError> for ApiError {
+    fn from(error: crate::engine::EngineError) -> Self {
+        match error {
+            crate::engine::EngineError::Refused(refused) => refused.into(),
+            unavailable => ApiError {
+                code: HubError::Internal.code(),
+                message: unavailable.to_string(),
+            },
+        }
+    }
+}

@@ -2,8 +2,6 @@
 //! engine, and build the `result` object the way Centrifugo writes it
 //! (fields with default values left out).
 
-use std::time::Instant;
-
 use base64::Engine as _;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -14,6 +12,7 @@ use switchboard_hub_core::history::{HistoryQuery, Publication};
 use switchboard_hub_core::position::{Epoch, StreamPosition};
 use switchboard_hub_core::presence::ClientInfo;
 use switchboard_hub_core::session::SERVER_VERSION;
+use switchboard_hub_redis::NodeInfo;
 
 use super::error::ApiError;
 use super::pattern::matches;
@@ -50,20 +49,20 @@ pub(crate) struct Context<'a> {
 }
 
 /// Runs `method` with the JSON `params`; the `result` object or an error.
-pub(crate) fn execute(
+pub(crate) async fn execute(
     context: &Context<'_>,
     method: &str,
     params: &[u8],
 ) -> Result<Value, ApiError> {
-    let now = Instant::now();
     let engine = &context.hub.engine;
     match method {
         "publish" => {
             let request: requests::Publish = parse(params)?;
             let data = payload(request.data, request.b64data, "data")?;
             let channel = required(&request.channel, "channel")?;
-            let result =
-                engine.api_publish(now, channel, data, request.idempotency_key.as_deref())?;
+            let result = engine
+                .api_publish(channel, data, request.idempotency_key.as_deref())
+                .await?;
             Ok(publish_result(&result))
         }
         "broadcast" => {
@@ -72,26 +71,20 @@ pub(crate) fn execute(
             if request.channels.is_empty() {
                 return Err(ApiError::bad_request("channels required"));
             }
-            let responses: Vec<Value> = request
-                .channels
-                .iter()
-                .map(|channel| {
-                    let outcome = required(channel, "channel").and_then(|channel| {
-                        engine
-                            .api_publish(
-                                now,
-                                channel,
-                                data.clone(),
-                                request.idempotency_key.as_deref(),
-                            )
-                            .map_err(ApiError::from)
-                    });
-                    match outcome {
-                        Ok(result) => json!({ "result": publish_result(&result) }),
-                        Err(error) => json!({ "error": error }),
-                    }
-                })
-                .collect();
+            let mut responses = Vec::with_capacity(request.channels.len());
+            for channel in &request.channels {
+                let outcome = match required(channel, "channel") {
+                    Ok(channel) => engine
+                        .api_publish(channel, data.clone(), request.idempotency_key.as_deref())
+                        .await
+                        .map_err(ApiError::from),
+                    Err(error) => Err(error),
+                };
+                responses.push(match outcome {
+                    Ok(result) => json!({ "result": publish_result(&result) }),
+                    Err(error) => json!({ "error": error }),
+                });
+            }
             Ok(json!({ "responses": responses }))
         }
         "subscribe" => {
@@ -100,14 +93,16 @@ pub(crate) fn execute(
             let target = target(&request.user, request.client.as_deref())?;
             let info = optional_payload(request.info, request.b64info, "info")?;
             let data = optional_payload(request.data, request.b64data, "data")?;
-            engine.api_subscribe(now, target, channel, info, data.unwrap_or_default())?;
+            engine
+                .api_subscribe(target, channel, info, data.unwrap_or_default())
+                .await?;
             Ok(json!({}))
         }
         "unsubscribe" => {
             let request: requests::Unsubscribe = parse(params)?;
             let channel = required(&request.channel, "channel")?;
             let target = target(&request.user, request.client.as_deref())?;
-            engine.api_unsubscribe(now, target, channel);
+            engine.api_unsubscribe(target, channel).await?;
             Ok(json!({}))
         }
         "disconnect" => {
@@ -129,7 +124,9 @@ pub(crate) fn execute(
                     DisconnectCode::FORCE_NO_RECONNECT.reason.to_owned(),
                 ),
             };
-            engine.api_disconnect(target, &request.whitelist, code, &reason);
+            engine
+                .api_disconnect(target, &request.whitelist, code, &reason)
+                .await?;
             Ok(json!({}))
         }
         "refresh" => {
@@ -137,7 +134,9 @@ pub(crate) fn execute(
             let target = target(&request.user, request.client.as_deref())?;
             if request.expired {
                 let expired = DisconnectCode::EXPIRED;
-                engine.api_disconnect(target, &[], expired.code, expired.reason);
+                engine
+                    .api_disconnect(target, &[], expired.code, expired.reason)
+                    .await?;
             }
             // Connections here never expire: nothing else to extend.
             Ok(json!({}))
@@ -146,7 +145,8 @@ pub(crate) fn execute(
             let request: requests::ChannelOnly = parse(params)?;
             let channel = required(&request.channel, "channel")?;
             let presence: Map<String, Value> = engine
-                .api_presence(channel)?
+                .api_presence(channel)
+                .await?
                 .iter()
                 .map(|info| (info.client.clone(), client_info(info)))
                 .collect();
@@ -155,7 +155,7 @@ pub(crate) fn execute(
         "presence_stats" => {
             let request: requests::ChannelOnly = parse(params)?;
             let channel = required(&request.channel, "channel")?;
-            let stats = engine.api_presence_stats(channel)?;
+            let stats = engine.api_presence_stats(channel).await?;
             let mut result = Map::new();
             insert_nonzero(&mut result, "num_clients", u64::from(stats.num_clients));
             insert_nonzero(&mut result, "num_users", u64::from(stats.num_users));
@@ -184,7 +184,7 @@ pub(crate) fn execute(
                 limit,
                 reverse: request.reverse,
             };
-            let read = engine.api_history(now, channel, &query)?;
+            let read = engine.api_history(channel, &query).await?;
             let publications: Vec<Value> = read.publications.iter().map(publication).collect();
             let mut result = Map::new();
             if !publications.is_empty() {
@@ -196,7 +196,9 @@ pub(crate) fn execute(
         }
         "history_remove" => {
             let request: requests::ChannelOnly = parse(params)?;
-            engine.api_history_remove(required(&request.channel, "channel")?)?;
+            engine
+                .api_history_remove(required(&request.channel, "channel")?)
+                .await?;
             Ok(json!({}))
         }
         "channels" => {
@@ -218,6 +220,11 @@ pub(crate) fn execute(
             Ok(json!({ "channels": channels }))
         }
         "info" => {
+            if let Some(nodes) = engine.nodes().await {
+                // Every live node of the hub, from the Redis registry.
+                let nodes: Vec<Value> = nodes?.iter().map(registry_node).collect();
+                return Ok(json!({ "nodes": nodes }));
+            }
             let stats = engine.stats();
             let mut node = Map::new();
             node.insert("uid".into(), context.node.uid.clone().into());
@@ -232,6 +239,20 @@ pub(crate) fn execute(
         }
         other => Err(ApiError::method_not_found(other)),
     }
+}
+
+/// A registry entry as Centrifugo's `info` writes a node.
+pub(crate) fn registry_node(info: &NodeInfo) -> Value {
+    let mut node = Map::new();
+    node.insert("uid".into(), info.id.clone().into());
+    node.insert("name".into(), info.name.clone().into());
+    node.insert("version".into(), info.version.clone().into());
+    insert_nonzero(&mut node, "num_clients", info.num_clients);
+    insert_nonzero(&mut node, "num_users", info.num_users);
+    insert_nonzero(&mut node, "num_channels", info.num_channels);
+    insert_nonzero(&mut node, "uptime", info.uptime);
+    insert_nonzero(&mut node, "num_subs", info.num_subs);
+    Value::Object(node)
 }
 
 fn parse<T: DeserializeOwned>(params: &[u8]) -> Result<T, ApiError> {

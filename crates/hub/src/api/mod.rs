@@ -24,6 +24,7 @@ use serde_json::{json, Map, Value};
 
 use crate::app::App;
 use error::ApiError;
+pub(crate) use methods::registry_node;
 use methods::{execute, Context, METHODS};
 
 /// Who this node is, for `info`.
@@ -36,18 +37,23 @@ pub(crate) struct NodeIdentity {
 }
 
 impl NodeIdentity {
-    /// A fresh identity for this process.
-    pub(crate) fn new() -> Self {
-        let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|name| name.trim().to_owned())
-            .ok()
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| "switchboard".to_owned());
+    /// A fresh identity for this process, named `name` (default: the host
+    /// name).
+    pub(crate) fn new(name: Option<String>) -> Self {
         NodeIdentity {
             uid: crate::ids::client_id(),
-            name,
+            name: name.unwrap_or_else(host_name),
         }
     }
+}
+
+/// The machine's host name (`switchboard` when it has none).
+pub(crate) fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "switchboard".to_owned())
 }
 
 /// The API's access rule and identity.
@@ -134,9 +140,9 @@ pub(crate) async fn route(
     };
     let metrics = app.hub.engine.metrics();
     let reply = if method_name == "batch" {
-        batch(&context, params, metrics)
+        batch(&context, params, metrics).await
     } else {
-        let outcome = execute(&context, method_name, params);
+        let outcome = execute(&context, method_name, params).await;
         metrics.api_command(method_name, outcome.is_ok());
         match outcome {
             Ok(result) => json!({ "result": result }),
@@ -148,7 +154,7 @@ pub(crate) async fn route(
 
 /// `batch`: every command in order; each reply under its method's name,
 /// or `error`.
-fn batch(context: &Context<'_>, params: &[u8], metrics: &crate::metrics::Metrics) -> Value {
+async fn batch(context: &Context<'_>, params: &[u8], metrics: &crate::metrics::Metrics) -> Value {
     #[derive(serde::Deserialize)]
     struct Batch {
         #[serde(default)]
@@ -162,31 +168,30 @@ fn batch(context: &Context<'_>, params: &[u8], metrics: &crate::metrics::Metrics
         }
     };
     metrics.api_command("batch", true);
-    let replies: Vec<Value> = request
-        .commands
-        .iter()
-        .map(|command| {
-            let mut entries = command.iter();
-            let (Some((name, params)), None) = (entries.next(), entries.next()) else {
-                let error = ApiError::bad_request("each command has exactly one method");
-                return json!({ "error": error });
-            };
-            let Some(method) = METHODS
-                .iter()
-                .copied()
-                .find(|known| known == name && *known != "batch")
-            else {
-                return json!({ "error": ApiError::method_not_found(name) });
-            };
-            let params = serde_json::to_vec(params).unwrap_or_default();
-            let outcome = execute(context, method, &params);
-            metrics.api_command(method, outcome.is_ok());
-            match outcome {
-                Ok(result) => json!({ method: result }),
-                Err(error) => json!({ "error": error }),
-            }
-        })
-        .collect();
+    let mut replies = Vec::with_capacity(request.commands.len());
+    for command in &request.commands {
+        let mut entries = command.iter();
+        let (Some((name, params)), None) = (entries.next(), entries.next()) else {
+            let error = ApiError::bad_request("each command has exactly one method");
+            replies.push(json!({ "error": error }));
+            continue;
+        };
+        let Some(method) = METHODS
+            .iter()
+            .copied()
+            .find(|known| known == name && *known != "batch")
+        else {
+            replies.push(json!({ "error": ApiError::method_not_found(name) }));
+            continue;
+        };
+        let params = serde_json::to_vec(params).unwrap_or_default();
+        let outcome = execute(context, method, &params).await;
+        metrics.api_command(method, outcome.is_ok());
+        replies.push(match outcome {
+            Ok(result) => json!({ method: result }),
+            Err(error) => json!({ "error": error }),
+        });
+    }
     json!({ "replies": replies })
 }
 

@@ -13,7 +13,7 @@ use switchboard_hub_core::history::{HistoryQuery, HistoryRead};
 use switchboard_hub_core::presence::{ClientInfo, PresenceStats};
 use switchboard_hub_core::{HubError, SessionId};
 
-use super::{presence_event, publish, Engine, MemoryState, Presence};
+use super::{presence_event, publish, MemoryEngine, MemoryState, Presence};
 use crate::mailbox::Control;
 
 /// A server-side publish's result: the publication's position (offset 0
@@ -51,7 +51,7 @@ pub(crate) struct Target<'a> {
 }
 
 impl Target<'_> {
-    fn matches(&self, info: &ClientInfo) -> bool {
+    pub(super) fn matches(&self, info: &ClientInfo) -> bool {
         info.user == self.user && self.client.is_none_or(|client| info.client == client)
     }
 }
@@ -66,11 +66,13 @@ impl MemoryState {
     }
 }
 
-impl Engine {
+/// The memory engine's side of [`Engine`](super::Engine)'s server API
+/// methods (see `engine/api.rs`).
+impl MemoryEngine {
     /// A session finished `connect`: the server API can now find it by
     /// user and client id.
     pub(crate) fn connected(&self, id: SessionId, info: Arc<ClientInfo>) {
-        self.memory_engine().lock().clients.insert(id, info);
+        self.lock().clients.insert(id, info);
     }
 
     /// Publishes from the server API. With an idempotency key, a key seen
@@ -83,7 +85,7 @@ impl Engine {
         data: Bytes,
         idempotency_key: Option<&str>,
     ) -> Result<PublishResult, HubError> {
-        let mut state = self.memory_engine().lock();
+        let mut state = self.lock();
         let MemoryState {
             node,
             mailboxes,
@@ -113,30 +115,27 @@ impl Engine {
         channel: &str,
         query: &HistoryQuery,
     ) -> Result<HistoryRead, HubError> {
-        self.memory_engine()
-            .lock()
-            .node
-            .history(now, channel, query)
+        self.lock().node.history(now, channel, query)
     }
 
     /// Removes a channel's history, keeping its position.
     pub(crate) fn api_history_remove(&self, channel: &str) -> Result<(), HubError> {
-        self.memory_engine().lock().node.history_remove(channel)
+        self.lock().node.history_remove(channel)
     }
 
     /// Who is subscribed to a channel.
     pub(crate) fn api_presence(&self, channel: &str) -> Result<Vec<Arc<ClientInfo>>, HubError> {
-        self.memory_engine().lock().node.presence(channel)
+        self.lock().node.presence(channel)
     }
 
     /// Counts of a channel's presence.
     pub(crate) fn api_presence_stats(&self, channel: &str) -> Result<PresenceStats, HubError> {
-        self.memory_engine().lock().node.presence_stats(channel)
+        self.lock().node.presence_stats(channel)
     }
 
     /// Channels with subscribers and their subscriber counts.
     pub(crate) fn api_channels(&self) -> Vec<(String, usize)> {
-        let state = self.memory_engine().lock();
+        let state = self.lock();
         state
             .node
             .active_channels()
@@ -146,7 +145,7 @@ impl Engine {
 
     /// Counts of clients, users, channels, subscriptions and queued bytes.
     pub(crate) fn stats(&self) -> EngineStats {
-        let state = self.memory_engine().lock();
+        let state = self.lock();
         let mut users: Vec<&str> = state.clients.values().map(|info| &*info.user).collect();
         users.sort_unstable();
         users.dedup();
@@ -165,14 +164,14 @@ impl Engine {
 
     /// The node's counters (subscriptions, publications, recoveries).
     pub(crate) fn node_counters(&self) -> Counters {
-        self.memory_engine().lock().node.counters().clone()
+        self.lock().node.counters().clone()
     }
 
     /// Whether the engine answers (its lock is not held forever).
     pub(crate) fn is_healthy(&self) -> bool {
         // A poisoned lock is recovered by `lock`; a held one would block
         // here, which is what a readiness probe's timeout is for.
-        let _state = self.memory_engine().lock();
+        let _state = self.lock();
         true
     }
 
@@ -188,7 +187,7 @@ impl Engine {
         chan_info: Option<Bytes>,
         data: Bytes,
     ) -> Result<(), HubError> {
-        let mut state = self.memory_engine().lock();
+        let mut state = self.lock();
         let targets = state.targets(target);
         let MemoryState {
             node, mailboxes, ..
@@ -224,7 +223,7 @@ impl Engine {
     /// API's `unsubscribe`): each subscribed one gets the `unsubscribe`
     /// push (2000) and the rest of the channel the leave events.
     pub(crate) fn api_unsubscribe(&self, now: Instant, target: Target<'_>, channel: &str) {
-        let mut state = self.memory_engine().lock();
+        let mut state = self.lock();
         let targets = state.targets(target);
         let MemoryState {
             node, mailboxes, ..
@@ -252,7 +251,7 @@ impl Engine {
         code: u16,
         reason: &str,
     ) {
-        let state = self.memory_engine().lock();
+        let state = self.lock();
         for (id, info) in state.targets(target) {
             if whitelist.contains(&info.client) {
                 continue;
