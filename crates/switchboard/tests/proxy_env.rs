@@ -2,12 +2,12 @@
 //! The variables are passed through `ProxyEnv::from_lookup`, so the tests
 //! do not race on the process environment.
 
-mod net_fixtures;
+mod proxy_tunnel_support;
 
-use net_fixtures::bounded;
-use net_fixtures::echo::{round_trip, tcp_echo};
-use net_fixtures::proxies::ProxyProcess;
-use net_fixtures::tunnels::{connect_through, open_tunnel};
+use proxy_tunnel_support::bounded;
+use proxy_tunnel_support::echo::{round_trip, tcp_echo};
+use proxy_tunnel_support::proxies::ProxyProcess;
+use proxy_tunnel_support::tunnels::{connect_through, open_tunnel};
 use switchboard::proxy::{ProxyEnv, ProxyError, ProxyMode, ProxyProtocol};
 
 fn env_of(vars: Vec<(&'static str, String)>) -> ProxyEnv {

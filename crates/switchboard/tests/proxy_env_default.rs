@@ -3,11 +3,11 @@
 //! This binary holds exactly one test because it changes the process
 //! environment, which must not race with other threads reading it.
 
-mod net_fixtures;
+mod proxy_tunnel_support;
 
-use net_fixtures::proxies::ProxyProcess;
-use net_fixtures::ws_echo::{exchange_and_close, ws_echo};
-use net_fixtures::{acceptor_for, bounded, client_trusting};
+use proxy_tunnel_support::proxies::ProxyProcess;
+use proxy_tunnel_support::ws_echo::{exchange_and_close, ws_echo};
+use proxy_tunnel_support::{acceptor_for, bounded, client_trusting};
 use switchboard::ClientBuilder;
 use switchboard_testkit::pki::TestPki;
 

@@ -1,18 +1,18 @@
 //! HTTP CONNECT tunnels through a real tinyproxy on 127.0.0.1: plain and
 //! TLS traffic, Basic auth, and the proxy's refusals as typed errors.
 
-mod net_fixtures;
+mod proxy_tunnel_support;
 
 use std::time::Duration;
 
-use net_fixtures::bounded;
-use net_fixtures::echo::{round_trip, tcp_echo};
-use net_fixtures::proxies::ProxyProcess;
-use net_fixtures::tunnels::{
+use proxy_tunnel_support::bounded;
+use proxy_tunnel_support::echo::{round_trip, tcp_echo};
+use proxy_tunnel_support::proxies::ProxyProcess;
+use proxy_tunnel_support::tunnels::{
     assert_asks_for_credentials, assert_credentials_rejected, open_tunnel, refused_tunnel,
     ws_and_wss_through, TlsThroughTunnel,
 };
-use net_fixtures::ws_echo::ws_echo;
+use proxy_tunnel_support::ws_echo::ws_echo;
 use switchboard::proxy::{connect_tcp, ProxyConfig, ProxyError};
 use switchboard::{ClientBuilder, Error};
 use switchboard_testkit::free_port;

@@ -1,16 +1,16 @@
 //! SOCKS5 tunnels through real servers on 127.0.0.1: microsocks (with
 //! RFC 1929 username/password) and dante (with access rules).
 
-mod net_fixtures;
+mod proxy_tunnel_support;
 
-use net_fixtures::bounded;
-use net_fixtures::echo::{round_trip, tcp_echo};
-use net_fixtures::proxies::ProxyProcess;
-use net_fixtures::tunnels::{
+use proxy_tunnel_support::bounded;
+use proxy_tunnel_support::echo::{round_trip, tcp_echo};
+use proxy_tunnel_support::proxies::ProxyProcess;
+use proxy_tunnel_support::tunnels::{
     assert_asks_for_credentials, assert_credentials_rejected, connect_through, open_tunnel,
     refused_tunnel, ws_and_wss_through, TlsThroughTunnel,
 };
-use net_fixtures::ws_echo::ws_echo;
+use proxy_tunnel_support::ws_echo::ws_echo;
 use switchboard::proxy::{ProxyConfig, ProxyError};
 use switchboard::{ClientBuilder, Error};
 use switchboard_testkit::free_port;

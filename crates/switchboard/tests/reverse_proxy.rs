@@ -23,7 +23,7 @@
 //! them with `--test-threads 32` and the whole file takes about 11 s
 //! (about a minute with the default two threads).
 
-mod support;
+mod reverse_proxy_support;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -35,11 +35,11 @@ use switchboard::{ClientBuilder, CloseCode, Config, Error, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
 
-use support::backend::{Backend, EchoPolicy, Ended, ECHO_MARK};
-use support::peers::run_python_client;
-use support::proxies::{ProxySetup, ReverseProxy};
-use support::templates::ProxyKind;
-use support::{bounded, skip_interop};
+use reverse_proxy_support::backend::{Backend, EchoPolicy, Ended, ECHO_MARK};
+use reverse_proxy_support::peers::run_python_client;
+use reverse_proxy_support::proxies::{ProxySetup, ReverseProxy};
+use reverse_proxy_support::templates::ProxyKind;
+use reverse_proxy_support::{bounded, skip_interop};
 
 /// The proxies' idle timeout in the tests about idleness.
 const PROXY_IDLE_TIMEOUT_SECS: u64 = 2;

@@ -3,11 +3,11 @@
 //! rendered with the documented production values, must appear in the
 //! document verbatim, so the two cannot drift apart.
 
-mod support;
+mod reverse_proxy_support;
 
 use std::path::PathBuf;
 
-use support::templates::{render, ProxyKind};
+use reverse_proxy_support::templates::{render, ProxyKind};
 
 fn deployment_doc() -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/deployment.md");

@@ -1,11 +1,11 @@
 //! TLS in both roles with certificates generated at test time: trusted,
 //! untrusted, wrong host name, explicit opt-out, and PEM loading errors.
 
-mod net_fixtures;
+mod proxy_tunnel_support;
 
-use net_fixtures::echo::{round_trip, tls_echo};
-use net_fixtures::ws_echo::{exchange_and_close, ws_echo};
-use net_fixtures::{acceptor_for, bounded, client_trusting};
+use proxy_tunnel_support::echo::{round_trip, tls_echo};
+use proxy_tunnel_support::ws_echo::{exchange_and_close, ws_echo};
+use proxy_tunnel_support::{acceptor_for, bounded, client_trusting};
 use switchboard::proxy::ProxyMode;
 use switchboard::tls::{wrap_client, MaybeTlsStream, TlsAcceptor, TlsClientConfig, TlsError};
 use switchboard::{ClientBuilder, Error};
@@ -141,7 +141,7 @@ async fn disabling_verification_is_explicit_and_accepts_anything() {
 #[tokio::test]
 async fn tls_client_against_a_plain_server_fails_cleanly() {
     bounded(async {
-        let addr = net_fixtures::echo::tcp_echo().await;
+        let addr = proxy_tunnel_support::echo::tcp_echo().await;
         let tcp = TcpStream::connect(addr).await.unwrap();
         // The echo server reflects the ClientHello, which is not a ServerHello.
         let error = wrap_client(tcp, &TlsClientConfig::new(), "localhost")
@@ -156,7 +156,7 @@ async fn tls_client_against_a_plain_server_fails_cleanly() {
 #[tokio::test]
 async fn maybe_tls_stream_carries_both_plain_and_tls() {
     bounded(async {
-        let plain_addr = net_fixtures::echo::tcp_echo().await;
+        let plain_addr = proxy_tunnel_support::echo::tcp_echo().await;
         let mut plain = MaybeTlsStream::Plain(TcpStream::connect(plain_addr).await.unwrap());
         assert!(!plain.is_tls());
         assert_eq!(plain.alpn_protocol(), None);
