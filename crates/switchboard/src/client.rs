@@ -3,20 +3,16 @@
 #[cfg(feature = "http2")]
 pub(crate) mod h2;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http::{HeaderName, HeaderValue, Uri};
-use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::{ClientOutcome, ClientRequest};
-use switchboard_proto::{
-    Config, Connection, Extension, ExtensionOffer, HandshakeError, Limits, Role, Settings,
-};
+use switchboard_proto::HandshakeError;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::core::DEFAULT_WRITE_BUFFER_LIMIT;
+use crate::connection_setup::{connection_setters, Agreed, ConnectionSetup};
 use crate::error::{Error, TimeoutKind};
 use crate::handshake_io::{self, Deadline};
 use crate::proxy::{self, ProxyConfig, ProxyMode};
@@ -84,12 +80,9 @@ pub struct ClientBuilder {
     headers: Vec<(HeaderName, HeaderValue)>,
     subprotocols: Vec<String>,
     origin: Option<String>,
-    /// Shared by every connection this builds (see [`Settings`]).
-    settings: Arc<Settings>,
+    setup: ConnectionSetup,
     connect_timeout: Duration,
     handshake_timeout: Duration,
-    write_buffer_limit: usize,
-    deflate: Option<DeflateConfig>,
     tls: TlsClientConfig,
     proxy: ProxyMode,
 }
@@ -102,11 +95,9 @@ impl ClientBuilder {
             headers: Vec::new(),
             subprotocols: Vec::new(),
             origin: None,
-            settings: Settings::shared_default(),
+            setup: ConnectionSetup::default(),
             connect_timeout: DEFAULT_CLIENT_TIMEOUT,
             handshake_timeout: DEFAULT_CLIENT_TIMEOUT,
-            write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
-            deflate: None,
             tls: TlsClientConfig::new(),
             proxy: ProxyMode::FromEnvironment,
         }
@@ -131,17 +122,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Behaviour settings (keepalive, close timeout, delivery ...).
-    pub fn config(mut self, config: Config) -> Self {
-        Arc::make_mut(&mut self.settings).config = config;
-        self
-    }
-
-    /// Safety limits (header, frame and message sizes).
-    pub fn limits(mut self, limits: Limits) -> Self {
-        Arc::make_mut(&mut self.settings).limits = limits;
-        self
-    }
+    connection_setters!(
+        "Offers permessage-deflate compression (RFC 7692) with these settings; if the server declines, the connection works uncompressed.",
+        setup
+    );
 
     /// Bound on establishing the TCP connection (through a proxy: the
     /// connection to the proxy plus the tunnel setup). Default
@@ -156,23 +140,6 @@ impl ClientBuilder {
     /// deadline. Default [`DEFAULT_CLIENT_TIMEOUT`].
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
-        self
-    }
-
-    /// Queued bytes above which `send` waits; see
-    /// [`WebSocket::set_write_buffer_limit`]. Default 128 KiB.
-    pub fn write_buffer_limit(mut self, limit: usize) -> Self {
-        self.write_buffer_limit = limit.max(1);
-        self
-    }
-
-    /// Offers permessage-deflate compression (RFC 7692) with these
-    /// settings. Off by default: compression costs memory per connection
-    /// (from 6 KiB idle with `DeflateConfig::low_memory()` to about 420 KiB
-    /// with the default context takeover; see `switchboard_proto::deflate`).
-    /// If the server declines, the connection works uncompressed.
-    pub fn deflate(mut self, config: DeflateConfig) -> Self {
-        self.deflate = Some(config);
         self
     }
 
@@ -287,38 +254,6 @@ impl ClientBuilder {
         Box::pin(self.handshake(io, &uri, deadline)).await
     }
 
-    /// The extensions this client offers, in `Sec-WebSocket-Extensions`.
-    fn extension_offers(&self) -> Vec<ExtensionOffer> {
-        self.deflate
-            .as_ref()
-            .map_or_else(Vec::new, DeflateConfig::client_offers)
-    }
-
-    /// Turns what the server accepted into the connection's extension
-    /// (RFC 7692 §7: a response that accepts none of the offers fails the
-    /// connection).
-    fn negotiate_extensions(
-        &self,
-        accepted: &[ExtensionOffer],
-    ) -> Result<Option<Box<dyn Extension>>, Error> {
-        if let Some(unknown) = accepted
-            .iter()
-            .find(|offer| self.deflate.is_none() || offer.name != "permessage-deflate")
-        {
-            return Err(Error::Extension(format!(
-                "the server accepted {:?}, which this client did not offer",
-                unknown.name
-            )));
-        }
-        let Some(config) = &self.deflate else {
-            return Ok(None);
-        };
-        match config.client_accept(accepted) {
-            Ok(extension) => Ok(extension.map(|e| Box::new(e) as Box<dyn Extension>)),
-            Err(error) => Err(Error::Extension(error.to_string())),
-        }
-    }
-
     async fn handshake<S>(
         self,
         mut io: S,
@@ -333,38 +268,20 @@ impl ClientBuilder {
         request.encode(&mut out);
         handshake_io::write_all(&mut io, &out, &deadline).await?;
 
-        let mut buf = BytesMut::new();
-        let (outcome, consumed): (ClientOutcome, usize) = loop {
-            let scanned = buf.len();
-            let read = handshake_io::read_more(&mut io, &mut buf, &deadline).await?;
-            if read > 0
-                && !handshake_io::head_may_be_complete(
-                    &buf,
-                    scanned,
-                    self.settings.limits.max_header_bytes,
-                )
-            {
-                continue;
-            }
-            match request.parse_response(&buf, &self.settings.limits) {
-                Ok(Some(done)) => break done,
-                Ok(None) if read == 0 => {
-                    return Err(Error::Io(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "the server closed the connection during the opening handshake",
-                    )))
-                }
-                Ok(None) => {}
-                Err(error) => return Err(http_rejection(error, buf, &mut io, &deadline).await),
-            }
+        let limits = &self.setup.settings.limits;
+        let head = handshake_io::read_head(
+            &mut io,
+            &deadline,
+            limits.max_header_bytes,
+            "server",
+            |buf| request.parse_response(buf, limits),
+        )
+        .await?;
+        let (outcome, leftover) = match head {
+            Ok(head) => head,
+            Err(refused) => return Err(rejection(refused, &mut io, limits, &deadline).await),
         };
-        let leftover = buf.split_off(consumed);
-        let mut conn = self.client_connection(&outcome)?;
-        if !leftover.is_empty() {
-            conn.receive(&leftover);
-        }
-        let mut ws = WebSocket::from_connection(io, conn);
-        ws.set_write_buffer_limit(self.write_buffer_limit);
+        let ws = self.client_agreed(&outcome)?.websocket(io, &leftover);
         Ok((ws, outcome.response))
     }
 
@@ -377,7 +294,7 @@ impl ClientBuilder {
         for protocol in &self.subprotocols {
             request = request.subprotocol(protocol.clone());
         }
-        for offer in self.extension_offers() {
+        for offer in self.setup.client_offers() {
             request = request.extension(offer);
         }
         for (name, value) in &self.headers {
@@ -386,55 +303,49 @@ impl ClientBuilder {
         Ok(request)
     }
 
-    /// The client side protocol state for what the handshake agreed on.
-    fn client_connection(&self, outcome: &ClientOutcome) -> Result<Connection, Error> {
-        let extension = self.negotiate_extensions(&outcome.extensions)?;
-        let mut conn = Connection::with_settings(Role::Client, Arc::clone(&self.settings));
-        if let Some(extension) = extension {
-            conn.set_extension(extension);
-        }
-        Ok(conn)
+    /// What the handshake agreed on: the server's extension answer checked
+    /// against our offers (RFC 7692 §7: a bad answer fails the connection).
+    fn client_agreed(&self, outcome: &ClientOutcome) -> Result<Agreed, Error> {
+        self.setup
+            .client_agreed(&outcome.extensions)
+            .map_err(|error| Error::Extension(error.to_string()))
     }
 }
 
-/// A failed response that is a complete non-101 HTTP answer becomes
-/// [`Error::Http`] with (up to 64 KiB of) its body; anything else is the
-/// handshake error itself.
-async fn http_rejection<S: AsyncRead + Unpin>(
-    error: HandshakeError,
-    mut buf: BytesMut,
+/// The error for a response the core refused. A non-101 answer
+/// ([`HandshakeError::UnexpectedStatus`]) becomes [`Error::Http`] with its
+/// headers and up to 64 KiB of its body: the body bytes that came with the
+/// head, then the rest read from `io` (until `Content-Length`, EOF, or a
+/// short grace period for a body without a length). Any other refusal is
+/// the handshake error itself.
+async fn rejection<S: AsyncRead + Unpin>(
+    refused: HandshakeError,
     io: &mut S,
+    limits: &switchboard_proto::Limits,
     deadline: &Deadline,
 ) -> Error {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut parsed = httparse::Response::new(&mut headers);
-    let head_len = match parsed.parse(&buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        _ => return error.into(),
+    let HandshakeError::UnexpectedStatus {
+        status,
+        headers,
+        body,
+    } = refused
+    else {
+        return refused.into();
     };
-    let status = match parsed.code.map(http::StatusCode::from_u16) {
-        Some(Ok(status)) if status != http::StatusCode::SWITCHING_PROTOCOLS => status,
-        _ => return error.into(),
-    };
-    let mut response = http::Response::new(Bytes::new());
-    *response.status_mut() = status;
-    for header in parsed.headers.iter() {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(header.name.as_bytes()),
-            HeaderValue::from_bytes(header.value),
-        ) {
-            response.headers_mut().append(name, value);
-        }
-    }
-    let content_length = response
-        .headers()
+    let content_length = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.trim().parse::<usize>().ok());
     let limit = content_length
         .unwrap_or(MAX_REJECTION_BODY)
         .min(MAX_REJECTION_BODY);
-    let mut body = buf.split_off(head_len);
-    handshake_io::read_body(io, &mut body, limit, deadline, content_length.is_some()).await;
-    *response.body_mut() = body.freeze();
+    // The core keeps at most `max_header_bytes` of the body; bytes past
+    // that were already read and dropped, so reading on would leave a gap.
+    let mut body = BytesMut::from(body);
+    if body.len() < limits.max_header_bytes {
+        handshake_io::read_body(io, &mut body, limit, deadline, content_length.is_some()).await;
+    }
+    let mut response = http::Response::new(body.freeze());
+    *response.status_mut() = status;
+    *response.headers_mut() = *headers;
     Error::Http(Box::new(response))
 }

@@ -7,6 +7,7 @@ use std::io;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use switchboard_proto::HandshakeError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -85,14 +86,49 @@ pub(crate) fn head_may_be_complete(buf: &[u8], scanned: usize, limit: usize) -> 
         .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && window.get(i + 2) == Some(&b'\n')))
 }
 
-/// Reads more of a handshake head into `buf`; returns the bytes read (0 at EOF).
-pub(crate) async fn read_more<S: AsyncRead + Unpin>(
+/// Reads an HTTP head (the client's request or the server's response)
+/// until `parse`, the protocol core's parser, finds it complete. Returns
+/// what `parse` made of it and the bytes that followed the head (a
+/// pipelined first frame); or, in the inner `Err`, why the core refused the
+/// head, for the caller to answer.
+///
+/// The head is parsed only once its end may be in the buffer (see
+/// [`head_may_be_complete`]), or at once when its first byte cannot start
+/// an HTTP head (a TLS ClientHello starts with 0x16: a `wss://` client on a
+/// `ws://` port), so that peer gets its answer now rather than at the
+/// handshake timeout. `peer` names the other side for the error when it
+/// closes the connection mid-head.
+pub(crate) async fn read_head<S, T>(
     io: &mut S,
-    buf: &mut BytesMut,
     deadline: &Deadline,
-) -> Result<usize, Error> {
-    buf.reserve(HANDSHAKE_READ);
-    deadline.run(io.read_buf(buf)).await
+    max_header_bytes: usize,
+    peer: &str,
+    mut parse: impl FnMut(&[u8]) -> Result<Option<(T, usize)>, HandshakeError>,
+) -> Result<Result<(T, BytesMut), HandshakeError>, Error>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut buf = BytesMut::new();
+    loop {
+        let scanned = buf.len();
+        buf.reserve(HANDSHAKE_READ);
+        let read = deadline.run(io.read_buf(&mut buf)).await?;
+        let cannot_be_http = buf.first().is_some_and(|byte| !byte.is_ascii_alphabetic());
+        if read > 0 && !cannot_be_http && !head_may_be_complete(&buf, scanned, max_header_bytes) {
+            continue;
+        }
+        match parse(&buf) {
+            Ok(Some((head, consumed))) => return Ok(Ok((head, buf.split_off(consumed)))),
+            Ok(None) if read == 0 => {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the {peer} closed the connection during the opening handshake"),
+                )))
+            }
+            Ok(None) => {}
+            Err(refused) => return Ok(Err(refused)),
+        }
+    }
 }
 
 /// Writes `bytes` and flushes.

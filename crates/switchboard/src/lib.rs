@@ -60,9 +60,10 @@
 //! ## Compression
 //!
 //! permessage-deflate (RFC 7692) is off by default, because it costs memory
-//! per connection: about 6 KiB idle with [`DeflateConfig::low_memory`] (no
-//! context takeover) and about 420 KiB with the default context takeover
-//! (measured in [`switchboard_proto::deflate`]). Enable it with
+//! per connection, from a few KiB to a few hundred KiB depending on the
+//! setting: see the measured table in
+//! [`switchboard_proto::deflate`](switchboard_proto::deflate#memory-usage).
+//! Enable it with
 //! [`ClientBuilder::deflate`] / [`ServerBuilder::deflate`]; if the peer
 //! declines, the connection simply runs uncompressed.
 //!
@@ -275,6 +276,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod connection_setup;
 mod core;
 mod error;
 mod handshake_io;

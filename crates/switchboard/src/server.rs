@@ -1,16 +1,13 @@
 //! The server side: [`accept`], [`accept_with`] and [`ServerBuilder`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::{self, UpgradeRequest};
-use switchboard_proto::{Config, Connection, Extension, ExtensionOffer, Limits, Role, Settings};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::core::DEFAULT_WRITE_BUFFER_LIMIT;
+use crate::connection_setup::{connection_setters, ConnectionSetup};
 use crate::error::Error;
 use crate::handshake_io::{self, Deadline};
 use crate::tls::{MaybeTlsStream, TlsAcceptor};
@@ -152,6 +149,10 @@ impl Reject {
 
 /// Settings for the server side.
 ///
+/// [`Limits`](crate::Limits)' `max_header_bytes` and `max_headers` also
+/// bound the request head: over them, the client gets a 431 and the
+/// connection ends.
+///
 /// ```no_run
 /// use std::time::Duration;
 /// use switchboard::{Limits, ServerBuilder};
@@ -166,11 +167,8 @@ impl Reject {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ServerBuilder {
-    /// Shared by every connection this builds (see [`Settings`]).
-    settings: Arc<Settings>,
+    setup: ConnectionSetup,
     handshake_timeout: Duration,
-    write_buffer_limit: usize,
-    deflate: Option<DeflateConfig>,
     tls: Option<TlsAcceptor>,
 }
 
@@ -184,26 +182,16 @@ impl ServerBuilder {
     /// Default settings.
     pub fn new() -> Self {
         ServerBuilder {
-            settings: Settings::shared_default(),
+            setup: ConnectionSetup::default(),
             handshake_timeout: DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
-            write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
-            deflate: None,
             tls: None,
         }
     }
 
-    /// Behaviour settings (keepalive, close timeout, delivery ...).
-    pub fn config(mut self, config: Config) -> Self {
-        Arc::make_mut(&mut self.settings).config = config;
-        self
-    }
-
-    /// Safety limits; `max_header_bytes` and `max_headers` bound the
-    /// request head (over them: 431 and the connection ends).
-    pub fn limits(mut self, limits: Limits) -> Self {
-        Arc::make_mut(&mut self.settings).limits = limits;
-        self
-    }
+    connection_setters!(
+        "Accepts permessage-deflate (RFC 7692) when a client offers it, with these settings.",
+        setup
+    );
 
     /// Bound on the whole opening handshake, from the first byte read to
     /// the 101 written (including the TLS handshake in
@@ -211,22 +199,6 @@ impl ServerBuilder {
     /// [`DEFAULT_SERVER_HANDSHAKE_TIMEOUT`].
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
-        self
-    }
-
-    /// Queued bytes above which `send` waits. Default 128 KiB.
-    pub fn write_buffer_limit(mut self, limit: usize) -> Self {
-        self.write_buffer_limit = limit.max(1);
-        self
-    }
-
-    /// Accepts permessage-deflate (RFC 7692) when a client offers it, with
-    /// these settings. Off by default: compression costs memory per
-    /// connection (from 6 KiB idle with `DeflateConfig::low_memory()` to
-    /// about 420 KiB with the default context takeover; see
-    /// `switchboard_proto::deflate`).
-    pub fn deflate(mut self, config: DeflateConfig) -> Self {
-        self.deflate = Some(config);
         self
     }
 
@@ -323,43 +295,23 @@ impl ServerBuilder {
         S: AsyncRead + AsyncWrite + Unpin,
         F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
     {
-        let mut buf = BytesMut::new();
-        let (request, consumed) = loop {
-            let scanned = buf.len();
-            let read = handshake_io::read_more(&mut io, &mut buf, &deadline).await?;
-            // A request line starts with a method token. Anything else (a
-            // TLS ClientHello starts with 0x16: a wss:// client on a ws://
-            // port) is parsed at once, so that client gets its 400 now
-            // rather than waiting out the handshake timeout.
-            let cannot_be_http = buf.first().is_some_and(|byte| !byte.is_ascii_alphabetic());
-            if read > 0
-                && !cannot_be_http
-                && !handshake_io::head_may_be_complete(
-                    &buf,
-                    scanned,
-                    self.settings.limits.max_header_bytes,
-                )
-            {
-                continue;
-            }
-            match handshake::parse_request(&buf, &self.settings.limits) {
-                Ok(Some(parsed)) => break parsed,
-                Ok(None) if read == 0 => {
-                    return Err(Error::Io(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "the client closed the connection during the opening handshake",
-                    )))
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    let (response, body) = error.to_response();
-                    handshake_io::write_rejection(&mut io, &response, &body, &deadline).await;
-                    return Err(error.into());
-                }
+        let limits = &self.setup.settings.limits;
+        let head = handshake_io::read_head(
+            &mut io,
+            &deadline,
+            limits.max_header_bytes,
+            "client",
+            |buf| handshake::parse_request(buf, limits),
+        )
+        .await?;
+        let (request, leftover) = match head {
+            Ok(head) => head,
+            Err(error) => {
+                let (response, body) = error.to_response();
+                handshake_io::write_rejection(&mut io, &response, &body, &deadline).await;
+                return Err(error.into());
             }
         };
-        let leftover = buf.split_off(consumed);
-        drop(buf);
 
         let upgrade = match UpgradeRequest::from_request(request) {
             Ok(upgrade) => upgrade,
@@ -378,7 +330,7 @@ impl ServerBuilder {
                 return Err(Error::Rejected(status));
             }
         };
-        let (response_extensions, extension) = self.negotiate_extensions(&upgrade.extensions);
+        let (response_extensions, agreed) = self.setup.server_agreed(&upgrade.extensions);
         let response = match upgrade.accept(
             accept.subprotocol.as_deref(),
             &response_extensions,
@@ -397,39 +349,16 @@ impl ServerBuilder {
         handshake::encode_response(&response, &[], &mut out);
         handshake_io::write_all(&mut io, &out, &deadline).await?;
 
-        let mut conn = Connection::with_settings(Role::Server, Arc::clone(&self.settings));
-        if let Some(extension) = extension {
-            conn.set_extension(extension);
-        }
-        if !leftover.is_empty() {
-            conn.receive(&leftover);
-        }
-        let mut ws = WebSocket::from_connection(io, conn);
-        ws.set_write_buffer_limit(self.write_buffer_limit);
-        Ok(ws)
-    }
-}
-
-impl ServerBuilder {
-    /// Chooses the extensions to accept from the client's offers and builds
-    /// the matching connection extension (only permessage-deflate exists).
-    fn negotiate_extensions(
-        &self,
-        offers: &[ExtensionOffer],
-    ) -> (Vec<ExtensionOffer>, Option<Box<dyn Extension>>) {
-        match self
-            .deflate
-            .as_ref()
-            .and_then(|config| config.server_negotiate(offers))
-        {
-            Some((response, extension)) => (vec![response], Some(Box::new(extension))),
-            None => (Vec::new(), None),
-        }
+        Ok(agreed.websocket(io, &leftover))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use switchboard_proto::{Limits, Settings};
+
     use super::*;
     use crate::ClientBuilder;
 

@@ -139,6 +139,95 @@ async fn rejection_reaches_the_client_with_status_and_body() {
     .await;
 }
 
+/// Reads a client's request head from `tcp` and returns its
+/// `Sec-WebSocket-Key`.
+async fn read_request_key(tcp: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        tcp.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let line = head
+        .lines()
+        .find(|line| line.to_ascii_lowercase().starts_with("sec-websocket-key:"))
+        .expect("the request carries Sec-WebSocket-Key");
+    line.split_once(':').unwrap().1.trim().to_owned()
+}
+
+#[tokio::test]
+async fn rejection_body_sent_after_the_head_is_read_to_its_length() {
+    bounded(async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            read_request_key(&mut tcp).await;
+            let body = "the service is down for maintenance";
+            let head = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: {}\r\nRetry-After: 30\r\n\r\n",
+                body.len()
+            );
+            tcp.write_all(head.as_bytes()).await.unwrap();
+            tcp.write_all(&body.as_bytes()[..8]).await.unwrap();
+            tcp.flush().await.unwrap();
+            // The rest comes in a later segment: the client must read on.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            tcp.write_all(&body.as_bytes()[8..]).await.unwrap();
+            // Held open: the body's length, not EOF, ends the read.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let error = switchboard::connect(&format!("ws://{addr}/"))
+            .await
+            .unwrap_err();
+        match error {
+            Error::Http(response) => {
+                assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+                assert_eq!(response.headers().get("retry-after").unwrap(), "30");
+                assert_eq!(&response.body()[..], b"the service is down for maintenance");
+            }
+            other => panic!("expected Error::Http, got {other:?}"),
+        }
+        server.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_accepting_an_extension_that_was_not_offered_fails_the_handshake() {
+    bounded(async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let key = read_request_key(&mut tcp).await;
+            let accept = switchboard::proto::handshake::accept_key(key.as_bytes());
+            let head = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+            );
+            tcp.write_all(head.as_bytes()).await.unwrap();
+            let mut rest = Vec::new();
+            let _ = tcp.read_to_end(&mut rest).await;
+        });
+        // No deflate configured: nothing was offered.
+        let error = switchboard::connect(&format!("ws://{addr}/"))
+            .await
+            .unwrap_err();
+        match error {
+            Error::Handshake(error) => assert!(
+                matches!(
+                    *error,
+                    switchboard::proto::HandshakeError::ExtensionNotOffered { ref name }
+                        if name == "permessage-deflate"
+                ),
+                "{error:?}"
+            ),
+            other => panic!("expected Error::Handshake, got {other:?}"),
+        }
+        server.abort();
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn slow_client_is_cut_at_the_handshake_timeout() {
     bounded(async {

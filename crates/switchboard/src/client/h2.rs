@@ -18,13 +18,14 @@ use hyper::ext::Protocol;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use switchboard_proto::handshake::WEBSOCKET_PROTOCOL;
-use switchboard_proto::{Connection, HandshakeError};
+use switchboard_proto::HandshakeError;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use super::{ClientBuilder, MAX_REJECTION_BODY};
+use crate::connection_setup::Agreed;
 use crate::error::Error;
 use crate::handshake_io::Deadline;
 use crate::tls::{self, MaybeTlsStream, ALPN_H2, ALPN_HTTP_1_1};
@@ -212,8 +213,8 @@ impl ClientBuilder {
     ) -> Result<(Http2WebSocket, http::Response<()>), Error> {
         let uri = self.uri()?;
         let deadline = Deadline::after(self.handshake_timeout);
-        let (io, conn, response) = self.open_stream(connection, &uri, &deadline).await?;
-        Ok((self.websocket_over(io, conn), response))
+        let (io, agreed, response) = self.open_stream(connection, &uri, &deadline).await?;
+        Ok((agreed.websocket(io, &[]), response))
     }
 
     /// Opens a WebSocket over HTTP/2 when the server offers it, otherwise
@@ -269,19 +270,9 @@ impl ClientBuilder {
             let (ws, response) = Box::pin(self.handshake(io, &uri, deadline)).await?;
             return Ok((ws, response, None));
         }
-        let (io, conn, response) = self.open_stream(&connection, &uri, &deadline).await?;
-        let ws = self.websocket_over(ClientStream::Http2(io), conn);
+        let (io, agreed, response) = self.open_stream(&connection, &uri, &deadline).await?;
+        let ws = agreed.websocket(ClientStream::Http2(io), &[]);
         Ok((ws, response, Some(connection)))
-    }
-
-    fn websocket_over<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        io: S,
-        conn: Connection,
-    ) -> WebSocket<S> {
-        let mut ws = WebSocket::from_connection(io, conn);
-        ws.set_write_buffer_limit(self.write_buffer_limit);
-        ws
     }
 
     /// Sends the extended CONNECT, checks the answer and takes the stream.
@@ -290,7 +281,7 @@ impl ClientBuilder {
         connection: &Http2Connection,
         uri: &Uri,
         deadline: &Deadline,
-    ) -> Result<(TokioIo<Upgraded>, Connection, http::Response<()>), Error> {
+    ) -> Result<(TokioIo<Upgraded>, Agreed, http::Response<()>), Error> {
         if !connection.supports_websockets() {
             return Err(Error::Handshake(Box::new(
                 HandshakeError::UnsupportedConnectProtocol(Some(WEBSOCKET_PROTOCOL.to_owned())),
@@ -335,7 +326,7 @@ impl ClientBuilder {
             }
             Err(error) => return Err(error.into()),
         };
-        let conn = self.client_connection(&outcome)?;
+        let agreed = self.client_agreed(&outcome)?;
         let upgraded = deadline
             .run(async {
                 upgrade
@@ -343,7 +334,7 @@ impl ClientBuilder {
                     .map_err(hyper_error("the WebSocket stream was not handed over"))
             })
             .await?;
-        Ok((TokioIo::new(upgraded), conn, outcome.response))
+        Ok((TokioIo::new(upgraded), agreed, outcome.response))
     }
 }
 

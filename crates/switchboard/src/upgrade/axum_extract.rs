@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 
 use axum_core::body::Body;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -11,13 +10,12 @@ use futures_util::future::{Either, FutureExt};
 use http::request::Parts;
 use http::Request;
 use hyper::ext::Protocol;
-use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::UpgradeRequest;
-use switchboard_proto::{Config, Limits, Settings};
 
 use super::future::UpgradedWebSocket;
 use super::pending::Upgrade;
 use super::rejection::UpgradeRejection;
+use crate::connection_setup::connection_setters;
 use crate::error::Error;
 
 type FailedUpgradeCallback = Box<dyn FnOnce(Error) + Send>;
@@ -107,37 +105,10 @@ impl WebSocketUpgrade {
         self.upgrade.selected_protocol()
     }
 
-    /// Accepts permessage-deflate (RFC 7692) when the client offers it,
-    /// with these settings. Off by default (memory per connection).
-    pub fn deflate(mut self, config: DeflateConfig) -> Self {
-        self.upgrade = self.upgrade.deflate(config);
-        self
-    }
-
-    /// Behaviour settings (keepalive, close timeout, delivery ...).
-    pub fn config(mut self, config: Config) -> Self {
-        self.upgrade = self.upgrade.config(config);
-        self
-    }
-
-    /// Safety limits for frames and messages.
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.upgrade = self.upgrade.limits(limits);
-        self
-    }
-
-    /// Behaviour settings and limits together, shared by every connection
-    /// given the same `Arc` (see [`Upgrade::settings`]).
-    pub fn settings(mut self, settings: Arc<Settings>) -> Self {
-        self.upgrade = self.upgrade.settings(settings);
-        self
-    }
-
-    /// Queued bytes above which `send` waits. Default 128 KiB.
-    pub fn write_buffer_limit(mut self, limit: usize) -> Self {
-        self.upgrade = self.upgrade.write_buffer_limit(limit);
-        self
-    }
+    connection_setters!(
+        "Accepts permessage-deflate (RFC 7692) when the client offers it, with these settings, as ServerBuilder::deflate does.",
+        upgrade.setup
+    );
 
     /// Called instead of the [`on_upgrade`](WebSocketUpgrade::on_upgrade)
     /// callback when the connection is not handed over after the 101

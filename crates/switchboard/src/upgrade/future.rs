@@ -2,27 +2,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use switchboard_proto::{Connection, Extension, Role, Settings};
 
+use crate::connection_setup::Agreed;
 use crate::error::Error;
 use crate::websocket::WebSocket;
 
 /// The WebSocket a hyper or axum upgrade yields: switchboard's
 /// [`WebSocket`] over hyper's upgraded connection.
 pub type UpgradedWebSocket = WebSocket<TokioIo<Upgraded>>;
-
-/// What the connection is set up with once the upgrade completes.
-#[derive(Debug)]
-pub(super) struct Setup {
-    pub(super) settings: Arc<Settings>,
-    pub(super) extension: Option<Box<dyn Extension>>,
-    pub(super) write_buffer_limit: usize,
-}
 
 /// Resolves to the server side [`WebSocket`] once hyper has sent the 101
 /// response and handed the connection over (from
@@ -44,18 +35,19 @@ pub struct UpgradeFuture {
 enum State {
     Waiting {
         on_upgrade: OnUpgrade,
-        setup: Box<Setup>,
+        /// What the connection is set up with once the upgrade completes.
+        agreed: Box<Agreed>,
     },
     Failed(Error),
     Done,
 }
 
 impl UpgradeFuture {
-    pub(super) fn pending(on_upgrade: OnUpgrade, setup: Setup) -> Self {
+    pub(super) fn pending(on_upgrade: OnUpgrade, agreed: Agreed) -> Self {
         UpgradeFuture {
             state: State::Waiting {
                 on_upgrade,
-                setup: Box::new(setup),
+                agreed: Box::new(agreed),
             },
         }
     }
@@ -75,13 +67,18 @@ impl Future for UpgradeFuture {
         match std::mem::replace(&mut this.state, State::Done) {
             State::Waiting {
                 mut on_upgrade,
-                setup,
+                agreed,
             } => match Pin::new(&mut on_upgrade).poll(cx) {
                 Poll::Pending => {
-                    this.state = State::Waiting { on_upgrade, setup };
+                    this.state = State::Waiting { on_upgrade, agreed };
                     Poll::Pending
                 }
-                Poll::Ready(Ok(upgraded)) => Poll::Ready(Ok(websocket_over(upgraded, *setup))),
+                // Bytes hyper read past the request head (a pipelined first
+                // frame) stay in `Upgraded`'s own read buffer and come out
+                // of its first reads, so none are handed over here.
+                Poll::Ready(Ok(upgraded)) => {
+                    Poll::Ready(Ok(agreed.websocket(TokioIo::new(upgraded), &[])))
+                }
                 Poll::Ready(Err(error)) => {
                     Poll::Ready(Err(Error::Io(std::io::Error::other(UpgradeFailed(error)))))
                 }
@@ -92,24 +89,6 @@ impl Future for UpgradeFuture {
             ))),
         }
     }
-}
-
-fn websocket_over(upgraded: Upgraded, setup: Setup) -> UpgradedWebSocket {
-    let Setup {
-        settings,
-        extension,
-        write_buffer_limit,
-    } = setup;
-    let mut conn = Connection::with_settings(Role::Server, settings);
-    if let Some(extension) = extension {
-        conn.set_extension(extension);
-    }
-    // Bytes hyper read past the request head (a pipelined first frame)
-    // stay in `Upgraded`'s own read buffer and come out of its first reads,
-    // so nothing has to be handed to the connection here.
-    let mut ws = WebSocket::from_connection(TokioIo::new(upgraded), conn);
-    ws.set_write_buffer_limit(write_buffer_limit);
-    ws
 }
 
 /// hyper's reason for not handing the connection over, with what to check.

@@ -1,20 +1,16 @@
 //! [`Upgrade`]: a validated upgrade request waiting for the server's answer.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::Full;
 use hyper::ext::Protocol;
 use hyper::upgrade::OnUpgrade;
-use switchboard_proto::deflate::DeflateConfig;
 use switchboard_proto::handshake::UpgradeRequest;
-use switchboard_proto::{Config, Extension, Limits, Settings};
 
-use super::future::{Setup, UpgradeFuture};
+use super::future::UpgradeFuture;
 use super::rejection::UpgradeRejection;
-use crate::core::DEFAULT_WRITE_BUFFER_LIMIT;
+use crate::connection_setup::{connection_setters, ConnectionSetup};
 use crate::error::Error;
 
 /// A WebSocket upgrade request received by a hyper server, checked against
@@ -72,10 +68,7 @@ pub struct Upgrade {
     over_http2: bool,
     on_upgrade: OnUpgrade,
     protocol: Option<String>,
-    deflate: Option<DeflateConfig>,
-    /// Shared by every connection this builds (see [`Settings`]).
-    settings: Arc<Settings>,
-    write_buffer_limit: usize,
+    pub(super) setup: ConnectionSetup,
 }
 
 impl Upgrade {
@@ -126,9 +119,7 @@ impl Upgrade {
             over_http2,
             on_upgrade,
             protocol: None,
-            deflate: None,
-            settings: Settings::shared_default(),
-            write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
+            setup: ConnectionSetup::default(),
         })
     }
 
@@ -172,42 +163,10 @@ impl Upgrade {
         self.protocol.as_deref()
     }
 
-    /// Accepts permessage-deflate (RFC 7692) when the client offers it,
-    /// with these settings, as [`ServerBuilder::deflate`](crate::ServerBuilder::deflate)
-    /// does. Off by default, because compression costs memory per
-    /// connection (see the crate docs).
-    pub fn deflate(mut self, config: DeflateConfig) -> Self {
-        self.deflate = Some(config);
-        self
-    }
-
-    /// Behaviour settings (keepalive, close timeout, delivery ...).
-    pub fn config(mut self, config: Config) -> Self {
-        Arc::make_mut(&mut self.settings).config = config;
-        self
-    }
-
-    /// Safety limits for frames and messages.
-    pub fn limits(mut self, limits: Limits) -> Self {
-        Arc::make_mut(&mut self.settings).limits = limits;
-        self
-    }
-
-    /// Behaviour settings and limits together, shared: every connection
-    /// built with the same `Arc` points at it, where
-    /// [`config`](Upgrade::config) and [`limits`](Upgrade::limits) give
-    /// each connection a copy of its own (about 130 bytes). Build the
-    /// `Arc` once per route.
-    pub fn settings(mut self, settings: Arc<Settings>) -> Self {
-        self.settings = settings;
-        self
-    }
-
-    /// Queued bytes above which `send` waits. Default 128 KiB.
-    pub fn write_buffer_limit(mut self, limit: usize) -> Self {
-        self.write_buffer_limit = limit.max(1);
-        self
-    }
+    connection_setters!(
+        "Accepts permessage-deflate (RFC 7692) when the client offers it, with these settings, as ServerBuilder::deflate does.",
+        setup
+    );
 
     /// Builds the `101 Switching Protocols` response (with
     /// `Sec-WebSocket-Accept`, the selected subprotocol and the negotiated
@@ -228,14 +187,7 @@ impl Upgrade {
     /// [`Upgrade::accept`] with a body-less response head, for servers
     /// with their own body type.
     pub fn accept_head(self) -> (http::Response<()>, UpgradeFuture) {
-        let (extensions, extension) = match self
-            .deflate
-            .as_ref()
-            .and_then(|config| config.server_negotiate(&self.request.extensions))
-        {
-            Some((answer, codec)) => (vec![answer], Some(Box::new(codec) as Box<dyn Extension>)),
-            None => (Vec::new(), None),
-        };
+        let (extensions, agreed) = self.setup.server_agreed(&self.request.extensions);
         let subprotocol = self.protocol.as_deref();
         let answer = if self.over_http2 {
             self.request
@@ -245,14 +197,7 @@ impl Upgrade {
                 .accept(subprotocol, &extensions, &HeaderMap::new())
         };
         match answer {
-            Ok(response) => {
-                let setup = Setup {
-                    settings: self.settings,
-                    extension,
-                    write_buffer_limit: self.write_buffer_limit,
-                };
-                (response, UpgradeFuture::pending(self.on_upgrade, setup))
-            }
+            Ok(response) => (response, UpgradeFuture::pending(self.on_upgrade, agreed)),
             // Not reachable with what this type offers (the subprotocol
             // comes from the client's own list and the extension answer
             // from the core's negotiation), but a failure must still reach
