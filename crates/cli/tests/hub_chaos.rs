@@ -186,6 +186,7 @@ fn node_sigkill_loses_nothing() {
     chaos_test("node_sigkill_loses_nothing", async {
         let mut run = ChaosRun::start("node-kill", THREE_NODES_VOLATILE, CLIENTS).await;
         run.publish_more(BEFORE_FAULT).await;
+        let on_node1 = run.cluster.clients_per_node().await[0].expect("node1 /info");
         run.cluster.nodes[0].kill();
         run.publish_more(AFTER_FAULT).await;
         run.cluster.nodes[0].start_again().await;
@@ -195,10 +196,10 @@ fn node_sigkill_loses_nothing() {
             .summaries
             .iter()
             .filter(|(_, _, s)| s.connects >= 2)
-            .count();
-        assert!(
-            moved >= 1,
-            "round robin put some of the {CLIENTS} clients on node1, which must have reconnected"
+            .count() as u64;
+        assert_eq!(
+            moved, on_node1,
+            "the {on_node1} clients node1 held must have reconnected elsewhere, and only they"
         );
         for (label, index, summary) in &outcome.summaries {
             assert_eq!(

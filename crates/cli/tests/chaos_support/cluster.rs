@@ -133,6 +133,39 @@ impl Cluster {
         );
     }
 
+    /// `num_clients` of each node's `/info` (`None` for a node that does
+    /// not answer).
+    pub async fn clients_per_node(&self) -> Vec<Option<u64>> {
+        let mut counts = Vec::new();
+        for node in &self.nodes {
+            let count = match http::get(node.addr(), "/info").await {
+                Ok(r) if r.status == 200 => serde_json::from_str::<serde_json::Value>(&r.body)
+                    .ok()
+                    .and_then(|info| info["num_clients"].as_u64()),
+                _ => None,
+            };
+            counts.push(count);
+        }
+        counts
+    }
+
+    /// Waits (bounded) until every node holds at least one client: round
+    /// robin spread them, so a fault on any node hits someone.
+    pub async fn wait_spread(&self) {
+        let spread = super::eventually(Duration::from_secs(5), || async {
+            self.clients_per_node()
+                .await
+                .iter()
+                .all(|count| count.is_some_and(|c| c >= 1))
+        })
+        .await;
+        assert!(
+            spread,
+            "HAProxy's round robin did not give every node a client: {:?}",
+            self.clients_per_node().await
+        );
+    }
+
     /// Every log (nodes, HAProxy, Redis), for a failure message.
     pub fn logs(&self) -> String {
         let mut text = String::new();

@@ -62,6 +62,7 @@ impl ChaosRun {
         let mut subscribers =
             Subscribers::start("subscribers", &cluster.hub_url(), &channel, clients);
         subscribers.wait_subscribed().await;
+        cluster.wait_spread().await;
         ChaosRun {
             name: name.to_owned(),
             channel,
