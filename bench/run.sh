@@ -1,26 +1,41 @@
 #!/usr/bin/env bash
-# Side-by-side echo benchmark: Switchboard against peer crates and a raw-TCP
-# limit, on the same machine in the same run.
+# Side-by-side echo benchmark: Switchboard against peer crates, uWebSockets and
+# a raw-TCP echo, on the same machine in the same run.
 #
-# Every server runs pinned to one core, the load generator (switchboard
-# bench) pinned to another. Servers are interleaved: each round runs every
-# scenario against every server (in a rotated order), and the table shows
-# the MEDIAN over the rounds. Then 10,000 idle connections are opened to each
-# server to measure its memory per idle connection.
+# Every server runs pinned to one core, the load generator (echo-loadgen,
+# src/bin/echo-loadgen) pinned to the other. Servers are interleaved: each
+# round runs every scenario against every server (in a rotated order), and
+# the table shows the MEDIAN over the rounds. Then 10,000 idle connections
+# are opened to each server to measure its memory per idle connection.
+#
+# The load generator is built to leave the server as the bottleneck: frames
+# are pre-encoded (one buffer of W masked copies, one write per batch), echoes
+# go through a minimal parser (every echo's length, a sample's content),
+# unsampled large payloads are discarded in the kernel (MSG_TRUNC), and by
+# default it polls without sleeping (--spin), so the server never pays for
+# waking it. It reports its own CPU (and, of it, the share not spent in empty
+# polls: "busy") and the server's CPU over the measurement window, and the
+# table flags rows where the server was not the bottleneck.
 #
 # Knobs (environment):
 #   ROUNDS=3 DURATION=5 WARMUP=1   rounds, seconds measured / warmed up per run
 #   IDLE_CONNECTIONS=10000         connections for the memory measurement (0: skip)
-#   SERVERS="switchboard tungstenite fastwebsockets tokio-websockets raw-tcp"
+#   SERVERS="switchboard tungstenite fastwebsockets tokio-websockets uws raw-tcp"
 #   SCENARIOS="small medium large huge latency many text"
 #   SERVER_CPU=0 LOADGEN_CPU=1     cores to pin to
 #   BENCH_SCHED=fifo               how both processes are scheduled (see below): fifo | nice | none
 #   CPU_DMA_LATENCY=0              idle-state latency bound held during the run (see below): µs | none
 #   SKIP_BUILD=1                   use the binaries already built
-#   LOADGEN=path                   another switchboard-bench binary
+#   LOADGEN=path                   another echo-loadgen binary
+#   LOADGEN_FLAGS="--spin"         extra load generator flags ("" lets it sleep in epoll;
+#                                  --read-all copies every echoed byte)
+#   UWS_ECHO=path                  uWebSockets' EchoServer example (default
+#                                  bench/target/uwebsockets/uws-echo, built by
+#                                  ../shared/anchors/uwebsockets/build.sh if missing)
 #   BASELINE_ECHO=path             an earlier switchboard-echo build, run as the
 #                                  extra server "baseline" (before/after a change
-#                                  to a hot path, in the same run)
+#                                  to a hot path, in the same run):
+#                                  BASELINE_ECHO=/tmp/old-echo SERVERS="switchboard baseline" bench/run.sh
 #   OUT=bench/results/<timestamp>  where raw JSON results and the table go
 #
 # Scheduling: on a machine shared with other CPU-heavy work, an echo benchmark
@@ -29,24 +44,20 @@
 # wake-ups do not preempt promptly on this kernel). BENCH_SCHED=fifo (the
 # default as root) runs server and load generator as SCHED_FIFO priority 1
 # (`chrt -f 1`) so they run the moment they are woken; the kernel's RT
-# throttling still leaves 5% of each core to everything else. Large windows
-# of in-flight data can then stall on CFS-scheduled kernel work for up to a
-# second, which is why the large-message scenarios keep 1-2 messages in
-# flight. BENCH_SCHED=nice uses nice -20; none leaves scheduling alone.
-# The memory measurement always runs at normal priority.
+# throttling (sched_rt_runtime_us) still leaves 5% of each core to everything
+# else, so a saturated process shows about 95% of its core, which the table
+# treats as a full core. Large windows of in-flight data can then stall on
+# CFS-scheduled kernel work for up to a second, which is why the
+# large-message scenarios keep 1-2 messages in flight. BENCH_SCHED=nice uses
+# nice -20; none leaves scheduling alone. The memory measurement always runs
+# at normal priority.
 #
 # Idle states: on a VM an idle vCPU halts, and waking it is a VM exit plus a
-# host reschedule. A server that keeps up goes idle between batches, so each
-# message that wakes it costs the *sender* that exit: at 64 KiB the load
-# generator spent 20% of its CPU waking Switchboard's server (which idled
-# 37% of the time) and 2.5% waking tungstenite's (busy 94%), so the less
-# efficient server looked faster; and a one-in-flight round trip measured
-# 82 µs, almost all of it halts and wake-ups. Holding /dev/cpu_dma_latency
-# at 0 (the kernel's PM QoS interface, what tuned's latency-performance
-# profiles do) keeps idle CPUs polling instead of halting, for every server
-# alike: the same round trip then measures about 11 µs. The bound lasts while
-# this script holds the file open. CPU_DMA_LATENCY=none leaves idle states
-# alone.
+# host reschedule, paid by whoever sends the byte that wakes it. Holding
+# /dev/cpu_dma_latency at 0 (the kernel's PM QoS interface, what tuned's
+# latency-performance profiles do) keeps idle CPUs polling instead of
+# halting, for every server alike; the bound lasts while this script holds
+# the file open. CPU_DMA_LATENCY=none leaves idle states alone.
 #
 # Quick check: ROUNDS=1 DURATION=1 WARMUP=0.3 IDLE_CONNECTIONS=1000 bench/run.sh
 set -euo pipefail
@@ -57,7 +68,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
-SERVERS=${SERVERS:-"switchboard tungstenite fastwebsockets tokio-websockets raw-tcp"}
+SERVERS=${SERVERS:-"switchboard tungstenite fastwebsockets tokio-websockets uws raw-tcp"}
 if [[ -n ${BASELINE_ECHO:-} && " $SERVERS " != *" baseline "* ]]; then SERVERS="switchboard baseline ${SERVERS/switchboard/}"; fi
 SCENARIOS=${SCENARIOS:-"small medium large huge latency many text"}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -75,20 +86,39 @@ bench_sched_prefix
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 IDLE_CONNECTIONS=$(bench_fit_connections "$IDLE_CONNECTIONS")
 
+UWS_ECHO=${UWS_ECHO:-"$BENCH_DIR/target/uwebsockets/uws-echo"}
 if [[ -z ${SKIP_BUILD:-} ]]; then
   echo "== building (release)" >&2
   (cd "$BENCH_DIR" && cargo build --release --quiet)
-  (cd "$ROOT_DIR" && cargo build --release --quiet -p switchboard-cli --bin switchboard-bench)
+  if [[ " $SERVERS " == *" uws "* && ! -x $UWS_ECHO ]]; then
+    echo "== building uWebSockets' EchoServer example" >&2
+    "$ROOT_DIR/../shared/anchors/uwebsockets/build.sh" "$(dirname "$UWS_ECHO")" >&2
+  fi
 fi
 SERVER_BIN="$BENCH_DIR/target/release"
-LOADGEN=${LOADGEN:-"$ROOT_DIR/target/release/switchboard-bench"}
+LOADGEN=${LOADGEN:-"$SERVER_BIN/echo-loadgen"}
+LOADGEN_FLAGS=${LOADGEN_FLAGS---spin}
+# Share of a core a saturated process can get: SCHED_FIFO tasks are throttled
+# to sched_rt_runtime_us per sched_rt_period_us (95% by default).
+if [[ $BENCH_SCHED == fifo && -r /proc/sys/kernel/sched_rt_runtime_us ]] && (( $(cat /proc/sys/kernel/sched_rt_runtime_us) > 0 )); then
+  CPU_CAP=$(awk '{ printf "%.3f", $1 / '"$(cat /proc/sys/kernel/sched_rt_period_us)"' }' /proc/sys/kernel/sched_rt_runtime_us)
+else
+  CPU_CAP=1
+fi
+export CPU_CAP
 
 # server name -> binary, port, URL scheme
-server_binary() { if [[ $1 == baseline ]]; then echo "${BASELINE_ECHO:-}"; else echo "$SERVER_BIN/$1-echo"; fi; }
+server_binary() {
+  case $1 in
+    baseline) echo "${BASELINE_ECHO:-}" ;;
+    uws) echo "$UWS_ECHO" ;;
+    *) echo "$SERVER_BIN/$1-echo" ;;
+  esac
+}
 server_port() {
   case $1 in
     switchboard) echo 9301 ;; tungstenite) echo 9302 ;; fastwebsockets) echo 9303 ;;
-    tokio-websockets) echo 9304 ;; raw-tcp) echo 9305 ;; baseline) echo 9306 ;; *) echo "unknown server $1" >&2; exit 1 ;;
+    tokio-websockets) echo 9304 ;; raw-tcp) echo 9305 ;; baseline) echo 9306 ;; uws) echo 9307 ;; *) echo "unknown server $1" >&2; exit 1 ;;
   esac
 }
 server_url() {
@@ -133,15 +163,20 @@ start_server() {
   local server=$1 log="$OUT/server.log"
   shift
   : > "$log"
-  "$@" taskset -c "$SERVER_CPU" "$(server_binary "$server")" "$(server_port "$server")" > "$log" 2>&1 &
+  # SIGPIPE ignored, as servers do: uWebSockets' example does not, and died
+  # of it when a load generator closed a connection with echoes unread (Rust
+  # binaries ignore it already). The subshell execs, so $! is the server.
+  (trap '' PIPE; exec "$@" taskset -c "$SERVER_CPU" "$(server_binary "$server")" "$(server_port "$server")") > "$log" 2>&1 &
   SERVER_PID=$!
-  wait_for_log "$log" listening "$SERVER_PID" || { echo "$server did not start" >&2; exit 1; }
+  # "listening" (ours) or "Listening" (uWebSockets).
+  wait_for_log "$log" istening "$SERVER_PID" || { echo "$server did not start" >&2; exit 1; }
 }
 stop_server() { cleanup; SERVER_PID=""; }
 server_rss_kib() { rss_kib "$SERVER_PID"; }
 # Nanoseconds the server's (only) thread has been on a CPU.
 server_cpu_ns() { thread_cpu_ns "$SERVER_PID"; }
-loadgen() { "${SCHED[@]}" taskset -c "$LOADGEN_CPU" "$LOADGEN" --no-progress --json "$@"; }
+# shellcheck disable=SC2086 # LOADGEN_FLAGS is a list of flags
+loadgen() { "${SCHED[@]}" taskset -c "$LOADGEN_CPU" "$LOADGEN" --json $LOADGEN_FLAGS "$@"; }
 
 echo "== $ROUNDS round(s) x ${DURATION}s (+${WARMUP}s warm-up), servers: ${available[*]}" >&2
 for round in $(seq "$ROUNDS"); do
@@ -152,17 +187,19 @@ for round in $(seq "$ROUNDS"); do
       start_server "$server" "${SCHED[@]}"
       cpu_before=$(server_cpu_ns); wall_before=$(date +%s%N)
       # shellcheck disable=SC2046
-      if report=$(loadgen "$(server_url "$server")" $(mode_flags "$server") $(scenario_args "$scenario") -d "$DURATION" -w "$WARMUP" 2>"$OUT/loadgen.err"); then
+      if report=$(loadgen "$(server_url "$server")" $(mode_flags "$server") $(scenario_args "$scenario") -d "$DURATION" -w "$WARMUP" --server-pid "$SERVER_PID" 2>"$OUT/loadgen.err"); then
         :
       else
         echo "round $round $scenario $server: load generator failed: $(cat "$OUT/loadgen.err")" >&2
         report=${report:-null}
       fi
-      # Share of one core the server used over the whole run (connect and warm-up included).
+      # Share of one core the server used over the whole run (connect and
+      # warm-up included): only a fallback for a report without server_cpu
+      # (the load generator measures it over its window).
       server_cpu=$(awk -v c=$(( $(server_cpu_ns) - cpu_before )) -v w=$(( $(date +%s%N) - wall_before )) 'BEGIN { printf "%.3f", c / w }')
       stop_server
       printf '{"round":%s,"scenario":"%s","server":"%s","server_cpu":%s,"report":%s}\n' "$round" "$scenario" "$server" "$server_cpu" "$report" >> "$RESULTS"
-      echo "round $round  $(printf '%-8s %-17s' "$scenario" "$server") $(jq -r 'if . == null then "failed" else "\(.messages_per_sec|floor) msg/s, cpu server '"$server_cpu"' client \(.load_generator_cpu // 0 | . * 1000 | floor / 1000), p50 \(.latency.p50_us // 0) us, mismatches \(.mismatches), errors \(.connection_errors)" end' <<<"$report")" >&2
+      echo "round $round  $(printf '%-8s %-17s' "$scenario" "$server") $(jq -r 'if . == null then "failed" else "\(.messages_per_sec|floor) msg/s, cpu server \(.server_cpu // '"$server_cpu"' | . * 1000 | floor / 1000) loadgen \(.load_generator_cpu // 0 | . * 1000 | floor / 1000) (busy \(.load_generator_busy // 0 | . * 1000 | floor / 1000)), p50 \(.latency.p50_us // 0) us, mismatches \(.mismatches), errors \(.connection_errors)" end' <<<"$report")" >&2
     done
   done
 done
@@ -175,7 +212,7 @@ if (( IDLE_CONNECTIONS > 0 )); then
     before=$(server_rss_kib)
     ready="$OUT/ready"; rm -f "$ready"
     # shellcheck disable=SC2046
-    taskset -c "$LOADGEN_CPU" "$LOADGEN" --no-progress --json "$(server_url "$server")" $(mode_flags "$server") \
+    taskset -c "$LOADGEN_CPU" "$LOADGEN" --json "$(server_url "$server")" $(mode_flags "$server") \
       --idle -c "$IDLE_CONNECTIONS" -d 60 --ready-file "$ready" > "$OUT/idle.json" 2>"$OUT/loadgen.err" &
     idle_pid=$!
     for _ in $(seq 600); do [[ -e $ready ]] && break; kill -0 "$idle_pid" 2>/dev/null || break; sleep 0.05; done
@@ -191,7 +228,7 @@ fi
 
 {
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
-  echo "Run: started $STARTED, ROUNDS=$ROUNDS DURATION=${DURATION}s WARMUP=${WARMUP}s, servers on CPU $SERVER_CPU, load generator on CPU $LOADGEN_CPU, BENCH_SCHED=$BENCH_SCHED, CPU_DMA_LATENCY=$CPU_DMA_LATENCY, load average at start: $LOAD_AT_START"
+  echo "Run: started $STARTED, ROUNDS=$ROUNDS DURATION=${DURATION}s WARMUP=${WARMUP}s, servers on CPU $SERVER_CPU, load generator on CPU $LOADGEN_CPU ($(basename "$LOADGEN") $LOADGEN_FLAGS), BENCH_SCHED=$BENCH_SCHED (a full core = $CPU_CAP), CPU_DMA_LATENCY=$CPU_DMA_LATENCY, load average at start: $LOAD_AT_START, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   python3 "$BENCH_DIR/summarize.py" "$RESULTS"
 } | tee "$OUT/table.md"

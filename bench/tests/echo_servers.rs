@@ -1,6 +1,10 @@
 //! Starts each echo server binary on a free loopback port and checks that it
 //! echoes text, binary and a 1 MiB message and answers a ping (the raw
 //! server: that it echoes bytes). Run with `cd bench && cargo test`.
+//!
+//! uWebSockets' echo example is built by
+//! `../shared/anchors/uwebsockets/build.sh` into `target/uwebsockets/` the
+//! first time (about a minute; needs g++ and make), or taken from `UWS_ECHO`.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -16,7 +20,8 @@ impl Drop for Server {
     }
 }
 
-/// Starts `binary` on a free port and waits for its "listening" line.
+/// Starts `binary` on a free port and waits for its "listening" line
+/// ("Listening on port N" for uWebSockets).
 fn start(binary: &str) -> (Server, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -32,7 +37,10 @@ fn start(binary: &str) -> (Server, u16) {
     let server = Server(child);
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
-    assert!(line.contains("listening"), "{binary} printed {line:?}");
+    assert!(
+        line.to_ascii_lowercase().contains("listening"),
+        "{binary} printed {line:?}"
+    );
     (server, port)
 }
 
@@ -79,4 +87,29 @@ fn tokio_websockets_echo_works() {
 #[test]
 fn raw_tcp_echo_works() {
     check(env!("CARGO_BIN_EXE_raw-tcp-echo"), true);
+}
+
+/// uWebSockets' EchoServer example: `UWS_ECHO`, or built by the anchors'
+/// build script into `target/uwebsockets/` if it is not there yet.
+fn uws_echo() -> String {
+    if let Ok(path) = std::env::var("UWS_ECHO") {
+        return path;
+    }
+    let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = bench.join("target/uwebsockets");
+    let binary = out.join("uws-echo");
+    if !binary.exists() {
+        let script = bench.join("../../shared/anchors/uwebsockets/build.sh");
+        let status = Command::new(&script)
+            .arg(&out)
+            .status()
+            .unwrap_or_else(|error| panic!("running {}: {error}", script.display()));
+        assert!(status.success(), "{} failed: {status}", script.display());
+    }
+    binary.to_string_lossy().into_owned()
+}
+
+#[test]
+fn uws_echo_works() {
+    check(&uws_echo(), false);
 }
