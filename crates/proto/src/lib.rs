@@ -9,7 +9,7 @@
 //! The shape follows quinn-proto and python-websockets' sans-I/O core: one
 //! [`Connection`] per WebSocket, fed through [`Connection::read_buf`] and
 //! drained through [`Connection::transmit_slices`].
-#![forbid(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod budget;

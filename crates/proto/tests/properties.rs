@@ -1,12 +1,12 @@
 //! Property tests of the connection: chunking independence, round trips
 //! between the two roles, and robustness against arbitrary bytes.
 
-use std::io::IoSlice;
+mod common;
 
 use bytes::Bytes;
+use common::{drain_transmit, parse_frames};
 use proptest::prelude::*;
-use switchboard_proto::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
-use switchboard_proto::mask::apply_mask;
+use switchboard_proto::frame::{OpCode, MAX_HEADER_LEN};
 use switchboard_proto::{
     CloseCode, CloseFrame, Config, Connection, DataKind, Delivery, Error, Event, Limits, Message,
     Role,
@@ -14,7 +14,8 @@ use switchboard_proto::{
 
 // ----------------------------------------------------------------- helpers
 
-/// A frame as the peer of `receiver` would put it on the wire.
+/// A frame as the peer of `receiver` would put it on the wire: masked with
+/// `key` towards a server.
 fn encode_frame(
     receiver: Role,
     opcode: OpCode,
@@ -23,22 +24,7 @@ fn encode_frame(
     key: [u8; 4],
 ) -> Vec<u8> {
     let mask = (receiver == Role::Server).then_some(key);
-    let header = FrameHeader {
-        fin,
-        rsv: 0,
-        opcode,
-        mask,
-        payload_len: payload.len() as u64,
-    };
-    let mut head = [0u8; MAX_HEADER_LEN];
-    let n = header.encode(&mut head);
-    let mut out = head[..n].to_vec();
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut out[start..], key);
-    }
-    out
+    common::encode_frame(fin, 0, opcode as u8, mask, payload)
 }
 
 #[derive(Debug, Clone)]
@@ -181,38 +167,11 @@ fn merge_fragments(events: Vec<Event>) -> Vec<Event> {
 }
 
 /// Everything in the transmit buffer, as decoded (unmasked) frames.
-fn sent_frames(conn: &mut Connection) -> Vec<(OpCode, bool, Vec<u8>)> {
-    let bytes = drain(conn);
-    let mut out = Vec::new();
-    let mut rest = &bytes[..];
-    while !rest.is_empty() {
-        let (h, n) = FrameHeader::decode(rest).unwrap().unwrap();
-        let len = h.payload_len as usize;
-        let mut payload = rest[n..n + len].to_vec();
-        if let Some(key) = h.mask {
-            apply_mask(&mut payload, key);
-        }
-        out.push((h.opcode, h.fin, payload));
-        rest = &rest[n + len..];
-    }
-    out
-}
-
-fn drain(conn: &mut Connection) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let mut slices = [IoSlice::new(&[]); 16];
-        let n = conn.transmit_slices(&mut slices);
-        if n == 0 {
-            return out;
-        }
-        let before = out.len();
-        for slice in &slices[..n] {
-            out.extend_from_slice(slice);
-        }
-        let written = out.len() - before;
-        conn.advance_transmit(written);
-    }
+fn sent_frames(conn: &mut Connection) -> Vec<(u8, bool, Vec<u8>)> {
+    parse_frames(&drain_transmit(conn))
+        .into_iter()
+        .map(|frame| (frame.opcode, frame.fin, frame.payload))
+        .collect()
 }
 
 fn role() -> impl Strategy<Value = Role> {
@@ -319,7 +278,7 @@ proptest! {
         }
         let close = CloseFrame::new(CloseCode(3333), close_reason.as_str());
         tx.close(Some(close.clone())).unwrap();
-        let bytes = drain(&mut tx);
+        let bytes = drain_transmit(&mut tx);
         let (events, error) = feed(&mut rx, &bytes, &[bytes.len().max(1)]);
         prop_assert_eq!(error, None);
         let mut expected: Vec<Event> = messages.into_iter().map(Event::Message).collect();
@@ -327,7 +286,7 @@ proptest! {
         expected.push(Event::Message(Message::Close(Some(close))));
         prop_assert_eq!(events, expected);
         // The echo completes the handshake on the sender.
-        let echo = drain(&mut rx);
+        let echo = drain_transmit(&mut rx);
         let (events, error) = feed(&mut tx, &echo, &[echo.len().max(1)]);
         prop_assert_eq!(error, None);
         prop_assert_eq!(events.last(), Some(&Event::Message(Message::Close(Some(CloseFrame::new(CloseCode(3333), ""))))));

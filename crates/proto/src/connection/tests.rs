@@ -6,31 +6,22 @@ use bytes::{Bytes, BytesMut};
 
 use super::*;
 use crate::extension::{RSV1, RSV2};
-use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
-use crate::mask::apply_mask;
+use crate::frame::OpCode;
 use crate::{CloseCode, Delivery, Encoded, Fragment, LimitError, ProtocolError};
+
+/// The frame builder and decoder the integration tests use too, written
+/// by hand apart from the crate's codec.
+#[path = "../../tests/common/wire_bytes.rs"]
+mod wire_bytes;
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
-/// One frame on the wire; masked with `KEY` when `masked`.
+/// One frame on the wire with this first byte (FIN, RSV, opcode); masked
+/// with `KEY` when `masked`.
 fn wire(first_byte: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-    let header = FrameHeader {
-        fin: first_byte & 0x80 != 0,
-        rsv: (first_byte >> 4) & 0b111,
-        opcode: OpCode::from_u8(first_byte & 0x0F).unwrap_or(OpCode::Binary),
-        mask: masked.then_some(KEY),
-        payload_len: payload.len() as u64,
-    };
-    let mut head = [0u8; MAX_HEADER_LEN];
-    let n = header.encode(&mut head);
-    head[0] = first_byte;
-    let mut out = head[..n].to_vec();
-    let mut body = payload.to_vec();
-    if masked {
-        apply_mask(&mut body, KEY);
-    }
-    out.extend_from_slice(&body);
-    out
+    let fin = first_byte & 0x80 != 0;
+    let rsv = (first_byte >> 4) & 0b111;
+    wire_bytes::encode_frame(fin, rsv, first_byte, masked.then_some(KEY), payload)
 }
 
 /// A frame from a client (masked).
@@ -83,25 +74,18 @@ fn drain(conn: &mut Connection) -> Vec<u8> {
 }
 
 /// Decoded frames: (opcode, fin, rsv, masked, unmasked payload).
-fn frames(mut bytes: &[u8]) -> Vec<(OpCode, bool, u8, bool, Vec<u8>)> {
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        let (h, n) = FrameHeader::decode(bytes).unwrap().unwrap();
-        let len = h.payload_len as usize;
-        let mut payload = bytes[n..n + len].to_vec();
-        if let Some(key) = h.mask {
-            apply_mask(&mut payload, key);
-        }
-        out.push((h.opcode, h.fin, h.rsv, h.mask.is_some(), payload));
-        bytes = &bytes[n + len..];
-    }
-    out
+fn frames(bytes: &[u8]) -> Vec<(OpCode, bool, u8, bool, Vec<u8>)> {
+    wire_bytes::parse_frames(bytes)
+        .into_iter()
+        .map(|f| {
+            let opcode = OpCode::from_u8(f.opcode).expect("a defined opcode");
+            (opcode, f.fin, f.rsv, f.masked, f.payload)
+        })
+        .collect()
 }
 
 fn close_payload(code: u16, reason: &str) -> Vec<u8> {
-    let mut p = code.to_be_bytes().to_vec();
-    p.extend_from_slice(reason.as_bytes());
-    p
+    wire_bytes::close_payload(code, reason.as_bytes())
 }
 
 // ------------------------------------------------------------ RFC examples
