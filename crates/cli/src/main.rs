@@ -26,7 +26,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: the pub/sub hub, echo and chat (plain HTTP and WebSocket on one port).
-    Serve(ServeArgs),
+    // Boxed: the serve flags outweigh every other subcommand's.
+    Serve(Box<ServeArgs>),
     /// Connect to a WebSocket server: send standard-input lines, print what arrives.
     Connect(ConnectArgs),
     /// Load-test an echo server (messages/s, MB/s, latency percentiles), or

@@ -51,9 +51,8 @@ pub enum ServeError {
     },
     /// The Redis engine could not reach Redis at start.
     #[error(
-        "cannot start the Redis engine with {url}: {source}. Start redis-server (e.g. \
-         `redis-server --port 6379`), point --redis-url at a running one, or run one node \
-         without --engine redis"
+        "cannot start the Redis engine with {url}: start redis-server (e.g. `redis-server --port \
+         6379`), point --redis-url at a running one, or run a single node without --engine redis"
     )]
     Redis {
         /// The Redis URL configured.

@@ -6,9 +6,9 @@
 mod settings;
 
 pub use settings::{
-    normalize_origin, PingInterval, ServeArgs, ServeFile, ServeSettings, SizeValue, TlsFiles,
-    DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_PING_INTERVAL,
+    normalize_origin, EngineChoice, PingInterval, ServeArgs, ServeFile, ServeSettings, SizeValue,
+    TlsFiles, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL, DEFAULT_REDIS_URL,
 };
 pub use switchboard_hub::{
     ChatProtocol, BACKLOG, CHAT_PAGE, MAX_CHAT_MESSAGE, SEND_TIMEOUT, SHUTDOWN_GRACE,

@@ -14,7 +14,7 @@ pub use switchboard_hub::{
     DEFAULT_HUB_MAX_MESSAGE_SIZE, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MEMORY_BUDGET, DEFAULT_PING_INTERVAL,
 };
-use switchboard_hub::{HubConfig, NodeConfig, DEFAULT_DRAIN_WINDOW};
+use switchboard_hub::{EngineKind, HubConfig, NodeConfig, RedisOptions, DEFAULT_DRAIN_WINDOW};
 
 /// `switchboard serve`: the hub (Centrifugo client protocol), an echo
 /// endpoint, a chat room, a health check and a test page on one port.
@@ -144,6 +144,102 @@ pub struct ServeArgs {
     /// [default: 30s]
     #[arg(long, value_name = "DURATION", value_parser = parse_drain_window)]
     pub drain_window: Option<Duration>,
+
+    /// Where channels, history and presence live: `memory` (this process
+    /// only) or `redis` (shared by every node on the same Redis: any node
+    /// serves any client). In the config file: `engine`, `redis_url`,
+    /// `redis_prefix`, `redis_presence_ttl`, `redis_node_ttl` and
+    /// `node_name` in the `[hub]` table. [default: memory]
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub engine: Option<EngineChoice>,
+
+    /// The Redis of `--engine redis` (`redis://HOST:PORT[/DB]`).
+    /// [default: redis://127.0.0.1:6379]
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and pub/sub channel; nodes with the same
+    /// prefix form one hub. [default: switchboard]
+    #[arg(long, value_name = "PREFIX")]
+    pub redis_prefix: Option<String>,
+
+    /// How long a client stays in presence after its node stopped
+    /// refreshing it (a node that died). [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_positive_duration)]
+    pub redis_presence_ttl: Option<Duration>,
+
+    /// How long a node stays in the registry (`/info`, the API's `info`)
+    /// after its last heartbeat. [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_positive_duration)]
+    pub redis_node_ttl: Option<Duration>,
+
+    /// This node's name in `/info`, the API's `info` and the Redis node
+    /// registry. [default: the host name; with --engine redis the host
+    /// name and the listen port]
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+}
+
+/// The engine `serve` runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    /// Every channel in this process's memory: one node.
+    #[default]
+    Memory,
+    /// Channels, history, presence and the node registry in Redis.
+    Redis,
+}
+
+/// The default Redis of `--engine redis`.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// The engine keys of the config file's `[hub]` table (taken out before
+/// the rest becomes the node configuration).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EngineKeys {
+    engine: Option<EngineChoice>,
+    redis_url: Option<String>,
+    redis_prefix: Option<String>,
+    redis_presence_ttl: Option<String>,
+    redis_node_ttl: Option<String>,
+    node_name: Option<String>,
+}
+
+impl EngineKeys {
+    const NAMES: [&'static str; 6] = [
+        "engine",
+        "redis_url",
+        "redis_prefix",
+        "redis_presence_ttl",
+        "redis_node_ttl",
+        "node_name",
+    ];
+
+    /// Moves the engine keys out of the `[hub]` table.
+    fn take(table: &mut toml::Table) -> anyhow::Result<Self> {
+        let mut keys = toml::Table::new();
+        for name in Self::NAMES {
+            if let Some(value) = table.remove(name) {
+                keys.insert(name.to_owned(), value);
+            }
+        }
+        toml::Value::Table(keys).try_into().context(
+            "the engine keys of the [hub] table are invalid (engine = \"memory\" or \"redis\", \
+             redis_url, redis_prefix, redis_presence_ttl, redis_node_ttl and node_name are strings)",
+        )
+    }
+}
+
+/// A duration of the engine keys, parsed like the flag.
+fn file_duration(text: Option<&str>, key: &str) -> anyhow::Result<Option<Duration>> {
+    text.map(|text| {
+        crate::config::parse_positive_duration(text)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("config file key [hub] {key}"))
+    })
+    .transpose()
 }
 
 /// A memory budget: a size, or 0 for none.
@@ -315,6 +411,10 @@ pub struct ServeSettings {
     pub web_root: PathBuf,
     /// How long the drain after a stop signal takes.
     pub drain_window: Duration,
+    /// The engine.
+    pub engine: EngineKind,
+    /// This node's name.
+    pub node_name: Option<String>,
 }
 
 impl Default for ServeSettings {
@@ -339,6 +439,8 @@ impl Default for ServeSettings {
             api_listen: None,
             web_root: switchboard_hub::default_web_root(),
             drain_window: DEFAULT_DRAIN_WINDOW,
+            engine: EngineKind::Memory,
+            node_name: None,
         }
     }
 }
@@ -366,6 +468,8 @@ impl ServeSettings {
             node: self.node.clone(),
             web_root: self.web_root.clone(),
             drain_window: self.drain_window,
+            engine: self.engine.clone(),
+            node_name: self.node_name.clone(),
         }
     }
 
@@ -410,17 +514,19 @@ impl ServeSettings {
         if hub_max_message_size == 0 {
             anyhow::bail!("hub-max-message-size must be at least 1 byte");
         }
-        let (mut node, anonymous_written) = match file.hub {
-            Some(table) => {
+        let (mut node, anonymous_written, engine_keys) = match file.hub {
+            Some(mut table) => {
+                let engine_keys = EngineKeys::take(&mut table)?;
                 let written = table.contains_key("allow_anonymous_connect");
                 let node: NodeConfig = toml::Value::Table(table).try_into().context(
                     "the [hub] table of the config file is invalid (keys as in \
                      switchboard_hub::NodeConfig, see docs/hub.md)",
                 )?;
-                (node, written)
+                (node, written, engine_keys)
             }
-            None => (NodeConfig::default(), false),
+            None => (NodeConfig::default(), false, EngineKeys::default()),
         };
+        let engine = engine_kind(args, &engine_keys)?;
         args.token_keys
             .apply(&mut node, args.allow_anonymous || anonymous_written);
         let origins = if args.origins.is_empty() {
@@ -504,8 +610,40 @@ impl ServeSettings {
                 .drain_window
                 .or(file_drain_window)
                 .unwrap_or(defaults.drain_window),
+            engine,
+            node_name: args.node_name.clone().or(engine_keys.node_name),
         })
     }
+}
+
+/// The engine from the flags over the `[hub]` table's engine keys.
+fn engine_kind(args: &ServeArgs, file: &EngineKeys) -> anyhow::Result<EngineKind> {
+    let choice = args.engine.or(file.engine).unwrap_or_default();
+    let url = args.redis_url.clone().or(file.redis_url.clone());
+    if choice == EngineChoice::Memory {
+        if url.is_some() || args.redis_prefix.is_some() {
+            anyhow::bail!(
+                "--redis-url and --redis-prefix need --engine redis (or engine = \"redis\" in \
+                 the [hub] table of the config file)"
+            );
+        }
+        return Ok(EngineKind::Memory);
+    }
+    let mut options = RedisOptions::new(url.unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()));
+    options.prefix = args.redis_prefix.clone().or(file.redis_prefix.clone());
+    if let Some(ttl) = args.redis_presence_ttl.or(file_duration(
+        file.redis_presence_ttl.as_deref(),
+        "redis_presence_ttl",
+    )?) {
+        options.presence_ttl = ttl;
+    }
+    if let Some(ttl) = args.redis_node_ttl.or(file_duration(
+        file.redis_node_ttl.as_deref(),
+        "redis_node_ttl",
+    )?) {
+        options.node_ttl = ttl;
+    }
+    Ok(EngineKind::Redis(options))
 }
 
 /// A size from the config file, parsed like the flag.
@@ -703,6 +841,59 @@ mod tests {
             format!("{error:#}").contains("max-connections"),
             "{error:#}"
         );
+    }
+
+    #[test]
+    fn the_engine_from_the_flags_or_the_hub_table() {
+        let defaults = ServeSettings::merge(&ServeArgs::default(), ServeFile::default()).unwrap();
+        assert_eq!(defaults.engine, EngineKind::Memory, "memory is the default");
+        let from_file = ServeSettings::merge(
+            &ServeArgs::default(),
+            file(
+                r#"
+                [hub]
+                engine = "redis"
+                redis_url = "redis://10.0.0.5:6380"
+                redis_prefix = "hub-a"
+                redis_presence_ttl = "9s"
+                node_name = "edge-1"
+                history_meta_ttl = "1h"
+                "#,
+            ),
+        )
+        .unwrap();
+        let EngineKind::Redis(options) = &from_file.engine else {
+            panic!("the redis engine: {:?}", from_file.engine);
+        };
+        assert_eq!(options.url, "redis://10.0.0.5:6380");
+        assert_eq!(options.prefix.as_deref(), Some("hub-a"));
+        assert_eq!(options.presence_ttl, Duration::from_secs(9));
+        assert_eq!(from_file.node_name.as_deref(), Some("edge-1"));
+        assert_eq!(
+            from_file.node.history_meta_ttl,
+            Duration::from_secs(3600),
+            "the other [hub] keys still reach the node config"
+        );
+        let flagged = ServeArgs {
+            engine: Some(EngineChoice::Redis),
+            redis_node_ttl: Some(Duration::from_secs(4)),
+            ..ServeArgs::default()
+        };
+        let merged = ServeSettings::merge(&flagged, ServeFile::default()).unwrap();
+        let EngineKind::Redis(options) = &merged.hub_config().engine else {
+            panic!("the redis engine");
+        };
+        assert_eq!(options.url, DEFAULT_REDIS_URL);
+        assert_eq!(options.node_ttl, Duration::from_secs(4));
+        let lost = ServeArgs {
+            redis_url: Some("redis://127.0.0.1:1".into()),
+            ..ServeArgs::default()
+        };
+        let error = ServeSettings::merge(&lost, ServeFile::default()).unwrap_err();
+        assert!(error.to_string().contains("--engine redis"), "{error}");
+        let error = ServeSettings::merge(&ServeArgs::default(), file("[hub]\nengine = \"disk\""))
+            .unwrap_err();
+        assert!(format!("{error:#}").contains("engine"), "{error:#}");
     }
 
     #[test]
