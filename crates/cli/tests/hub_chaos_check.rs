@@ -133,3 +133,25 @@ fn ending_before_the_last_publish_fails() {
     let error = check(&events, &target(2)).expect_err("behind");
     assert!(error.contains("ended at offset 1"), "{error}");
 }
+
+#[test]
+fn a_position_acknowledged_for_two_publications_is_found() {
+    use chaos_support::publisher::{PublishLog, Published};
+    let published = |n, offset| Published {
+        n,
+        offset,
+        epoch: "e1".to_owned(),
+    };
+    let log = PublishLog {
+        published: vec![
+            published(0, 1),
+            published(1, 2),
+            published(1, 2),
+            published(7, 2),
+        ],
+        ..PublishLog::default()
+    };
+    // The same publication acknowledged twice (an idempotent retry) is fine;
+    // another publication at a taken position is not.
+    assert_eq!(log.reused_positions(), vec![("e1".to_owned(), 2, 1, 7)]);
+}

@@ -50,9 +50,12 @@ impl Target {
         Target {
             epoch: last.epoch.clone(),
             offset: last.offset,
+            // A position acknowledged twice is reported on its own
+            // (PublishLog::reused_positions); the data check keeps the first.
             data: log
                 .published
                 .iter()
+                .rev()
                 .map(|p| ((p.epoch.clone(), p.offset), p.n))
                 .collect(),
         }

@@ -50,6 +50,25 @@ impl PublishLog {
     pub fn last(&self) -> Option<&Published> {
         self.published.last()
     }
+
+    /// Positions the hub acknowledged for two different publications:
+    /// `(epoch, offset, first n, second n)`. A position must name one
+    /// publication for good, or recovery across it would deliver the wrong
+    /// data without a `recovered: false`.
+    pub fn reused_positions(&self) -> Vec<(String, u64, u64, u64)> {
+        let mut seen: std::collections::HashMap<(&str, u64), u64> = Default::default();
+        let mut reused = Vec::new();
+        for p in &self.published {
+            if let Some(&first) = seen.get(&(p.epoch.as_str(), p.offset)) {
+                if first != p.n {
+                    reused.push((p.epoch.clone(), p.offset, first, p.n));
+                }
+            } else {
+                seen.insert((p.epoch.as_str(), p.offset), p.n);
+            }
+        }
+        reused
+    }
 }
 
 /// How the publisher publishes.

@@ -19,7 +19,8 @@ const INSTALL_HINT: &str =
 pub enum Persistence {
     /// `--appendonly yes --dir <tmp>`: a clean restart keeps every key.
     AppendOnly,
-    /// `--save '' --appendonly no`: a restart loses every key.
+    /// `--save '' --appendonly no`: a restart loses every key, except
+    /// what an explicit `SAVE` wrote to `dump.rdb` (loaded at start).
     None,
 }
 
@@ -52,6 +53,14 @@ impl RedisServer {
     /// Its address.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// SIGKILLs it (no chance to write anything) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Stops it with SIGTERM (Redis writes its append-only file and exits)

@@ -141,6 +141,15 @@ impl ChaosRun {
         })
         .await;
         let mut failures = Vec::new();
+        let reused = published.reused_positions();
+        if !reused.is_empty() {
+            failures.push(format!(
+                "the hub acknowledged {} publication(s) at a position it had already given \
+                 another one (epoch, offset, first n, second n), first ones: {:?}",
+                reused.len(),
+                &reused[..reused.len().min(5)]
+            ));
+        }
         let mut summaries = Vec::new();
         for subscribers in &self.subscribers {
             for (index, events) in subscribers.events().iter().enumerate() {
@@ -156,7 +165,7 @@ impl ChaosRun {
         }
         if !failures.is_empty() {
             panic!(
-                "{}: {} subscriber(s) broke the rule (caught up in time: {caught_up}; last publish \
+                "{}: {} violation(s) of the rule (caught up in time: {caught_up}; last publish \
                  offset {} epoch {}; {} publications, {} retries, failures {:?}):\n{}\n{}",
                 self.name,
                 failures.len(),
