@@ -79,9 +79,7 @@ async fn websocket_echo(mut stream: TcpStream, corrupt: bool) -> anyhow::Result<
     stream.write_all(&head).await?;
 
     let mut connection = Connection::new(Role::Server, Config::default().ping_interval(None));
-    connection
-        .read_buf()
-        .extend_from_slice(&received[consumed..]);
+    connection.receive(&received[consumed..]);
     let mut count = 0u64;
     loop {
         while let Some(event) = connection.poll_event()? {
@@ -111,9 +109,8 @@ async fn websocket_echo(mut stream: TcpStream, corrupt: bool) -> anyhow::Result<
             let written = stream.write_vectored(&slices[..filled]).await?;
             connection.advance_transmit(written);
         }
-        let buffer = connection.read_buf();
-        buffer.reserve(16 * 1024);
-        if stream.read_buf(buffer).await? == 0 {
+        let mut room = connection.receive_space_with(16 * 1024);
+        if stream.read_buf(&mut room).await? == 0 {
             return Ok(());
         }
     }

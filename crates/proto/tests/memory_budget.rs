@@ -168,6 +168,83 @@ fn the_peer_closing_mid_message_releases_the_charge() {
     assert_eq!(budget.used(), 0);
 }
 
+#[test]
+fn a_frame_is_charged_whole_as_soon_as_its_header_arrives() {
+    let budget = MemoryBudget::new(8 << 20);
+    let mut conn = server(&budget, 8 << 20);
+    let frame = encode_frame(true, 0, OP_BINARY, Some(MASK), &vec![7u8; 2 << 20]);
+    conn.receive(&frame[..1000]);
+    assert!(conn.poll_event().unwrap().is_none());
+    assert_eq!(budget.used(), frame.len(), "the declared frame, reserved");
+    assert!(
+        conn.read_buf().capacity() >= frame.len(),
+        "room for all of it"
+    );
+    let (messages, error) = feed(&mut conn, &frame[1000..], 64 << 10);
+    assert_eq!((messages, error), (vec![2 << 20], None));
+    assert_eq!(budget.used(), 0);
+}
+
+#[test]
+fn a_frame_that_cannot_be_reserved_is_refused_before_its_bytes_are_buffered() {
+    let budget = MemoryBudget::new(1 << 20);
+    let mut conn = server(&budget, 8 << 20);
+    let frame = encode_frame(true, 0, OP_BINARY, Some(MASK), &vec![7u8; 2 << 20]);
+    conn.receive(&frame[..100]);
+    let error = conn.poll_event().expect_err("refused at its header");
+    assert!(is_budget_error(&error), "{error:?}");
+    assert_eq!(budget.used(), 0);
+    assert!(conn.read_buf().is_empty(), "nothing of it kept");
+    assert!(conn.read_buf().capacity() <= 100, "nothing grown for it");
+}
+
+/// Writes `bytes` into the room the connection lends (as a driver's read
+/// would), or copies them in when it lends none; `true` when it lent room.
+fn read_into(conn: &mut Connection, bytes: &[u8]) -> bool {
+    if let Some(mut space) = conn.receive_space() {
+        bytes::BufMut::put_slice(&mut space, bytes);
+        return true;
+    }
+    conn.receive(bytes);
+    false
+}
+
+#[test]
+fn room_lent_for_a_read_is_charged_before_it_is_allocated() {
+    let budget = MemoryBudget::new(8 << 20);
+    let mut conn = server(&budget, 8 << 20);
+    let frame = encode_frame(true, 0, OP_BINARY, Some(MASK), &vec![9u8; 1 << 20]);
+    // The first large frame teaches the connection the size of the next
+    // reads; the next message is read into a buffer of that size.
+    assert!(!read_into(&mut conn, &frame[..1000]));
+    assert!(conn.poll_event().unwrap().is_none());
+    assert!(read_into(&mut conn, &frame[1000..]));
+    assert!(matches!(conn.poll_event(), Ok(Some(Event::Message(m))) if m.len() == 1 << 20));
+    assert_eq!(budget.used(), 0);
+
+    let space = conn
+        .receive_space()
+        .map(|space| bytes::BufMut::remaining_mut(&space));
+    assert!(space.is_some(), "a buffer for the next large message");
+    assert_eq!(
+        budget.used(),
+        frame.len(),
+        "charged before any byte arrived"
+    );
+    conn.receive_idle();
+    assert_eq!(budget.used(), 0, "given back once the transport went idle");
+
+    // Without room in the budget, the read is copied in instead.
+    assert!(budget.try_charge(budget.available()), "another holder");
+    assert!(!read_into(&mut conn, &frame[..1000]));
+    let error = conn
+        .poll_event()
+        .expect_err("the frame itself cannot be reserved");
+    assert!(is_budget_error(&error), "{error:?}");
+    assert_eq!(conn.budget_charged(), 0);
+    budget.release(budget.used());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 

@@ -60,7 +60,6 @@ pub(crate) struct Core<S> {
     /// open connection carries the slot, and inline it cost 40 bytes.
     closing: Option<Box<Closing>>,
     shutdown_done: bool,
-    read_sizing: transport::ReadSizing,
 }
 
 /// Runs `f` with the aux waker's context when there is one.
@@ -87,7 +86,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             end: End::Running,
             closing: None,
             shutdown_done: false,
-            read_sizing: transport::ReadSizing::default(),
         }
     }
 
@@ -148,19 +146,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if self.conn.transmit_len() > 0 {
                 self.flush_replies(cx, aux);
             }
-            match transport::poll_read_into(&mut self.io, &mut self.conn, &mut self.read_sizing, cx)
-            {
+            match transport::poll_read_into(&mut self.io, &mut self.conn, cx) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(self.on_eof().map(Err)),
-                Poll::Ready(Ok(_)) => {
-                    self.conn.record_activity(timer::now());
-                    transport::release_read_buffer(&mut self.conn, false);
-                }
+                Poll::Ready(Ok(_)) => self.conn.record_activity(timer::now()),
                 Poll::Ready(Err(e)) => {
                     self.end = End::Done { clean: false };
                     return Poll::Ready(Some(Err(e.into())));
                 }
                 Poll::Pending => {
-                    transport::release_read_buffer(&mut self.conn, true);
+                    self.conn.receive_idle();
                     match self.poll_timers(cx, aux) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Ok(())) => {}

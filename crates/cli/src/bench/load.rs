@@ -13,7 +13,8 @@ use std::io::{self, IoSlice};
 use std::time::Instant;
 
 use anyhow::bail;
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
+use switchboard_proto::Connection;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
@@ -74,7 +75,7 @@ pub(crate) async fn drive(
         if !ready.is_readable() {
             continue;
         }
-        match read_once(&stream, wire.read_buf(), read_chunk) {
+        match read_once(&stream, wire.read_room(), read_chunk) {
             Ok(0) => bail!("the server closed the TCP connection"),
             Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
@@ -115,19 +116,23 @@ pub(crate) struct ReadChunk {
 /// arrives meanwhile still wakes the task.
 pub(crate) fn read_once(
     stream: &TcpStream,
-    buffer: &mut BytesMut,
+    buffer: &mut impl ReadRoom,
     chunk: ReadChunk,
 ) -> io::Result<usize> {
     // Frames larger than the usual read get room for a whole echo, so the
     // buffer never grows (and copies) while one arrives.
-    let whole_frame_short = chunk.frame > chunk.usual && buffer.capacity() < chunk.frame;
-    if whole_frame_short || buffer.capacity() - buffer.len() < chunk.usual / 2 {
-        buffer.reserve(chunk.frame.saturating_sub(buffer.len()).max(chunk.usual));
-    }
-    let spare = buffer.capacity() - buffer.len();
+    let (len, capacity) = buffer.len_and_capacity();
+    let whole_frame_short = chunk.frame > chunk.usual && capacity < chunk.frame;
+    let additional = if whole_frame_short || capacity - len < chunk.usual / 2 {
+        chunk.frame.saturating_sub(len).max(chunk.usual)
+    } else {
+        0
+    };
+    let mut room = buffer.room(additional);
+    let spare = room.chunk_mut().len();
     let mut outcome = None;
     let _ = stream.try_io(Interest::READABLE, || {
-        let result = stream.try_read_buf(&mut *buffer);
+        let result = stream.try_read_buf(&mut room);
         let drained = matches!(result, Ok(n) if n > 0 && n < spare);
         let would_block =
             matches!(&result, Err(error) if error.kind() == io::ErrorKind::WouldBlock);
@@ -139,6 +144,37 @@ pub(crate) fn read_once(
         }
     });
     outcome.unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))
+}
+
+/// A receive buffer that a read appends to: a plain `BytesMut`, or the room
+/// a WebSocket connection lends for it.
+pub(crate) trait ReadRoom {
+    /// Bytes held and the capacity they sit in.
+    fn len_and_capacity(&self) -> (usize, usize);
+
+    /// Room to append at least `additional` more bytes to.
+    fn room(&mut self, additional: usize) -> impl BufMut + '_;
+}
+
+impl ReadRoom for BytesMut {
+    fn len_and_capacity(&self) -> (usize, usize) {
+        (self.len(), self.capacity())
+    }
+
+    fn room(&mut self, additional: usize) -> impl BufMut + '_ {
+        self.reserve(additional);
+        self
+    }
+}
+
+impl ReadRoom for Connection {
+    fn len_and_capacity(&self) -> (usize, usize) {
+        (self.read_buf().len(), self.read_buf().capacity())
+    }
+
+    fn room(&mut self, additional: usize) -> impl BufMut + '_ {
+        self.receive_space_with(additional)
+    }
 }
 
 /// Writes as much of the transmit buffer as the socket takes right now,

@@ -77,7 +77,9 @@ impl Wire for RawWire {
         Ok(())
     }
 
-    fn read_buf(&mut self) -> &mut BytesMut {
+    type Room = BytesMut;
+
+    fn read_room(&mut self) -> &mut BytesMut {
         &mut self.receive
     }
 

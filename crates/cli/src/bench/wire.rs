@@ -3,8 +3,9 @@
 
 use std::io::IoSlice;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
+use crate::bench::load::ReadRoom;
 use crate::bench::options::PayloadKind;
 use crate::bench::payload::Pattern;
 
@@ -32,14 +33,17 @@ impl Echo {
 }
 
 /// A sans-I/O view of one benchmark connection: bytes in through
-/// [`Wire::read_buf`], echoes out through [`Wire::next_echo`], messages in
+/// [`Wire::read_room`], echoes out through [`Wire::next_echo`], messages in
 /// through [`Wire::queue`], bytes out through [`Wire::transmit_slices`].
 pub(crate) trait Wire {
     /// Encodes message `seq` of `pattern` into the transmit buffer.
     fn queue(&mut self, pattern: &Pattern, seq: u64) -> anyhow::Result<()>;
 
+    /// Where bytes read from the socket go.
+    type Room: ReadRoom;
+
     /// The receive buffer to append bytes read from the socket to.
-    fn read_buf(&mut self) -> &mut BytesMut;
+    fn read_room(&mut self) -> &mut Self::Room;
 
     /// The next complete echoed data message, if the receive buffer holds
     /// one. Fails when the server breaks the protocol or closes.

@@ -81,9 +81,7 @@ pub(crate) async fn connect_with(
     // ends every connection, and pings would be traffic that is not load.
     let config = Config::default().ping_interval(None);
     let mut connection = Connection::with_limits(Role::Client, config, limits);
-    connection
-        .read_buf()
-        .extend_from_slice(&received[consumed..]);
+    connection.receive(&received[consumed..]);
     Ok((stream, connection))
 }
 
@@ -105,8 +103,10 @@ impl Wire for WsWire {
         Ok(())
     }
 
-    fn read_buf(&mut self) -> &mut BytesMut {
-        self.connection.read_buf()
+    type Room = Connection;
+
+    fn read_room(&mut self) -> &mut Connection {
+        &mut self.connection
     }
 
     fn next_echo(&mut self) -> anyhow::Result<Option<Echo>> {

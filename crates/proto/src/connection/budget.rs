@@ -75,7 +75,11 @@ pub(super) fn decode_within_budget(
         // Within `grant` the step cannot fail for the budget's sake; the
         // decoder only errs at `grant` when that is `max_len` itself.
         let grant = out.len().saturating_add(worst).min(max_len);
-        charge_to(charge, Some(budget), grant.max(out.capacity()))?;
+        // Growing `out` to `grant` copies it into a new allocation while
+        // the old one is still held: both are charged for the step.
+        let held = out.capacity();
+        let step_peak = if grant > held { held + grant } else { held };
+        charge_to(charge, Some(budget), step_peak)?;
         // First `rsv` only on the frame's first piece matters to the
         // decoder, which checks it on every call: pass it each time.
         extension.decode(rsv, piece, fin && last, out, grant)?;

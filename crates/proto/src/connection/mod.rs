@@ -14,8 +14,11 @@
 //! 1. Call [`Connection::record_activity`] once when the connection opens,
 //!    and whenever bytes arrive: the timers start from the first call (this
 //!    crate never reads a clock).
-//! 2. Append received bytes to [`Connection::read_buf`] and call
-//!    [`Connection::poll_event`] until it returns `Ok(None)`.
+//! 2. Read into [`Connection::receive_space`] when it lends room, or else
+//!    into a buffer of [`RECEIVE_CHUNK`] bytes handed over with
+//!    [`Connection::receive`]; then call [`Connection::poll_event`] until it
+//!    returns `Ok(None)`. When the transport has nothing to read, call
+//!    [`Connection::receive_idle`].
 //! 3. Write [`Connection::transmit_slices`] with one vectored write and
 //!    report progress with [`Connection::advance_transmit`].
 //! 4. Sleep until [`Connection::poll_timeout`] and then call
@@ -27,6 +30,7 @@
 //!    [`Connection::receive_eof`].
 
 mod budget;
+mod read_buffer;
 mod receive;
 mod timers;
 mod transmit;
@@ -46,6 +50,9 @@ use crate::{
     Settings, Stats,
 };
 
+pub use read_buffer::RECEIVE_CHUNK;
+
+use read_buffer::ReadSizing;
 use receive::Incoming;
 use timers::Timers;
 use transmit::{MaskKeys, Outgoing, PongBacklog, TransmitQueue};
@@ -133,6 +140,8 @@ pub struct Connection {
     /// once, and inline it cost every open connection 56 bytes.
     peer_close: Option<Box<PeerClose>>,
     read_buf: BytesMut,
+    /// What the reads have learned about frame sizes.
+    sizing: ReadSizing,
     incoming: Incoming,
     outgoing: Outgoing,
     transmit: TransmitQueue,
@@ -182,6 +191,7 @@ impl Connection {
             close_sent: false,
             peer_close: None,
             read_buf: BytesMut::new(),
+            sizing: ReadSizing::default(),
             incoming: Incoming::default(),
             outgoing: Outgoing::default(),
             transmit: TransmitQueue::default(),
@@ -231,43 +241,6 @@ impl Connection {
 
     // ----------------------------------------------------------------- input
 
-    /// The receive buffer. The driver appends bytes read from the transport
-    /// (e.g. `AsyncReadExt::read_buf`), then calls [`Connection::poll_event`].
-    /// Payloads are split off this buffer without copying.
-    ///
-    /// The driver may replace the buffer (e.g. with a pooled one). It is kept
-    /// small while idle: once drained, a buffer that grew past 64 KiB is
-    /// released.
-    pub fn read_buf(&mut self) -> &mut BytesMut {
-        &mut self.read_buf
-    }
-
-    /// The wire size (header and payload) of the frame at the front of the
-    /// receive buffer while it is incomplete: its header has arrived, its
-    /// payload not yet all. `None` when the buffer holds no such frame, and
-    /// in [`Delivery::Fragments`](crate::Delivery::Fragments) mode, where
-    /// payloads are handed out as they arrive instead of being buffered.
-    ///
-    /// A driver can size its reads with it: a frame larger than its usual
-    /// read is worth reading straight into a buffer of this size.
-    pub fn incomplete_frame_len(&self) -> Option<usize> {
-        // Streaming delivery consumes each header at once and hands the
-        // payload out as it arrives, so it never waits for a whole frame.
-        if self.settings.config.delivery == crate::Delivery::Fragments {
-            return None;
-        }
-        let (header, header_len) = crate::frame::FrameHeader::decode(&self.read_buf).ok()??;
-        let frame_len = usize::try_from(header.payload_len)
-            .ok()?
-            .checked_add(header_len)?;
-        (frame_len > self.read_buf.len()).then_some(frame_len)
-    }
-
-    /// Copies `data` into the receive buffer (tests and simple drivers).
-    pub fn receive(&mut self, data: &[u8]) {
-        self.read_buf().extend_from_slice(data);
-    }
-
     /// Tells the connection that bytes arrived at `now`; resets the idle
     /// timer and the received side of the keepalive timer (a ping is also
     /// due when nothing has been *sent* for `Config::ping_interval`). Any
@@ -295,7 +268,7 @@ impl Connection {
     pub fn receive_eof(&mut self) -> Result<(), Error> {
         self.eof = true;
         self.state = State::Closed;
-        self.read_buf.clear();
+        self.drop_read_buf();
         self.incoming = Incoming::default();
         if self.peer_close.is_some() {
             Ok(())
@@ -423,9 +396,10 @@ impl Connection {
         }
         self.failed = true;
         self.state = State::Closed;
-        self.read_buf.clear();
+        // Nothing more is decoded: the buffer's memory goes back now, not
+        // when the driver stops lingering for the peer's end of stream.
+        self.drop_read_buf();
         self.incoming = Incoming::default();
-        self.release_read_charge();
         self.release_message_charge();
     }
 }

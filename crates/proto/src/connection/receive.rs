@@ -12,17 +12,6 @@ use crate::{
     ProtocolError, Role, Utf8Bytes,
 };
 
-/// Smallest step the read buffer grows by while a frame is incomplete.
-pub(super) const READ_RESERVE_STEP: usize = 64 * 1024;
-/// While a frame is incomplete, the read buffer is grown only once less than
-/// this much room is left for the next read (or for the rest of the frame,
-/// if that is less). Growing at every call would double a buffer that is
-/// fed a few bytes at a time long before it fills.
-pub(super) const READ_SPARE_MIN: usize = 8 * 1024;
-/// An empty read buffer above this capacity is released (memory per idle
-/// connection matters more than one reallocation).
-const IDLE_READ_CAPACITY: usize = 64 * 1024;
-
 /// Receive-side state between calls.
 #[derive(Debug, Default)]
 pub(super) struct Incoming {
@@ -126,11 +115,11 @@ enum Step {
 
 impl Connection {
     pub(super) fn poll_event_inner(&mut self) -> Result<Option<Event>, Error> {
+        self.settle_direct_read();
         if self.failed || self.eof || self.peer_close.is_some() {
             // Nothing more is received after a failure or the peer's close
             // (RFC 6455 §5.5.1: the close frame is the last frame).
-            self.read_buf.clear();
-            self.release_idle_read_buf();
+            self.drop_read_buf();
             return Ok(None);
         }
         loop {
@@ -528,67 +517,6 @@ impl Connection {
             self.state = State::Closed;
         }
         self.peer_close = Some(Box::new(PeerClose { frame, echo_end }));
-    }
-
-    /// Makes room for an incomplete frame of `frame_len` bytes (header
-    /// included) once the spare capacity runs low: the capacity at least
-    /// doubles and grows by at least [`READ_RESERVE_STEP`] (so a large frame
-    /// is copied O(log n) times, not once per read), but never past the
-    /// frame, so the declared length (already checked against the limits)
-    /// bounds the buffer.
-    ///
-    /// Growth past [`READ_RESERVE_STEP`] is charged to the memory budget
-    /// (when there is one) before it is allocated; a growth that does not
-    /// fit is the 1009 error.
-    #[inline]
-    fn reserve_read(&mut self, frame_len: usize) -> Result<(), Error> {
-        let len = self.read_buf.len();
-        let missing = frame_len.saturating_sub(len);
-        if self.read_buf.capacity() - len < missing.min(READ_SPARE_MIN) {
-            self.grow_read_buf(frame_len)?;
-        }
-        Ok(())
-    }
-
-    /// The growth step of [`Connection::reserve_read`], kept out of line so
-    /// that the per-frame path stays small.
-    #[cold]
-    #[inline(never)]
-    fn grow_read_buf(&mut self, frame_len: usize) -> Result<(), Error> {
-        let len = self.read_buf.len();
-        let capacity = self.read_buf.capacity();
-        // The frame does not fit the capacity, so `target > capacity`.
-        let target = capacity
-            .saturating_mul(2)
-            .max(len.saturating_add(READ_RESERVE_STEP))
-            .min(frame_len);
-        if target <= READ_RESERVE_STEP {
-            // Small frames: `reserve` may reuse the allocation (moving the
-            // bytes to its front) and its rounding stays within one step.
-            self.read_buf.reserve(target - len);
-        } else {
-            // While the bytes are copied, the old buffer and the new one
-            // are both held.
-            let budget = self.settings.limits.memory_budget.as_ref();
-            super::budget::charge_to(&mut self.charges.read, budget, capacity + target)?;
-            // `reserve` may double past `target` (up to twice the frame
-            // limit), so large buffers are grown to the exact size.
-            let mut grown = BytesMut::with_capacity(target);
-            grown.extend_from_slice(&self.read_buf);
-            self.read_buf = grown;
-            if let Some(budget) = self.settings.limits.memory_budget.as_ref() {
-                // Shrinking always fits.
-                self.charges.read.set(budget, target);
-            }
-        }
-        Ok(())
-    }
-
-    fn release_idle_read_buf(&mut self) {
-        if self.read_buf.is_empty() && self.read_buf.capacity() > IDLE_READ_CAPACITY {
-            self.read_buf = BytesMut::new();
-            self.release_read_charge();
-        }
     }
 }
 

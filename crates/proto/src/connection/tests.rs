@@ -1562,13 +1562,13 @@ fn read_buffer_fed_byte_by_byte_grows_only_when_its_spare_room_runs_low() {
                 capacity <= bytes.len(),
                 "past the frame: {capacity} after {fed}"
             );
-            let geometric =
-                (fed + receive::READ_RESERVE_STEP).max(2 * fed + 2 * receive::READ_SPARE_MIN);
+            let geometric = (fed + read_buffer::READ_RESERVE_STEP)
+                .max(2 * fed + 2 * read_buffer::READ_SPARE_MIN);
             assert!(capacity <= geometric, "{capacity} after {fed} bytes");
         }
         if (header + 1..4096).contains(&fed) {
             assert!(
-                capacity <= header + receive::READ_RESERVE_STEP,
+                capacity <= header + read_buffer::READ_RESERVE_STEP,
                 "grew again with room to spare: {capacity} after {fed} bytes"
             );
         }

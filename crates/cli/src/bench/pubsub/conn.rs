@@ -117,7 +117,7 @@ impl PubSubConnection {
         if !ready.is_readable() {
             return Ok(false);
         }
-        match read_once(&self.stream, self.connection.read_buf(), self.read_chunk) {
+        match read_once(&self.stream, &mut self.connection, self.read_chunk) {
             Ok(0) => bail!("the server closed the TCP connection"),
             Ok(_) => Ok(true),
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(false),
