@@ -159,7 +159,7 @@ pub struct ServeArgs {
     pub redis_url: Option<String>,
 
     /// Prefix of every Redis key and pub/sub channel; nodes with the same
-    /// prefix form one hub. [default: switchboard]
+    /// prefix form one hub. [default: sb]
     #[arg(long, value_name = "PREFIX")]
     pub redis_prefix: Option<String>,
 
