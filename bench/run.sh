@@ -26,6 +26,9 @@
 #   BENCH_SCHED=fifo               how both processes are scheduled (see below): fifo | nice | none
 #   CPU_DMA_LATENCY=0              idle-state latency bound held during the run (see below): µs | none
 #   SKIP_BUILD=1                   use the binaries already built
+#   BIN_DIR=dir                    take the servers and echo-loadgen from dir (e.g. the
+#                                  release build of a clean checkout; implies nothing
+#                                  about SKIP_BUILD)
 #   LOADGEN=path                   another echo-loadgen binary
 #   LOADGEN_FLAGS="--spin"         extra load generator flags ("" lets it sleep in epoll;
 #                                  --read-all copies every echoed byte)
@@ -95,7 +98,7 @@ if [[ -z ${SKIP_BUILD:-} ]]; then
     "$ROOT_DIR/../shared/anchors/uwebsockets/build.sh" "$(dirname "$UWS_ECHO")" >&2
   fi
 fi
-SERVER_BIN="$BENCH_DIR/target/release"
+SERVER_BIN=${BIN_DIR:-"$BENCH_DIR/target/release"}
 LOADGEN=${LOADGEN:-"$SERVER_BIN/echo-loadgen"}
 LOADGEN_FLAGS=${LOADGEN_FLAGS---spin}
 # Share of a core a saturated process can get: SCHED_FIFO tasks are throttled
