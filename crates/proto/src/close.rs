@@ -106,6 +106,52 @@ impl CloseFrame {
     }
 }
 
+/// The close frame the peer sent, as
+/// [`Connection::peer_close`](crate::Connection::peer_close) reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceivedClose<'a> {
+    /// The frame carried a status code (and possibly a reason).
+    WithStatus(&'a CloseFrame),
+    /// The frame was empty: no status code, which RFC 6455 §7.1.5 reports
+    /// as 1005 ([`CloseCode::NO_STATUS`]).
+    NoStatus,
+}
+
+impl<'a> ReceivedClose<'a> {
+    /// The status code; [`CloseCode::NO_STATUS`] (1005) for an empty frame.
+    pub fn code(self) -> CloseCode {
+        match self {
+            ReceivedClose::WithStatus(frame) => frame.code,
+            ReceivedClose::NoStatus => CloseCode::NO_STATUS,
+        }
+    }
+
+    /// The reason; empty for an empty frame.
+    pub fn reason(self) -> &'a str {
+        match self {
+            ReceivedClose::WithStatus(frame) => frame.reason.as_str(),
+            ReceivedClose::NoStatus => "",
+        }
+    }
+
+    /// The code and reason, `None` for an empty frame (the shape of
+    /// [`Message::Close`](crate::Message::Close)).
+    pub fn frame(self) -> Option<&'a CloseFrame> {
+        match self {
+            ReceivedClose::WithStatus(frame) => Some(frame),
+            ReceivedClose::NoStatus => None,
+        }
+    }
+}
+
+impl<'a> From<&'a Option<CloseFrame>> for ReceivedClose<'a> {
+    fn from(frame: &'a Option<CloseFrame>) -> Self {
+        frame
+            .as_ref()
+            .map_or(ReceivedClose::NoStatus, ReceivedClose::WithStatus)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

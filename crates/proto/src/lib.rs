@@ -30,7 +30,7 @@ mod stats;
 pub mod utf8;
 
 pub use budget::MemoryBudget;
-pub use close::{CloseCode, CloseFrame};
+pub use close::{CloseCode, CloseFrame, ReceivedClose};
 pub use config::{Config, Delivery};
 pub use connection::{Connection, State};
 pub use error::{Error, LimitError, ProtocolError, SendError};

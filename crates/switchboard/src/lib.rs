@@ -301,8 +301,8 @@ pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use switchboard_proto::deflate::DeflateConfig;
 pub use switchboard_proto::handshake::UpgradeRequest;
 pub use switchboard_proto::{
-    CloseCode, CloseFrame, Config, DataKind, Delivery, Event, Fragment, Limits, Message, Role,
-    Settings, State, Stats, Utf8Bytes,
+    CloseCode, CloseFrame, Config, DataKind, Delivery, Event, Fragment, Limits, Message,
+    ReceivedClose, Role, Settings, State, Stats, Utf8Bytes,
 };
 pub use websocket::WebSocket;
 

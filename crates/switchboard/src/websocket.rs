@@ -224,9 +224,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.core.conn.state()
     }
 
-    /// The close frame the peer sent, once received (`Some(None)`: a close
-    /// frame without a status code).
-    pub fn peer_close_frame(&self) -> Option<&Option<CloseFrame>> {
+    /// The close frame the peer sent, once received.
+    pub fn peer_close_frame(&self) -> Option<switchboard_proto::ReceivedClose<'_>> {
         self.core.conn.peer_close()
     }
 

@@ -180,9 +180,9 @@ impl HubConnection {
                 Some(Ok(message)) => message,
                 Some(Err(error)) => return Err(HubCliError::Socket(error)),
                 None => {
-                    let (code, reason) = match self.ws.peer_close_frame() {
-                        Some(Some(frame)) => (u16::from(frame.code), frame.reason.to_string()),
-                        _ => (1006, "closed without a close frame".to_owned()),
+                    let (code, reason) = match self.ws.peer_close_frame().and_then(|c| c.frame()) {
+                        Some(frame) => (u16::from(frame.code), frame.reason.to_string()),
+                        None => (1006, "closed without a close frame".to_owned()),
                     };
                     if !reconnect_advised(code) {
                         return Err(HubCliError::Terminal { code, reason });

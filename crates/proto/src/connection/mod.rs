@@ -373,8 +373,10 @@ impl Connection {
     }
 
     /// The close frame the peer sent, once received.
-    pub fn peer_close(&self) -> Option<&Option<CloseFrame>> {
-        self.peer_close.as_deref().map(|close| &close.frame)
+    pub fn peer_close(&self) -> Option<crate::ReceivedClose<'_>> {
+        self.peer_close
+            .as_deref()
+            .map(|close| (&close.frame).into())
     }
 
     /// Whether the connection failed (protocol error, limit or timeout).

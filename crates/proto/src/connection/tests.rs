@@ -450,7 +450,7 @@ fn peer_close_is_echoed_with_the_same_code_and_server_closes_transport() {
     );
     assert_eq!(srv.state(), State::CloseReceived);
     assert!(srv.should_close_transport());
-    assert_eq!(srv.peer_close(), Some(&expected_close));
+    assert_eq!(srv.peer_close(), Some((&expected_close).into()));
     assert_eq!(srv.send(Message::text("late")), Err(SendError::Closed));
     let sent = frames(&drain(&mut srv));
     assert_eq!(

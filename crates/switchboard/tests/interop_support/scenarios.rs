@@ -6,8 +6,8 @@
 
 use bytes::Bytes;
 use switchboard::{
-    Accept, ClientBuilder, CloseFrame, Config, DataKind, MaybeTlsStream, Message, ServerBuilder,
-    UpgradeRequest, WebSocket,
+    Accept, ClientBuilder, CloseFrame, Config, DataKind, MaybeTlsStream, Message, ReceivedClose,
+    ServerBuilder, UpgradeRequest, WebSocket,
 };
 use tokio::net::{TcpListener, TcpStream};
 
@@ -111,13 +111,13 @@ pub(crate) async fn send_script_message(ws: &mut Ws, peer: &Peer, message: &Scri
 
 fn assert_close_frame(
     peer: &Peer,
-    got: Option<&Option<CloseFrame>>,
+    got: Option<ReceivedClose<'_>>,
     code: u16,
     reason: Option<&str>,
 ) {
-    let ok = match got {
-        Some(Some(frame)) => frame.code.0 == code && reason.is_none_or(|r| frame.reason == r),
-        _ => false,
+    let ok = match got.and_then(ReceivedClose::frame) {
+        Some(frame) => frame.code.0 == code && reason.is_none_or(|r| frame.reason == r),
+        None => false,
     };
     if !ok {
         peer.fail(&format!(

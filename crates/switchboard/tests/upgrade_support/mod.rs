@@ -131,8 +131,8 @@ pub async fn run_echo_session(
         ServerSaw::Closed(Some(CloseFrame::new(CloseCode(4001), "done here")))
     );
     // The server echoed the code (RFC 6455 §5.5.1).
-    let echoed = ws.peer_close_frame().cloned().flatten();
-    assert_eq!(echoed.map(|frame| frame.code), Some(CloseCode(4001)));
+    let echoed = ws.peer_close_frame().map(|close| close.code());
+    assert_eq!(echoed, Some(CloseCode(4001)));
 }
 
 /// Checks that the server answers plain HTTP on `plain_path`, then runs
