@@ -83,6 +83,10 @@ fn page_behind_haproxy_moves_to_the_other_node_when_its_node_drains_and_loses_no
         return;
     }
     assert!(
+        switchboard_testkit::interop::find_on_path("node").is_some(),
+        "`node` is not on PATH: run scripts/install-deps.sh (as root)"
+    );
+    assert!(
         repo().join("interop/node_modules/playwright-core").is_dir(),
         "playwright-core missing: run scripts/install-deps.sh (as root)"
     );
