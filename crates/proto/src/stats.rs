@@ -327,10 +327,13 @@ mod tests {
     fn close_frames_count_as_bytes_not_messages() {
         let (mut client, mut server) = plain_pair(Delivery::Messages);
         client
-            .close(Some(CloseFrame::new(
-                CloseCode::NORMAL,
-                Utf8Bytes::from_static("bye"),
-            )))
+            .close(
+                std::time::Instant::now(),
+                Some(CloseFrame::new(
+                    CloseCode::NORMAL,
+                    Utf8Bytes::from_static("bye"),
+                )),
+            )
             .unwrap();
         let wire = drain(&mut client);
         deliver(&mut server, &wire, wire.len());

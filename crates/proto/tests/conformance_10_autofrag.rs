@@ -146,10 +146,10 @@ fn control_frames_are_never_fragmented() {
             .unwrap();
         conn.send(Message::Pong(bytes::Bytes::from_static(b"pong payload")))
             .unwrap();
-        conn.close(Some(switchboard_proto::CloseFrame::new(
-            1000,
-            "closing now",
-        )))
+        conn.close(
+            std::time::Instant::now(),
+            Some(switchboard_proto::CloseFrame::new(1000, "closing now")),
+        )
         .unwrap();
         let frames = decode_frames(&drain_transmit(&mut conn), setup.role);
         assert_eq!(frames.len(), 3, "{frames:?}");

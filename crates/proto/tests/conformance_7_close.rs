@@ -292,8 +292,11 @@ fn transport_closing_rule_after_a_peer_close() {
 fn transport_closing_rule_after_our_close() {
     for_each_setup(|setup| {
         let mut conn = setup.connection();
-        conn.close(Some(CloseFrame::new(1000, "bye")))
-            .expect("close");
+        conn.close(
+            std::time::Instant::now(),
+            Some(CloseFrame::new(1000, "bye")),
+        )
+        .expect("close");
         assert_eq!(conn.state(), State::CloseSent);
         let sent = decode_frames(&drain_transmit(&mut conn), setup.role);
         assert_eq!(sent.len(), 1);
@@ -306,7 +309,8 @@ fn transport_closing_rule_after_our_close() {
             "{setup:?}: closing the transport before the peer answered"
         );
         // Idempotent once closing: no second close frame.
-        conn.close(None).expect("close again is a no-op");
+        conn.close(std::time::Instant::now(), None)
+            .expect("close again is a no-op");
         assert_eq!(
             conn.transmit_len(),
             0,
@@ -366,7 +370,8 @@ fn eof_without_close_handshake_is_abnormal() {
 fn eof_after_our_close_but_before_the_answer_is_abnormal() {
     for_each_setup(|setup| {
         let mut conn = setup.connection();
-        conn.close(Some(CloseFrame::new(1000, ""))).unwrap();
+        conn.close(std::time::Instant::now(), Some(CloseFrame::new(1000, "")))
+            .unwrap();
         drain_transmit(&mut conn);
         assert_eq!(conn.receive_eof(), Err(Error::AbnormalClosure));
     });
@@ -378,7 +383,7 @@ fn local_close_with_a_code_that_may_not_be_sent_is_refused() {
         for code in [0, 999, 1004, 1005, 1006, 1015, 2000, 5000] {
             let mut conn = setup.connection();
             assert_eq!(
-                conn.close(Some(CloseFrame::new(code, ""))),
+                conn.close(std::time::Instant::now(), Some(CloseFrame::new(code, ""))),
                 Err(SendError::InvalidCloseCode(code))
             );
             assert_eq!(

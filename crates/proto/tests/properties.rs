@@ -277,7 +277,7 @@ proptest! {
             tx.send_fragment(DataKind::Binary, Bytes::from(piece.clone()), i == 0, i + 1 == count).unwrap();
         }
         let close = CloseFrame::new(CloseCode(3333), close_reason.as_str());
-        tx.close(Some(close.clone())).unwrap();
+        tx.close(std::time::Instant::now(), Some(close.clone())).unwrap();
         let bytes = drain_transmit(&mut tx);
         let (events, error) = feed(&mut rx, &bytes, &[bytes.len().max(1)]);
         prop_assert_eq!(error, None);

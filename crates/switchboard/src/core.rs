@@ -11,7 +11,7 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::Instant;
 
 use switchboard_proto::{
-    self as proto, CloseFrame, Connection, DataKind, Event, Fragment, Message, Role, State,
+    self as proto, CloseFrame, Connection, DataKind, Event, Fragment, Message, State,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -42,11 +42,6 @@ struct Closing {
     /// A failure whose close frame is still being flushed before it is
     /// reported.
     failure: Option<Error>,
-    /// Bounds flushing a failure's close frame, lingering, and waiting for the
-    /// peer's EOF after the close handshake.
-    wind_down_deadline: Option<Instant>,
-    /// When the local side started the close handshake.
-    close_started: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -257,13 +252,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         self.closing.get_or_insert_with(Box::default)
     }
 
-    fn wind_down_deadline(&mut self) -> Instant {
-        let close_timeout = self.conn.config().close_timeout;
-        let closing = self.closing_mut();
-        let started = closing.close_started;
-        *closing
-            .wind_down_deadline
-            .get_or_insert_with(|| started.unwrap_or_else(timer::now) + close_timeout)
+    /// Bounds flushing a failure's close frame, lingering, and waiting for
+    /// the peer's EOF after the close handshake: the core's close deadline
+    /// (it started the close timer with the call that started the close).
+    fn wind_down_deadline(&self) -> Instant {
+        // Every close starts with a time (the core was told the time when
+        // it opened), so the fallback only ends a wind-down at once.
+        self.conn.close_deadline().unwrap_or_else(timer::now)
     }
 
     /// After a failure: flush the close frame and close the transport,
@@ -347,10 +342,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 }
             }
         }
-        if self.conn.role() == Role::Server && self.shutdown_done {
+        if self.shutdown_done {
             return Poll::Ready(Ok(()));
         }
-        // RFC 6455 §7.1.1: the client waits for the server to close TCP.
+        // The core did not ask us to close the transport: a client waits
+        // for the server to close it (RFC 6455 §7.1.1).
         loop {
             match transport::poll_read_discard(&mut self.io, cx) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => break,
@@ -446,12 +442,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
         self.check_sendable()?;
-        if matches!(message, Message::Close(_)) {
-            self.closing_mut()
-                .close_started
-                .get_or_insert_with(timer::now);
+        match message {
+            Message::Close(frame) => self.conn.close(timer::now(), frame)?,
+            message => self.conn.send(message)?,
         }
-        self.conn.send(message)?;
         Ok(())
     }
 
@@ -490,13 +484,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         if self.end != End::Running || self.has_failed() {
             return Ok(());
         }
-        match self.conn.close(frame) {
+        match self.conn.close(timer::now(), frame) {
             Ok(()) | Err(proto::SendError::Closed) => {}
             Err(e) => return Err(Error::Send(e)),
         }
-        self.closing_mut()
-            .close_started
-            .get_or_insert_with(timer::now);
         Ok(())
     }
 
@@ -521,10 +512,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// closes the transport without waiting for the peer.
     pub(crate) fn close_now(&mut self) {
         if self.end == End::Running && !self.has_failed() {
-            let _ = self.conn.close(Some(CloseFrame::new(
-                proto::CloseCode::NORMAL,
-                proto::Utf8Bytes::new(),
-            )));
+            let _ = self.conn.close(
+                timer::now(),
+                Some(CloseFrame::new(
+                    proto::CloseCode::NORMAL,
+                    proto::Utf8Bytes::new(),
+                )),
+            );
         }
         if !self.shutdown_done {
             let waker = Waker::noop();

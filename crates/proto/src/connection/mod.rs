@@ -22,9 +22,9 @@
 //! 3. Write [`Connection::transmit_slices`] with one vectored write and
 //!    report progress with [`Connection::advance_transmit`].
 //! 4. Sleep until [`Connection::poll_timeout`] and then call
-//!    [`Connection::handle_timeout`]. A deadline in the past means "call now":
-//!    after [`Connection::close`] the connection asks for the current time
-//!    this way to start the close timer.
+//!    [`Connection::handle_timeout`]. Calls that start a close take the time
+//!    ([`Connection::close`]), and [`Connection::close_deadline`] bounds the
+//!    rest of the wind-down.
 //! 5. Close the transport when [`Connection::should_close_transport`] says so
 //!    and the transmit buffer is empty; report the end of stream with
 //!    [`Connection::receive_eof`].
@@ -99,10 +99,8 @@ pub enum State {
 ///   before it (or a first [`Connection::handle_timeout`])
 ///   [`Connection::poll_timeout`] returns `None`. Call it again whenever
 ///   bytes arrive.
-/// - [`Connection::poll_timeout`] may return an instant that has already
-///   passed. That means "call [`Connection::handle_timeout`] now"; it is
-///   how [`Connection::close`], which takes no `now`, asks for the current
-///   time to start the close timer. Never sleep on a past deadline.
+/// - [`Connection::close`] takes `now`: the close timer starts there, and
+///   [`Connection::close_deadline`] says when the close is given up.
 /// - Ask [`Connection::poll_timeout`] again after every call that changes
 ///   state (received bytes, sends, [`Connection::handle_timeout`]): the
 ///   deadline moves.
@@ -281,7 +279,8 @@ impl Connection {
 
     /// Queues a message. Text and binary go through the extension and are
     /// split per `Config::max_outgoing_frame_size`; `Close` starts the close
-    /// handshake (same as [`Connection::close`]).
+    /// handshake like [`Connection::close`] at the latest time the driver
+    /// passed in (prefer [`Connection::close`], which takes the time).
     ///
     /// # Panics
     ///
@@ -304,10 +303,11 @@ impl Connection {
         self.send_piece(kind, payload, first, fin)
     }
 
-    /// Starts the close handshake by queueing a close frame (`None`: no
-    /// status code). Idempotent once closing.
-    pub fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), SendError> {
-        self.start_close(frame)
+    /// Starts the close handshake at `now` by queueing a close frame
+    /// (`None`: no status code); the close timer starts then (see
+    /// [`Connection::close_deadline`]). Idempotent once closing.
+    pub fn close(&mut self, now: Instant, frame: Option<CloseFrame>) -> Result<(), SendError> {
+        self.start_close(Some(now), frame)
     }
 
     /// Bytes waiting in the transmit buffer.
@@ -354,6 +354,17 @@ impl Connection {
         self.run_timers(now)
     }
 
+    /// When the close is given up, once one started (our
+    /// [`Connection::close`], the peer's close frame, or a failure):
+    /// `Config::close_timeout` after its start. While waiting for the
+    /// peer's close frame [`Connection::poll_timeout`] returns it too; a
+    /// driver also bounds by it what proto cannot see: flushing the last
+    /// frames, closing the transport, and waiting for the peer's end of
+    /// stream (after a failure, or as a client after the handshake).
+    pub fn close_deadline(&self) -> Option<Instant> {
+        self.close_deadline_inner()
+    }
+
     // ----------------------------------------------------------------- state
 
     /// Whether the driver should close the transport once the transmit
@@ -398,6 +409,8 @@ impl Connection {
         }
         self.failed = true;
         self.state = State::Closed;
+        // The failure came from bytes just recorded or a timer just run.
+        self.timers.close_started(self.timers.now());
         // Nothing more is decoded: the buffer's memory goes back now, not
         // when the driver stops lingering for the peer's end of stream.
         self.drop_read_buf();

@@ -508,7 +508,8 @@ impl Connection {
             echo_end = Some(self.transmit.queued());
             self.close_sent = true;
             self.state = State::CloseReceived;
-            self.timers.close_started_by_peer();
+            // The close frame came with the bytes just recorded.
+            self.timers.close_started(self.timers.now());
         } else {
             // Our close went out first. A pong held back during a ping flood
             // answers a ping that came before this close, so RFC 6455

@@ -477,10 +477,13 @@ fn empty_close_echoes_empty_and_client_waits_for_eof() {
 #[test]
 fn after_our_close_data_is_still_delivered_until_the_peer_close() {
     let mut cli = client();
-    cli.close(Some(CloseFrame::new(CloseCode::NORMAL, "bye")))
-        .unwrap();
+    cli.close(
+        Instant::now(),
+        Some(CloseFrame::new(CloseCode::NORMAL, "bye")),
+    )
+    .unwrap();
     assert_eq!(cli.state(), State::CloseSent);
-    cli.close(None).unwrap(); // idempotent
+    cli.close(Instant::now(), None).unwrap(); // idempotent
     let sent = frames(&drain(&mut cli));
     assert_eq!(
         sent,
@@ -524,7 +527,7 @@ fn eof_before_close_handshake_is_abnormal() {
     let mut srv = server();
     assert_eq!(srv.receive_eof(), Err(Error::AbnormalClosure));
     let mut cli = client();
-    cli.close(None).unwrap();
+    cli.close(Instant::now(), None).unwrap();
     assert_eq!(cli.receive_eof(), Err(Error::AbnormalClosure));
     assert!(cli.should_close_transport());
 }
@@ -533,12 +536,12 @@ fn eof_before_close_handshake_is_abnormal() {
 fn close_argument_checks() {
     let mut cli = client();
     assert_eq!(
-        cli.close(Some(CloseFrame::new(1005, ""))),
+        cli.close(Instant::now(), Some(CloseFrame::new(1005, ""))),
         Err(SendError::InvalidCloseCode(1005))
     );
     let long = "x".repeat(124);
     assert_eq!(
-        cli.close(Some(CloseFrame::new(1000, long.as_str()))),
+        cli.close(Instant::now(), Some(CloseFrame::new(1000, long.as_str()))),
         Err(SendError::ControlFrameTooLong(126))
     );
     assert_eq!(cli.state(), State::Open);
@@ -1061,14 +1064,14 @@ fn record_activity_resets_idle_timeout_which_fails_with_1001() {
 }
 
 #[test]
-fn close_timeout_starts_when_the_driver_next_tells_the_time() {
+fn close_timeout_starts_when_close_is_called() {
     let config = Config::default().close_timeout(Duration::from_secs(10));
     let (mut srv, t0) = timed(config);
     let t1 = t0 + Duration::from_secs(3);
-    srv.close(None).unwrap();
-    // Due at once: the connection needs to learn the current time.
-    assert_eq!(srv.poll_timeout(), Some(t0));
-    srv.handle_timeout(t1).unwrap();
+    srv.close(t1, None).unwrap();
+    assert_eq!(srv.poll_timeout(), Some(t1 + Duration::from_secs(10)));
+    assert_eq!(srv.close_deadline(), Some(t1 + Duration::from_secs(10)));
+    srv.handle_timeout(t1 + Duration::from_secs(9)).unwrap();
     assert_eq!(srv.poll_timeout(), Some(t1 + Duration::from_secs(10)));
     assert!(!srv.should_close_transport());
     assert_eq!(
@@ -1081,6 +1084,21 @@ fn close_timeout_starts_when_the_driver_next_tells_the_time() {
         1,
         "only the first close frame"
     );
+}
+
+#[test]
+fn a_failure_starts_the_close_deadline_at_the_time_it_happened() {
+    let config = Config::default()
+        .ping_interval(None)
+        .close_timeout(Duration::from_secs(10));
+    let (mut srv, t0) = timed(config);
+    assert_eq!(srv.close_deadline(), None, "open");
+    let t1 = t0 + Duration::from_secs(4);
+    srv.receive(&c(0x81, &[0xC0, 0x80]));
+    srv.record_activity(t1);
+    assert!(srv.poll_event().is_err());
+    assert_eq!(srv.close_deadline(), Some(t1 + Duration::from_secs(10)));
+    assert_eq!(srv.poll_timeout(), None, "nothing left for proto's timers");
 }
 
 #[test]
@@ -1187,7 +1205,7 @@ fn a_message_in_progress_when_we_close_is_completed_and_delivered() {
         let mut srv = Connection::new(Role::Server, Config::default().delivery(delivery));
         srv.receive(&c(0x01, b"hello "));
         let before = events(&mut srv).unwrap();
-        srv.close(None).unwrap();
+        srv.close(Instant::now(), None).unwrap();
         drain(&mut srv);
         srv.receive(&c(0x80, b"world"));
         srv.receive(&c(0x88, b""));
@@ -1211,7 +1229,8 @@ fn data_after_our_close_is_still_checked() {
     // RFC 6455 §8.1: invalid UTF-8 fails (1007) in every state; our close
     // frame is already out, so no second one is queued.
     let mut srv = server();
-    srv.close(Some(CloseFrame::new(1000, ""))).unwrap();
+    srv.close(Instant::now(), Some(CloseFrame::new(1000, "")))
+        .unwrap();
     drain(&mut srv);
     srv.receive(&c(0x81, &[0xC0, 0x80]));
     assert_eq!(srv.poll_event(), Err(protocol(ProtocolError::InvalidUtf8)));
@@ -1219,7 +1238,7 @@ fn data_after_our_close_is_still_checked() {
     assert!(srv.is_failed() && srv.should_close_transport());
     // RFC 6455 §5.4: fragment order is checked too.
     let mut srv = server();
-    srv.close(None).unwrap();
+    srv.close(Instant::now(), None).unwrap();
     srv.receive(&c(0x80, b"orphan"));
     assert_eq!(
         srv.poll_event(),
@@ -1394,7 +1413,8 @@ fn held_pong_goes_out_before_a_close_frame() {
             events(&mut srv).unwrap();
         } else {
             assert_eq!(events(&mut srv).unwrap().len(), 20);
-            srv.close(Some(CloseFrame::new(1001, ""))).unwrap();
+            srv.close(Instant::now(), Some(CloseFrame::new(1001, "")))
+                .unwrap();
         }
         let sent = frames(&drain(&mut srv));
         let (close, pongs) = sent.split_last().unwrap();
@@ -1416,7 +1436,8 @@ fn pings_after_our_close_are_answered_after_the_close_frame() {
     // control frames, so the pong follows our close frame on the wire.
     for role in [Role::Server, Role::Client] {
         let mut conn = Connection::new(role, Config::default());
-        conn.close(Some(CloseFrame::new(1000, "bye"))).unwrap();
+        conn.close(Instant::now(), Some(CloseFrame::new(1000, "bye")))
+            .unwrap();
         conn.receive(&ping_from_peer(role, b"before the close is written"));
         assert_eq!(
             events(&mut conn).unwrap(),
@@ -1449,7 +1470,7 @@ fn no_pong_once_the_peer_close_arrived() {
     for ours_first in [false, true] {
         let mut srv = server();
         if ours_first {
-            srv.close(None).unwrap();
+            srv.close(Instant::now(), None).unwrap();
             drain(&mut srv);
         }
         srv.receive(&c(0x89, b"answered"));
@@ -1475,7 +1496,7 @@ fn ping_flood_after_our_close_keeps_the_transmit_buffer_bounded() {
     const PINGS: usize = 50_000;
     for role in [Role::Server, Role::Client] {
         let mut conn = Connection::new(role, Config::default());
-        conn.close(None).unwrap();
+        conn.close(Instant::now(), None).unwrap();
         let close_len = conn.transmit_len();
         let largest_pong = 2 + 4 + ping_payload(PINGS - 1).len();
         let mut largest_transmit = 0;
@@ -1518,7 +1539,7 @@ fn held_pong_after_our_close_goes_out_when_the_peer_close_arrives() {
     // close arrives before anything more is written: the held pong answers
     // a ping received before that close, so it is still sent.
     let mut srv = server();
-    srv.close(None).unwrap();
+    srv.close(Instant::now(), None).unwrap();
     drain(&mut srv);
     for i in 0..20 {
         srv.receive(&c(0x89, &ping_payload(i)));

@@ -14,6 +14,11 @@
 //! receives still pings, and the ping is traffic in the direction it
 //! otherwise lacks.
 //!
+//! The close timer starts with the call that starts the close:
+//! [`Connection::close`] takes `now`; the peer's close frame and a failure
+//! start it at the latest time the driver passed in (the bytes that carried
+//! them were just recorded, or the timer that failed just ran).
+//!
 //! "Sent" means queued in the transmit buffer (messages, pongs, pings,
 //! close frames): queueing is what the core sees, since `send` and the
 //! automatic replies take no `now`. A queued frame is stamped with the
@@ -24,18 +29,6 @@ use std::time::{Duration, Instant};
 
 use super::{Connection, State};
 use crate::{Error, Role};
-
-/// When the close-handshake timer started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum CloseTimer {
-    #[default]
-    Off,
-    /// Started by a call that had no `now` (e.g. [`Connection::close`]);
-    /// stamped by the next `handle_timeout`, which `poll_timeout` asks for
-    /// right away.
-    Unstamped,
-    At(Instant),
-}
 
 #[derive(Debug, Default)]
 pub(super) struct Timers {
@@ -49,7 +42,8 @@ pub(super) struct Timers {
     last_ping: Option<Instant>,
     /// A keepalive ping is unanswered.
     awaiting_answer: bool,
-    close: CloseTimer,
+    /// When the close started: our close, the peer's, or a failure.
+    close_start: Option<Instant>,
 }
 
 impl Timers {
@@ -89,17 +83,16 @@ impl Timers {
         self.awaiting_answer = false;
     }
 
-    pub(super) fn close_started_locally(&mut self) {
-        if self.close == CloseTimer::Off {
-            self.close = CloseTimer::Unstamped;
-        }
+    /// The latest time the driver told us about.
+    pub(super) fn now(&self) -> Option<Instant> {
+        self.last_now
     }
 
-    /// The peer's close arrived with the bytes just recorded, so the last
-    /// known time is current.
-    pub(super) fn close_started_by_peer(&mut self) {
-        if self.close == CloseTimer::Off {
-            self.close = self.last_now.map_or(CloseTimer::Unstamped, CloseTimer::At);
+    /// A close started at `now` (the first start counts). Without a time
+    /// (the driver never passed one) there is no close deadline.
+    pub(super) fn close_started(&mut self, now: Option<Instant>) {
+        if self.close_start.is_none() {
+            self.close_start = now;
         }
     }
 }
@@ -119,15 +112,18 @@ impl Connection {
         }
     }
 
+    /// When the close is given up: `Config::close_timeout` after it
+    /// started (see [`Connection::close_deadline`]).
+    pub(super) fn close_deadline_inner(&self) -> Option<Instant> {
+        self.timers
+            .close_start
+            .map(|start| start + self.settings.config.close_timeout)
+    }
+
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         let timers = &self.timers;
         if self.awaiting_close() {
-            return match timers.close {
-                CloseTimer::Off => None,
-                // Due now: the driver calls handle_timeout, which stamps it.
-                CloseTimer::Unstamped => timers.last_now,
-                CloseTimer::At(start) => Some(start + self.settings.config.close_timeout),
-            };
+            return self.close_deadline();
         }
         if self.state != State::Open || self.failed || self.eof {
             return None;
@@ -157,14 +153,13 @@ impl Connection {
     pub(super) fn run_timers(&mut self, now: Instant) -> Result<(), Error> {
         self.timers.last_now = Some(now);
         if self.awaiting_close() {
-            match self.timers.close {
-                CloseTimer::Unstamped => self.timers.close = CloseTimer::At(now),
-                CloseTimer::At(start) if now >= start + self.settings.config.close_timeout => {
-                    let error = Error::CloseTimeout(self.settings.config.close_timeout);
-                    self.fail(&error);
-                    return Err(error);
-                }
-                _ => {}
+            if self
+                .close_deadline()
+                .is_some_and(|deadline| now >= deadline)
+            {
+                let error = Error::CloseTimeout(self.settings.config.close_timeout);
+                self.fail(&error);
+                return Err(error);
             }
             return Ok(());
         }

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -227,7 +228,8 @@ impl Connection {
             Message::Binary(data) => self.send_whole(DataKind::Binary, data),
             Message::Ping(data) => self.send_control(OpCode::Ping, data),
             Message::Pong(data) => self.send_control(OpCode::Pong, data),
-            Message::Close(frame) => self.start_close(frame),
+            // The close timer starts at the latest time the driver gave.
+            Message::Close(frame) => self.start_close(self.timers.now(), frame),
         }
     }
 
@@ -481,7 +483,11 @@ impl Connection {
         self.queue_frame(OpCode::Ping, payload);
     }
 
-    pub(super) fn start_close(&mut self, frame: Option<CloseFrame>) -> Result<(), SendError> {
+    pub(super) fn start_close(
+        &mut self,
+        now: Option<Instant>,
+        frame: Option<CloseFrame>,
+    ) -> Result<(), SendError> {
         if self.state != State::Open {
             return Ok(());
         }
@@ -499,7 +505,7 @@ impl Connection {
         self.state = State::CloseSent;
         // A message the peer is still sending is kept: it is delivered if
         // it completes before the peer's close (see State::CloseSent).
-        self.timers.close_started_locally();
+        self.timers.close_started(now);
         Ok(())
     }
 
