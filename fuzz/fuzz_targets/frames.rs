@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
     let delivery = if setup & 2 == 0 {
         Delivery::Messages
     } else {
-        Delivery::Fragments
+        Delivery::Chunks
     };
     let limits = if setup & 4 == 0 {
         Limits::default().max_frame_size(256).max_message_size(1024)

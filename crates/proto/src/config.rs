@@ -11,7 +11,7 @@ pub enum Delivery {
     #[default]
     Messages,
     /// Deliver the payload as it arrives
-    /// ([`Event::Fragment`](crate::Event::Fragment)), for applications that
+    /// ([`Event::Chunk`](crate::Event::Chunk)), for applications that
     /// handle huge messages chunk by chunk.
     ///
     /// A frame's payload is handed out in as many pieces as the reads it
@@ -30,7 +30,7 @@ pub enum Delivery {
     /// with their frame or message size. `Limits::max_message_size` still
     /// bounds each message's total, and `Limits::max_frame_size` each frame
     /// (and so what an extension-decoded frame buffers).
-    Fragments,
+    Chunks,
 }
 
 /// Behaviour of a [`Connection`](crate::Connection).
@@ -73,7 +73,7 @@ pub struct Config {
     /// Split outgoing data messages into frames of at most this many bytes.
     /// `None` (default) sends each message as one frame.
     pub max_outgoing_frame_size: Option<usize>,
-    /// Whole messages or streaming fragments. Default: whole messages.
+    /// Whole messages or streamed chunks. Default: whole messages.
     pub delivery: Delivery,
 }
 

@@ -37,7 +37,7 @@ pub use error::{Error, LimitError, ProtocolError, SendError};
 pub use extension::{Encoded, Extension, ExtensionOffer, ExtensionParam};
 pub use handshake::HandshakeError;
 pub use limits::Limits;
-pub use message::{DataKind, Event, Fragment, Message, Utf8Bytes};
+pub use message::{Chunk, DataKind, Event, Message, Utf8Bytes};
 pub use role::Role;
 pub use settings::Settings;
 pub use stats::Stats;

@@ -184,14 +184,17 @@ pub enum DataKind {
 }
 
 /// One piece of a data message, delivered in streaming mode
-/// ([`Delivery::Fragments`](crate::Delivery::Fragments)).
+/// ([`Delivery::Chunks`](crate::Delivery::Chunks)).
+///
+/// A chunk is not an RFC 6455 fragment: its boundaries follow the reads the
+/// bytes arrived in, not the peer's frames (see the `Delivery::Chunks` docs).
 ///
 /// Pieces arrive in order; the first has `first == true` and the last has
 /// `fin == true` (a one-piece message has both). For text, each piece has
 /// been validated so far, but a piece may end in the middle of a UTF-8
 /// sequence that the next piece completes, so pieces are plain bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fragment {
+pub struct Chunk {
     /// Text or binary: the type of the whole message.
     pub kind: DataKind,
     /// The (unmasked, decoded) payload of this piece.
@@ -206,10 +209,10 @@ pub struct Fragment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A complete message or a control frame. In
-    /// [`Delivery::Fragments`](crate::Delivery::Fragments) mode, data
-    /// messages arrive as [`Event::Fragment`] instead and this carries only
+    /// [`Delivery::Chunks`](crate::Delivery::Chunks) mode, data
+    /// messages arrive as [`Event::Chunk`] instead and this carries only
     /// `Ping`, `Pong` and `Close`.
     Message(Message),
     /// A piece of a data message, in streaming mode only.
-    Fragment(Fragment),
+    Chunk(Chunk),
 }

@@ -272,7 +272,7 @@ mod tests {
             (plain_pair as fn(Delivery) -> (Connection, Connection), 0),
             (deflate_pair, 1),
         ] {
-            let (mut client, mut server) = make_pair(Delivery::Fragments);
+            let (mut client, mut server) = make_pair(Delivery::Chunks);
             client.send(text(3000)).unwrap();
             let wire = drain(&mut client);
             // Small reads: a plain frame is streamed in many pieces.

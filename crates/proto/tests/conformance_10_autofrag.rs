@@ -73,7 +73,7 @@ fn case_10_1_1_text_65536_auto_fragmented_into_1300_byte_frames() {
         assert_fragmented(&frames, OP_TEXT, payload.as_bytes(), FRAME_SIZE);
 
         // The peer, in both delivery modes, gets the one message back.
-        for delivery in [Delivery::Messages, Delivery::Fragments] {
+        for delivery in [Delivery::Messages, Delivery::Chunks] {
             let peer = Setup {
                 role: peer_of(setup.role),
                 delivery,

@@ -171,7 +171,7 @@ fn case_6_4_1_fail_fast_on_the_fragment_with_an_out_of_range_code_point() {
         conn.receive(&frames[0]);
         conn.receive(&frames[1]);
         let mut result = conn.poll_event();
-        while let Ok(Some(switchboard_proto::Event::Fragment(_))) = result {
+        while let Ok(Some(switchboard_proto::Event::Chunk(_))) = result {
             result = conn.poll_event();
         }
         assert_eq!(
@@ -228,7 +228,7 @@ fn case_6_4_3_and_6_4_4_invalid_sequence_inside_one_chopped_frame() {
                     match conn.poll_event() {
                         Ok(None) => break,
                         // Streaming mode may hand out the valid start early.
-                        Ok(Some(switchboard_proto::Event::Fragment(piece))) => {
+                        Ok(Some(switchboard_proto::Event::Chunk(piece))) => {
                             streamed.extend_from_slice(&piece.payload)
                         }
                         Ok(Some(event)) => {
@@ -243,7 +243,7 @@ fn case_6_4_3_and_6_4_4_invalid_sequence_inside_one_chopped_frame() {
                 }
             }
             assert_eq!(error, Some(invalid_utf8()), "case {case} {setup:?}");
-            if setup.delivery == Delivery::Fragments {
+            if setup.delivery == Delivery::Chunks {
                 assert_eq!(
                     error_read,
                     Some(1),

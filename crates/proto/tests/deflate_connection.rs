@@ -195,8 +195,7 @@ fn corrupt_compressed_data_fails_the_connection_with_1007() {
 #[test]
 fn streaming_delivery_inflates_frame_by_frame() {
     let config = DeflateConfig::default();
-    let (mut client, mut server) =
-        connected(&config, &config, Limits::default(), Delivery::Fragments);
+    let (mut client, mut server) = connected(&config, &config, Limits::default(), Delivery::Chunks);
     let pieces = [json(2_000), json(3_000)];
     for (i, piece) in pieces.iter().enumerate() {
         client
@@ -212,7 +211,7 @@ fn streaming_delivery_inflates_frame_by_frame() {
     let mut received = Vec::new();
     for event in events(&mut server).unwrap() {
         match event {
-            Event::Fragment(fragment) => received.extend_from_slice(&fragment.payload),
+            Event::Chunk(fragment) => received.extend_from_slice(&fragment.payload),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -57,7 +57,7 @@ fn role_of(server: bool) -> Role {
 
 fn delivery_of(streaming: bool) -> Delivery {
     if streaming {
-        Delivery::Fragments
+        Delivery::Chunks
     } else {
         Delivery::Messages
     }

@@ -264,7 +264,7 @@ proptest! {
         let limits = Limits::default()
             .max_message_size(1 << 20)
             .memory_budget(budget.clone());
-        let delivery = if streaming { Delivery::Fragments } else { Delivery::Messages };
+        let delivery = if streaming { Delivery::Chunks } else { Delivery::Messages };
         let setup = Setup { role: Role::Server, delivery };
         let mut conn = setup.connection_with(limits);
         if compressed {

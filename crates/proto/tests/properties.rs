@@ -148,7 +148,7 @@ fn merge_fragments(events: Vec<Event>) -> Vec<Event> {
     let mut pending: Option<(DataKind, Vec<u8>)> = None;
     for event in events {
         match event {
-            Event::Fragment(f) => {
+            Event::Chunk(f) => {
                 assert_eq!(f.first, pending.is_none(), "first flag");
                 let (_, data) = pending.get_or_insert((f.kind, Vec::new()));
                 data.extend_from_slice(&f.payload);
@@ -208,7 +208,7 @@ proptest! {
         prop_assert_eq!(sent_frames(&mut whole), sent_frames(&mut chunked));
         prop_assert_eq!(whole.state(), chunked.state());
 
-        let mut streaming = Connection::new(receiver, config(Delivery::Fragments));
+        let mut streaming = Connection::new(receiver, config(Delivery::Chunks));
         let (fragments, error) = feed(&mut streaming, &bytes, &cuts);
         prop_assert_eq!(error, None);
         prop_assert_eq!(merge_fragments(fragments), expected);
@@ -234,7 +234,7 @@ proptest! {
         }
         bytes.extend(garbage);
         let limits = Limits::default().max_frame_size(200).max_message_size(400);
-        for delivery in [Delivery::Messages, Delivery::Fragments] {
+        for delivery in [Delivery::Messages, Delivery::Chunks] {
             let mut whole = Connection::with_limits(receiver, config(delivery), limits.clone());
             let expected = feed(&mut whole, &bytes, &[bytes.len().max(1)]);
             let mut chunked = Connection::with_limits(receiver, config(delivery), limits.clone());
@@ -298,7 +298,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_are_handled_within_limits(
         receiver in role(),
-        delivery in prop_oneof![Just(Delivery::Messages), Just(Delivery::Fragments)],
+        delivery in prop_oneof![Just(Delivery::Messages), Just(Delivery::Chunks)],
         chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..16),
         max_frame in 1usize..300,
     ) {

@@ -11,7 +11,7 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::Instant;
 
 use switchboard_proto::{
-    self as proto, CloseFrame, Connection, DataKind, Event, Fragment, Message, State,
+    self as proto, Chunk, CloseFrame, Connection, DataKind, Event, Message, State,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -168,30 +168,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     ) -> Poll<Option<Result<Message, Error>>> {
         Poll::Ready(ready!(self.poll_event(cx, aux)).map(|event| match event? {
             Event::Message(message) => Ok(message),
-            Event::Fragment(_) => Err(Error::Misuse(
-                "Delivery::Fragments hands out message pieces; read them with recv_fragment or recv_event",
+            Event::Chunk(_) => Err(Error::Misuse(
+                "Delivery::Chunks hands out message pieces; read them with recv_chunk or recv_event",
             )),
         }))
     }
 
     /// The next piece of a data message; control frames are skipped.
-    pub(crate) fn poll_fragment(
+    pub(crate) fn poll_chunk(
         &mut self,
         cx: &mut Context<'_>,
         aux: Option<&Waker>,
-    ) -> Poll<Option<Result<Fragment, Error>>> {
+    ) -> Poll<Option<Result<Chunk, Error>>> {
         loop {
             let fragment = match ready!(self.poll_event(cx, aux)) {
                 None => return Poll::Ready(None),
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-                Some(Ok(Event::Fragment(fragment))) => fragment,
-                Some(Ok(Event::Message(Message::Text(text)))) => Fragment {
+                Some(Ok(Event::Chunk(fragment))) => fragment,
+                Some(Ok(Event::Message(Message::Text(text)))) => Chunk {
                     kind: DataKind::Text,
                     payload: text.into_bytes(),
                     first: true,
                     fin: true,
                 },
-                Some(Ok(Event::Message(Message::Binary(payload)))) => Fragment {
+                Some(Ok(Event::Message(Message::Binary(payload)))) => Chunk {
                     kind: DataKind::Binary,
                     payload,
                     first: true,

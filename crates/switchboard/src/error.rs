@@ -105,7 +105,7 @@ pub enum Error {
     ///
     /// Likely cause: the peer sends bigger messages than expected. Raise
     /// `Limits::max_frame_size`/`max_message_size` if the peer is trusted,
-    /// or use streaming delivery ([`WebSocket::recv_fragment`](crate::WebSocket::recv_fragment)).
+    /// or use streaming delivery ([`WebSocket::recv_chunk`](crate::WebSocket::recv_chunk)).
     #[error("size limit exceeded (close code 1009): {0}")]
     LimitExceeded(#[from] LimitError),
 

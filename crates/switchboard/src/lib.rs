@@ -203,7 +203,7 @@
 //!
 //! | method | cancel safe? |
 //! | --- | --- |
-//! | `recv`, `recv_event`, `recv_fragment`, `Stream::next` | yes: received bytes live in the connection, not the future (proven by `tests/cancel_safety.rs`) |
+//! | `recv`, `recv_event`, `recv_chunk`, `Stream::next` | yes: received bytes live in the connection, not the future (proven by `tests/cancel_safety.rs`) |
 //! | `feed` | yes: the message is queued only when the future completes |
 //! | `flush` | yes: progress is kept in the transmit buffer |
 //! | `send`, `send_fragment` | no: if dropped, the message may or may not have been queued (it is then sent by the next flush) |
@@ -212,8 +212,8 @@
 //!
 //! ## Streaming huge messages
 //!
-//! With [`Delivery::Fragments`] the receiver gets each frame's payload as it
-//! arrives ([`WebSocket::recv_fragment`]); [`WebSocket::send_fragment`]
+//! With [`Delivery::Chunks`] the receiver gets each frame's payload as it
+//! arrives ([`WebSocket::recv_chunk`]); [`WebSocket::send_fragment`]
 //! sends a message piece by piece. Neither side buffers the whole message.
 //!
 //! ## hyper and axum
@@ -301,7 +301,7 @@ pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use switchboard_proto::deflate::DeflateConfig;
 pub use switchboard_proto::handshake::UpgradeRequest;
 pub use switchboard_proto::{
-    CloseCode, CloseFrame, Config, DataKind, Delivery, Event, Fragment, Limits, Message,
+    Chunk, CloseCode, CloseFrame, Config, DataKind, Delivery, Event, Limits, Message,
     ReceivedClose, Role, Settings, State, Stats, Utf8Bytes,
 };
 pub use websocket::WebSocket;

@@ -15,9 +15,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::task::AtomicWaker;
-use switchboard_proto::{
-    CloseCode, CloseFrame, DataKind, Event, Fragment, Message, Stats, Utf8Bytes,
-};
+use switchboard_proto::{Chunk, CloseCode, CloseFrame, DataKind, Event, Message, Stats, Utf8Bytes};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::core::Core;
@@ -127,11 +125,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
     }
 
     /// Receives the next piece of a data message; see
-    /// [`WebSocket::recv_fragment`].
+    /// [`WebSocket::recv_chunk`].
     ///
     /// **Cancel safety:** cancel safe.
-    pub async fn recv_fragment(&mut self) -> Option<Result<Fragment, Error>> {
-        poll_fn(|cx| self.poll_with(cx, Core::poll_fragment)).await
+    pub async fn recv_chunk(&mut self) -> Option<Result<Chunk, Error>> {
+        poll_fn(|cx| self.poll_with(cx, Core::poll_chunk)).await
     }
 
     /// The connection's counters, shared by both halves; see

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use switchboard_proto::{
-    CloseCode, CloseFrame, Config, Connection, DataKind, Event, Fragment, Limits, Message, Role,
+    Chunk, CloseCode, CloseFrame, Config, Connection, DataKind, Event, Limits, Message, Role,
     State, Stats, Utf8Bytes,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -69,8 +69,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// the connection has ended; a clean close yields `Message::Close` first,
     /// an abnormal end yields an [`Error`] first.
     ///
-    /// With [`Delivery::Fragments`](crate::Delivery::Fragments) data arrives
-    /// in pieces: use [`recv_fragment`](WebSocket::recv_fragment) or
+    /// With [`Delivery::Chunks`](crate::Delivery::Chunks) data arrives
+    /// in pieces: use [`recv_chunk`](WebSocket::recv_chunk) or
     /// [`recv_event`](WebSocket::recv_event); this method then returns
     /// [`Error::Misuse`] for each piece.
     ///
@@ -83,7 +83,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Receives the next protocol event: a whole message or control frame,
-    /// or (with [`Delivery::Fragments`](crate::Delivery::Fragments)) one
+    /// or (with [`Delivery::Chunks`](crate::Delivery::Chunks)) one
     /// piece of a data message.
     ///
     /// **Cancel safety:** cancel safe, as [`recv`](WebSocket::recv).
@@ -99,8 +99,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// each whole message comes as one piece with `first` and `fin` set.
     ///
     /// **Cancel safety:** cancel safe, as [`recv`](WebSocket::recv).
-    pub async fn recv_fragment(&mut self) -> Option<Result<Fragment, Error>> {
-        poll_fn(|cx| self.core.poll_fragment(cx, None)).await
+    pub async fn recv_chunk(&mut self) -> Option<Result<Chunk, Error>> {
+        poll_fn(|cx| self.core.poll_chunk(cx, None)).await
     }
 
     // --------------------------------------------------------------- sending

@@ -89,7 +89,7 @@ async fn huge_message_streams_in_fragments_without_reassembly() {
         let (mut client, mut server) = pair_with(
             ClientBuilder::new,
             ServerBuilder::new()
-                .config(Config::default().delivery(Delivery::Fragments))
+                .config(Config::default().delivery(Delivery::Chunks))
                 .limits(
                     Limits::default()
                         .max_frame_size(PIECE)
@@ -110,7 +110,7 @@ async fn huge_message_streams_in_fragments_without_reassembly() {
         let mut total = 0;
         let mut pieces = 0;
         loop {
-            let fragment = server.recv_fragment().await.unwrap().unwrap();
+            let fragment = server.recv_chunk().await.unwrap().unwrap();
             assert_eq!(fragment.kind, DataKind::Binary);
             assert_eq!(fragment.first, total == 0);
             assert!(fragment.payload.len() <= PIECE);
@@ -131,7 +131,7 @@ async fn huge_message_streams_in_fragments_without_reassembly() {
         // ... and the connection is still fine.
         client.send(Message::text("y")).await.unwrap();
         match server.recv_event().await.unwrap().unwrap() {
-            Event::Fragment(f) => assert_eq!(&f.payload[..], b"y"),
+            Event::Chunk(f) => assert_eq!(&f.payload[..], b"y"),
             other => panic!("{other:?}"),
         }
     })

@@ -124,7 +124,7 @@ impl Wire for WsWire {
                 Some(Event::Message(Message::Close(frame))) => {
                     bail!("the server closed the WebSocket connection ({frame:?})")
                 }
-                Some(Event::Fragment(_)) => {
+                Some(Event::Chunk(_)) => {
                     bail!("received a fragment although whole messages were configured (a bug)")
                 }
             };

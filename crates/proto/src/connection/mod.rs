@@ -292,7 +292,7 @@ impl Connection {
     }
 
     /// Queues one piece of a streamed data message; `first`/`fin` as in
-    /// [`crate::Fragment`]. Control frames may be sent between pieces.
+    /// [`crate::Chunk`]. Control frames may be sent between pieces.
     pub fn send_fragment(
         &mut self,
         kind: DataKind,

@@ -166,7 +166,7 @@ impl Connection {
     /// The wire size (header and payload) of the frame at the front of the
     /// receive buffer while it is incomplete: its header has arrived, its
     /// payload not yet all. `None` when the buffer holds no such frame, and
-    /// in [`Delivery::Fragments`] mode, where payloads are handed out as
+    /// in [`Delivery::Chunks`] mode, where payloads are handed out as
     /// they arrive instead of being buffered.
     pub fn incomplete_frame_len(&self) -> Option<usize> {
         self.front_frame_len().filter(|_| self.whole_frames())
@@ -176,7 +176,7 @@ impl Connection {
     /// delivery consumes each header at once and hands the payload out as
     /// it arrives, so it never waits for a whole frame).
     fn whole_frames(&self) -> bool {
-        self.settings.config.delivery != Delivery::Fragments
+        self.settings.config.delivery != Delivery::Chunks
     }
 
     /// The wire size of the incomplete frame whose header starts the

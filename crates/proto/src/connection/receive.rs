@@ -8,7 +8,7 @@ use crate::frame::{FrameHeader, OpCode};
 use crate::mask::{apply_mask, apply_mask_at};
 use crate::utf8::Utf8Validator;
 use crate::{
-    CloseCode, CloseFrame, DataKind, Delivery, Error, Event, Fragment, LimitError, Message,
+    Chunk, CloseCode, CloseFrame, DataKind, Delivery, Error, Event, LimitError, Message,
     ProtocolError, Role, Utf8Bytes,
 };
 
@@ -96,7 +96,7 @@ impl IncomingMessage {
         let first = !self.delivered_first;
         self.delivered_first = true;
         self.delivered_len += payload.len();
-        Event::Fragment(Fragment {
+        Event::Chunk(Chunk {
             kind: self.kind,
             payload,
             first,
@@ -170,7 +170,7 @@ impl Connection {
             OpCode::Continuation => self.incoming.message.as_ref().is_some_and(|m| m.rsv != 0),
             _ => header.rsv != 0,
         };
-        if self.settings.config.delivery == Delivery::Fragments && !extension_message {
+        if self.settings.config.delivery == Delivery::Chunks && !extension_message {
             self.timers.frame_received();
             self.read_buf.advance(header_len);
             self.begin_frame(&header);
@@ -369,7 +369,7 @@ impl Connection {
     /// frame in streaming mode.
     fn on_data_frame(&mut self, fin: bool, payload: BytesMut) -> Result<Step, Error> {
         let max_message = self.settings.limits.max_message_size;
-        let streaming = self.settings.config.delivery == Delivery::Fragments;
+        let streaming = self.settings.config.delivery == Delivery::Chunks;
         let Some(message) = self.incoming.message.as_mut() else {
             return Ok(Step::Continue);
         };

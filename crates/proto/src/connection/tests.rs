@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use super::*;
 use crate::extension::{RSV1, RSV2};
 use crate::frame::OpCode;
-use crate::{CloseCode, Delivery, Encoded, Fragment, LimitError, ProtocolError};
+use crate::{Chunk, CloseCode, Delivery, Encoded, LimitError, ProtocolError};
 
 /// The frame builder and decoder the integration tests use too, written
 /// by hand apart from the crate's codec.
@@ -557,11 +557,11 @@ fn close_argument_checks() {
 // ------------------------------------------------------------ streaming mode
 
 fn streaming(role: Role) -> Connection {
-    Connection::new(role, Config::default().delivery(Delivery::Fragments))
+    Connection::new(role, Config::default().delivery(Delivery::Chunks))
 }
 
 fn fragment(kind: DataKind, payload: &[u8], first: bool, fin: bool) -> Event {
-    Event::Fragment(Fragment {
+    Event::Chunk(Chunk {
         kind,
         payload: Bytes::copy_from_slice(payload),
         first,
@@ -601,13 +601,13 @@ fn fragments_mode_unmasks_pieces_and_keeps_frame_boundaries() {
     let text: Vec<u8> = got
         .iter()
         .filter_map(|e| match e {
-            Event::Fragment(f) => Some(f.payload.to_vec()),
+            Event::Chunk(f) => Some(f.payload.to_vec()),
             _ => None,
         })
         .flatten()
         .collect();
     assert_eq!(text, "héllo".as_bytes());
-    let Event::Fragment(first) = &got[0] else {
+    let Event::Chunk(first) = &got[0] else {
         panic!()
     };
     assert!(first.first && !first.fin);
@@ -630,7 +630,7 @@ fn fragments_mode_fails_fast_on_invalid_utf8_and_checks_message_total() {
     let limits = Limits::default().max_message_size(8);
     let conn = Connection::with_limits(
         Role::Server,
-        Config::default().delivery(Delivery::Fragments),
+        Config::default().delivery(Delivery::Chunks),
         limits,
     );
     let mut bytes = c(0x02, &[0; 5]);
@@ -1201,7 +1201,7 @@ fn invalid_utf8_inside_an_incomplete_text_frame_fails_fast() {
 
 #[test]
 fn a_message_in_progress_when_we_close_is_completed_and_delivered() {
-    for delivery in [Delivery::Messages, Delivery::Fragments] {
+    for delivery in [Delivery::Messages, Delivery::Chunks] {
         let mut srv = Connection::new(Role::Server, Config::default().delivery(delivery));
         srv.receive(&c(0x01, b"hello "));
         let before = events(&mut srv).unwrap();
@@ -1213,7 +1213,7 @@ fn a_message_in_progress_when_we_close_is_completed_and_delivered() {
         got.extend(events(&mut srv).unwrap());
         let expected = match delivery {
             Delivery::Messages => vec![msg(Message::text("hello world"))],
-            Delivery::Fragments => vec![
+            Delivery::Chunks => vec![
                 fragment(DataKind::Text, b"hello ", true, false),
                 fragment(DataKind::Text, b"world", false, true),
             ],
@@ -1618,10 +1618,7 @@ fn incomplete_frame_len_reports_a_frame_whose_payload_is_still_arriving() {
     assert_eq!(srv.incomplete_frame_len(), Some(6 + 5));
 
     // Streaming delivery never buffers a whole frame.
-    let mut streaming = Connection::new(
-        Role::Server,
-        Config::default().delivery(Delivery::Fragments),
-    );
+    let mut streaming = Connection::new(Role::Server, Config::default().delivery(Delivery::Chunks));
     streaming.receive(&frame[..5_000]);
     assert_eq!(streaming.incomplete_frame_len(), None);
     assert_eq!(events(&mut streaming).unwrap().len(), 1, "first piece");

@@ -67,7 +67,7 @@
 //!   with a 9-bit window.
 //! * **Flushing.** Every piece of a message ends with a sync flush, so the
 //!   receiver can inflate each frame as it arrives (streamed messages,
-//!   [`Delivery::Fragments`](crate::Delivery::Fragments)); the trailing
+//!   [`Delivery::Chunks`](crate::Delivery::Chunks)); the trailing
 //!   `00 00 ff ff` is removed from the last piece (RFC 7692 §7.2.1) and put
 //!   back before inflating (§7.2.2). A peer's block with BFINAL set
 //!   (§7.2.3.4) ends a DEFLATE stream; the decoder starts a new one for

@@ -15,8 +15,8 @@ use std::io::IoSlice;
 
 use bytes::Bytes;
 use switchboard_proto::{
-    CloseCode, Config, Connection, DataKind, Delivery, Error, Event, Fragment, Limits, Message,
-    Role, State, Utf8Bytes,
+    Chunk, CloseCode, Config, Connection, DataKind, Delivery, Error, Event, Limits, Message, Role,
+    State, Utf8Bytes,
 };
 
 mod wire_bytes;
@@ -103,11 +103,11 @@ pub const SETUPS: [Setup; 4] = [
     },
     Setup {
         role: Role::Client,
-        delivery: Delivery::Fragments,
+        delivery: Delivery::Chunks,
     },
     Setup {
         role: Role::Server,
-        delivery: Delivery::Fragments,
+        delivery: Delivery::Chunks,
     },
 ];
 
@@ -550,22 +550,18 @@ pub fn normalize(events: &[Event], delivery: Delivery) -> Vec<Message> {
     for event in events {
         match event {
             Event::Message(message) => {
-                if delivery == Delivery::Fragments {
+                if delivery == Delivery::Chunks {
                     assert!(!message.is_data(), "whole data message in streaming mode");
                 }
                 messages.push(message.clone());
             }
-            Event::Fragment(Fragment {
+            Event::Chunk(Chunk {
                 kind,
                 payload,
                 first,
                 fin,
             }) => {
-                assert_eq!(
-                    delivery,
-                    Delivery::Fragments,
-                    "fragment event in message mode"
-                );
+                assert_eq!(delivery, Delivery::Chunks, "fragment event in message mode");
                 match (&mut partial, first) {
                     (None, true) => {
                         partial = Some((*kind, payload.to_vec()));

@@ -590,7 +590,7 @@ pub fn run_echo(negotiated: Negotiated, corpus: &Corpus, len: usize, fragment: u
         Role::Server => Role::Client,
     };
     let their_delivery = if fragment > 0 {
-        Delivery::Fragments
+        Delivery::Chunks
     } else {
         Delivery::Messages
     };
@@ -662,7 +662,7 @@ fn transfer(
     );
     assert!(events
         .iter()
-        .all(|e| matches!(e, Event::Message(_) | Event::Fragment(_))));
+        .all(|e| matches!(e, Event::Message(_) | Event::Chunk(_))));
     on_wire
 }
 

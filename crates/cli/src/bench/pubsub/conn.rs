@@ -141,7 +141,7 @@ impl PubSubConnection {
                 Some(Event::Message(Message::Close(frame))) => {
                     bail!("the server closed the WebSocket connection ({frame:?})")
                 }
-                Some(Event::Fragment(_)) => {
+                Some(Event::Chunk(_)) => {
                     bail!("received a fragment although whole messages were configured (a bug)")
                 }
             };
