@@ -18,17 +18,23 @@
 # HAProxy's CPU per delivery, and the ratio of node CPU per delivery to memory-1's
 # (the issue's goal: at most 1.3x).
 #
-# Every node runs one tokio worker (TOKIO_WORKER_THREADS=1) pinned with Redis to
-# SERVER_CPU; the load generator and HAProxy are pinned to LOADGEN_CPU. On a two-core
-# machine the three nodes of redis-3 share one core, so deliveries/s cannot grow with
-# nodes here; the per-node CPU per delivery is what tells how it grows on more cores
-# (see docs/scaling.md).
+# Every node runs one tokio worker (TOKIO_WORKER_THREADS=1) pinned with Redis and
+# HAProxy to SERVER_CPU; the load generator alone is pinned to LOADGEN_CPU (with
+# HAProxy beside it, the load generator under SCHED_FIFO starved it and the latencies
+# measured HAProxy's wait for a CPU). Node CPU is per process, so HAProxy's share of
+# the core does not count as the nodes'; it shows in the latencies of every scenario
+# alike. On a two-core machine the three nodes of redis-3 share one core, so
+# deliveries/s cannot grow with nodes here; the per-node CPU per delivery is what
+# tells how it grows on more cores (see docs/scaling.md).
 #
 # Knobs (environment):
 #   SCENARIOS="memory-1 redis-1 redis-3"
 #   SUBSCRIBERS=2000 CHANNELS=20 PUBLISHERS=2 RATE=500 SIZE=100
 #   DURATION=5 WARMUP=1 ROUNDS=1
 #   SERVER_CPU=0 LOADGEN_CPU=1
+#   BENCH_SCHED=fifo                    as in bench/run.sh: every process of the run under
+#                                       chrt -f 1 (root), so other work on the machine does
+#                                       not starve it; nice or none otherwise
 #   SKIP_BUILD=1                        use target/release/switchboard as built
 #   SWITCHBOARD=path LOADGEN=path
 #   OUT=bench/results/hub-redis-<timestamp>
@@ -51,6 +57,7 @@ WARMUP=${WARMUP:-1}
 ROUNDS=${ROUNDS:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
+BENCH_SCHED=${BENCH_SCHED:-fifo}
 OUT=${OUT:-"$BENCH_DIR/results/hub-redis-$(date -u +%Y%m%dT%H%M%SZ)"}
 PATH="$PATH:/usr/sbin"
 
@@ -58,6 +65,7 @@ for tool in redis-server redis-cli haproxy jq curl taskset; do
   command -v "$tool" >/dev/null || { echo "$tool is missing: run scripts/install-deps.sh (as root)" >&2; exit 1; }
 done
 SUBSCRIBERS=$(bench_fit_connections "$SUBSCRIBERS")
+bench_sched_prefix
 
 SWITCHBOARD=${SWITCHBOARD:-"$ROOT_DIR/target/release/switchboard"}
 LOADGEN=${LOADGEN:-"$ROOT_DIR/target/release/switchboard-bench"}
@@ -103,7 +111,7 @@ wait_ready() { # PORT PID
 }
 
 start_redis() {
-  taskset -c "$SERVER_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  "${SCHED[@]}" taskset -c "$SERVER_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$WORK" > "$OUT/redis.log" 2>&1 &
   PIDS+=($!); REDIS_PID=$!
   for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
@@ -114,7 +122,7 @@ start_node() { # INDEX ENGINE
   local port; port=$(node_port "$1")
   local engine_args=()
   if [[ $2 == redis ]]; then engine_args=(--engine redis --redis-url "redis://127.0.0.1:$REDIS_PORT" --node-name "node$1"); fi
-  TOKIO_WORKER_THREADS=1 taskset -c "$SERVER_CPU" "$SWITCHBOARD" serve --config "$WORK/serve.toml" \
+  TOKIO_WORKER_THREADS=1 "${SCHED[@]}" taskset -c "$SERVER_CPU" "$SWITCHBOARD" serve --config "$WORK/serve.toml" \
     --listen "127.0.0.1:$port" --max-connections 20000 --connection-rate 0 "${engine_args[@]}" \
     > "$OUT/node$1-$SCENARIO.log" 2>&1 &
   PIDS+=($!); NODE_PIDS+=($!)
@@ -130,7 +138,7 @@ start_haproxy() { # NODES
     printf '    default-server inter 1s fall 1 rise 1\n'
     for i in $(seq "$1"); do printf '    server node%s 127.0.0.1:%s check\n' "$i" "$(node_port "$i")"; done
   } > "$WORK/haproxy.cfg"
-  taskset -c "$LOADGEN_CPU" haproxy -db -f "$WORK/haproxy.cfg" > "$OUT/haproxy-$SCENARIO.log" 2>&1 &
+  "${SCHED[@]}" taskset -c "$SERVER_CPU" haproxy -db -f "$WORK/haproxy.cfg" > "$OUT/haproxy-$SCENARIO.log" 2>&1 &
   PIDS+=($!); HAPROXY_PID=$!
   wait_ready "$HAPROXY_PORT" "$HAPROXY_PID"
 }
@@ -146,7 +154,7 @@ run_scenario() { # SCENARIO ROUND
   start_haproxy "$nodes"
   sleep 1.5 # every node through its first health check
   local report="$OUT/$SCENARIO-round$2.json" ready="$WORK/ready-$SCENARIO-$2"
-  taskset -c "$LOADGEN_CPU" "$LOADGEN" --no-progress --json --pubsub centrifuge \
+  "${SCHED[@]}" taskset -c "$LOADGEN_CPU" "$LOADGEN" --no-progress --json --pubsub centrifuge \
     --channel-prefix bench:ch -c "$SUBSCRIBERS" --channels "$CHANNELS" --publishers "$PUBLISHERS" \
     --rate "$RATE" -s "$SIZE" -d "$DURATION" -w "$WARMUP" --connect-concurrency 64 \
     --ready-file "$ready" "ws://127.0.0.1:$HAPROXY_PORT/connection/websocket" > "$report" &
@@ -192,7 +200,7 @@ done
 
 {
   echo "hub-redis.sh, $STARTED, load at start $LOAD_AT_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "$SUBSCRIBERS subscribers, $CHANNELS channels, $PUBLISHERS publishers, $RATE pub/s, $SIZE B, ${DURATION}s (+${WARMUP}s warm-up), $ROUNDS round(s); through HAProxy"
+  echo "$SUBSCRIBERS subscribers, $CHANNELS channels, $PUBLISHERS publishers, $RATE pub/s, $SIZE B, ${DURATION}s (+${WARMUP}s warm-up), $ROUNDS round(s); through HAProxy; scheduling $BENCH_SCHED"
   echo
   printf '%-9s %5s %11s %9s %9s %11s %9s %20s %10s %10s %8s\n' scenario round deliveries/s p50_us p99_us node_us/del vs_mem per_node_share redis_us/del hapx_us/del errors
   jq -rs '
