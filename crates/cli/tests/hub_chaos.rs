@@ -180,7 +180,8 @@ fn client_kill_pubsub_loses_nothing() {
 
 /// node1 SIGKILLed (no drain): its clients lose their connections, HAProxy
 /// sends their reconnects to the other nodes, and they recover every
-/// publication there; node1 comes back afterwards. Bound: 90 s.
+/// publication there; node1's presence entries and registry entry expire
+/// (no ghosts); node1 comes back afterwards. Bound: 90 s.
 #[test]
 fn node_sigkill_loses_nothing() {
     chaos_test("node_sigkill_loses_nothing", async {
@@ -189,6 +190,23 @@ fn node_sigkill_loses_nothing() {
         let on_node1 = run.cluster.clients_per_node().await[0].expect("node1 /info");
         run.cluster.nodes[0].kill();
         run.publish_more(AFTER_FAULT).await;
+        // No ghosts: node1's members and its registry entry expire (TTL 3 s)
+        // while its clients are counted once, on their new nodes.
+        let clean = eventually(Duration::from_secs(15), || async {
+            run.presence_clients().await == Some(CLIENTS as u64)
+                && run
+                    .registered_nodes()
+                    .await
+                    .is_some_and(|n| n == ["node2", "node3"])
+        })
+        .await;
+        assert!(
+            clean,
+            "15 s after node1 died, presence should count the {CLIENTS} clients once and the \
+             registry list node2 and node3: presence {:?}, registry {:?}",
+            run.presence_clients().await,
+            run.registered_nodes().await
+        );
         run.cluster.nodes[0].start_again().await;
         run.publish_more(AFTER_FAULT / 2).await;
         let outcome = run.finish().await;

@@ -13,6 +13,12 @@ use super::http;
 /// How long a node may take from spawn to `/ready` 200.
 pub const READY_DEADLINE: Duration = Duration::from_secs(15);
 
+/// `--redis-presence-ttl` of every Redis node.
+pub const PRESENCE_TTL: &str = "3s";
+
+/// `--redis-node-ttl` of every Redis node.
+pub const NODE_TTL: &str = "3s";
+
 /// Which engine the node runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Engine {
@@ -103,7 +109,11 @@ impl Node {
         if let Engine::Redis { url } = &self.spec.engine {
             command
                 .args(["--engine", "redis", "--redis-url", url])
-                .args(["--node-name", &self.spec.name]);
+                .args(["--node-name", &self.spec.name])
+                // Short, so that a dead node's members and registry entry
+                // expire within a test (the defaults are 60 s and 30 s).
+                .args(["--redis-presence-ttl", PRESENCE_TTL])
+                .args(["--redis-node-ttl", NODE_TTL]);
         }
         let child = command
             .env("RUST_LOG", "info")

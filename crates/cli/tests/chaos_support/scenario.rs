@@ -121,6 +121,18 @@ impl ChaosRun {
             .and_then(|r| r["num_clients"].as_u64())
     }
 
+    /// The node names the server API's `info` lists (the Redis registry).
+    pub async fn registered_nodes(&self) -> Option<Vec<String>> {
+        let info = self.api("info", json!({})).await.ok()?;
+        let mut names: Vec<String> = info["nodes"]
+            .as_array()?
+            .iter()
+            .filter_map(|n| n["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        Some(names)
+    }
+
     /// Stops the publisher, waits (bounded) until every subscriber reached
     /// the last publish, and checks every subscriber; fails the test with
     /// every violation, the events around it and the cluster's logs.
