@@ -9,9 +9,11 @@
 // first); then it publishes --count messages through the server API at --base
 // every --interval-ms (each with an idempotency key, retried until
 // acknowledged), waits until the page shows the last one, and prints one JSON
-// line with what the page shows.
+// line with what the page shows. With --offline the page goes offline
+// (DevTools network emulation) before the publishing starts and comes back
+// once it is over, so it misses every message while its node drains.
 //
-//   node hub-drain.js --base http://127.0.0.1:PORT [--count 60]
+//   node hub-drain.js --base http://127.0.0.1:PORT [--count 60] [--offline]
 //                     [--interval-ms 50] [--screenshot FILE] [--timeout 90]
 //
 // Exit status: 0 when the run completed (assertions are the caller's), 2 on
@@ -24,15 +26,18 @@ const { launchWithTimeout, runMain, writeLine } = require('./chromium');
 const STEP_TIMEOUT = 30000;
 const CHANNEL = 'chat';
 
-function watch(page) {
+// Everything that went wrong on the page, each tagged with whether the page
+// was offline then.
+function watch(page, state) {
   const problems = [];
+  const add = (kind, text) => problems.push({ kind, text, offline: state.offline });
   page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push({ kind: 'console', text: msg.text() });
+    if (msg.type() === 'error') add('console', msg.text());
   });
-  page.on('pageerror', (err) => problems.push({ kind: 'pageerror', text: String(err) }));
-  page.on('requestfailed', (req) => problems.push({ kind: 'requestfailed', text: `${req.url()} ${req.failure()?.errorText}` }));
+  page.on('pageerror', (err) => add('pageerror', String(err)));
+  page.on('requestfailed', (req) => add('requestfailed', `${req.url()} ${req.failure()?.errorText}`));
   page.on('response', (res) => {
-    if (res.status() >= 400) problems.push({ kind: 'http', text: `${res.status()} ${res.url()}` });
+    if (res.status() >= 400) add('http', `${res.status()} ${res.url()}`);
   });
   return problems;
 }
@@ -84,6 +89,7 @@ async function main() {
     options: {
       base: { type: 'string' },
       count: { type: 'string', default: '60' },
+      offline: { type: 'boolean', default: false },
       'interval-ms': { type: 'string', default: '50' },
       screenshot: { type: 'string' },
       timeout: { type: 'string', default: '90' },
@@ -93,7 +99,8 @@ async function main() {
   const { browser, timer } = await launchWithTimeout({ timeoutSeconds: values.timeout });
   const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
   const page = await context.newPage();
-  const problems = watch(page);
+  const state = { offline: false };
+  const problems = watch(page, state);
 
   await page.goto(`${values.base}/?name=alice&channel=${CHANNEL}`);
   await page.waitForSelector('body[data-subscribed="1"]', { timeout: STEP_TIMEOUT });
@@ -109,6 +116,11 @@ async function main() {
   writeLine({ event: 'subscribed', offset: first.offset });
 
   if ((await nextLine()) !== 'go') throw new Error('expected "go" on stdin');
+  if (values.offline) {
+    state.offline = true;
+    await context.setOffline(true);
+    await page.waitForFunction(() => document.querySelector('#state').dataset.state !== 'connected', null, { timeout: STEP_TIMEOUT });
+  }
   const count = Number(values.count);
   const published = [];
   let retried = 0;
@@ -118,10 +130,12 @@ async function main() {
     if (result.retried) retried += 1;
     await new Promise((r) => setTimeout(r, Number(values['interval-ms'])));
   }
+  if (values.offline) await context.setOffline(false);
   const last = `during ${count}`;
   await page.waitForFunction((t) => document.querySelector('#messages li:last-child .text')?.textContent === t, last, {
     timeout: STEP_TIMEOUT,
   });
+  state.offline = false;
 
   const result = {
     event: 'done',

@@ -1,5 +1,7 @@
 //! The hub demo page behind HAProxy in front of two nodes on the Redis
-//! engine, while the node it is connected to drains (issue 13, point 3).
+//! engine, while the node it is connected to drains (issue 13, point 3),
+//! online and, as in hub_browser.rs, offline through DevTools network
+//! emulation while it happens.
 //! The page (headless Chromium, interop/browser/hub-drain.js) loads through
 //! HAProxy while only node1 runs, so it lands there; node2 starts; then the
 //! server API publishes 60 messages through HAProxy while node1 gets
@@ -78,7 +80,26 @@ fn pairs(list: &Value) -> Vec<(u64, String)> {
 
 #[test]
 fn page_behind_haproxy_moves_to_the_other_node_when_its_node_drains_and_loses_nothing() {
-    let name = "page_behind_haproxy_moves_to_the_other_node_when_its_node_drains_and_loses_nothing";
+    drain_scenario(
+        "page_behind_haproxy_moves_to_the_other_node_when_its_node_drains_and_loses_nothing",
+        false,
+    );
+}
+
+/// The same, with the page offline (DevTools network emulation) from before
+/// the first message until after the last: it misses all 60 while node1
+/// drains, comes back through HAProxy to node2 and recovers all of them.
+#[test]
+fn page_offline_while_its_node_drains_recovers_every_message_on_the_other_node() {
+    drain_scenario(
+        "page_offline_while_its_node_drains_recovers_every_message_on_the_other_node",
+        true,
+    );
+}
+
+/// Runs hub-drain.js (with `--offline` when `offline`) against two nodes
+/// behind HAProxy while node1 drains, and asserts what the page shows.
+fn drain_scenario(name: &str, offline: bool) {
     if skip_requested(name) {
         return;
     }
@@ -110,10 +131,15 @@ fn page_behind_haproxy_moves_to_the_other_node_when_its_node_drains_and_loses_no
         .await;
         assert!(routed, "HAProxy did not route to node1: {}", proxy.log());
 
-        let screenshot = dir.path().join("hub-drain.png");
+        let screenshot = dir.path().join(if offline {
+            "hub-drain-offline.png"
+        } else {
+            "hub-drain.png"
+        });
         let mut driver = tokio::process::Command::new("node")
             .current_dir(repo().join("interop"))
             .arg("browser/hub-drain.js")
+            .args(offline.then_some("--offline"))
             .args(["--base", &format!("http://{entry}")])
             .args(["--count", &DURING.to_string(), "--timeout", "100"])
             .arg("--screenshot")
@@ -192,8 +218,27 @@ fn page_behind_haproxy_moves_to_the_other_node_when_its_node_drains_and_loses_no
             "the page resubscribed after node1 drained: {result}"
         );
         assert_eq!(result["notice"]["kind"], "recovered", "{result}");
+        if offline {
+            assert_eq!(
+                result["notice"]["text"],
+                format!("recovered {DURING} missed messages"),
+                "offline for all {DURING} messages, the page missed and recovered each: {result}"
+            );
+        }
         assert_eq!(result["state"], "connected", "{result}");
-        let problems = result["problems"].as_array().expect("problems");
+        // Chromium logs a reconnect attempt made while the page is offline
+        // (ERR_INTERNET_DISCONNECTED); the SDK keeps retrying by design.
+        let problems: Vec<&Value> = result["problems"]
+            .as_array()
+            .expect("problems")
+            .iter()
+            .filter(|problem| {
+                !(problem["offline"] == true
+                    && problem["text"]
+                        .as_str()
+                        .is_some_and(|text| text.contains("ERR_INTERNET_DISCONNECTED")))
+            })
+            .collect();
         assert!(
             problems.is_empty(),
             "console errors or failed requests: {problems:#?}"
@@ -201,7 +246,7 @@ fn page_behind_haproxy_moves_to_the_other_node_when_its_node_drains_and_loses_no
         let bytes = std::fs::read(&screenshot).expect("the screenshot was written");
         assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
         if let Ok(keep) = std::env::var("SWITCHBOARD_SCREENSHOT_DIR") {
-            let target = Path::new(&keep).join("hub-drain.png");
+            let target = Path::new(&keep).join(screenshot.file_name().expect("file name"));
             std::fs::write(&target, &bytes).expect("copy the screenshot");
             eprintln!("screenshot: {}", target.display());
         }
