@@ -8,7 +8,9 @@
 #
 # The load generator is `switchboard bench --pubsub centrifuge` (JSON): SUBSCRIBERS
 # subscribers over CHANNELS channels, PUBLISHERS publishers at RATE publications/s in
-# all, each publication SIZE bytes. It always connects through HAProxy (round robin,
+# all (each rate of RATES in turn: a load the nodes carry, and one beyond what one
+# core can deliver, so deliveries/s shows where each set-up saturates), each
+# publication SIZE bytes. It always connects through HAProxy (round robin,
 # the chaos tests' configuration), with one backend or three, so every scenario has
 # the same path and the subscribers of redis-3 are spread over its nodes. Reported per
 # scenario: deliveries/s, publish-to-delivery latency p50/p99 (µs, from the load
@@ -29,7 +31,7 @@
 #
 # Knobs (environment):
 #   SCENARIOS="memory-1 redis-1 redis-3"
-#   SUBSCRIBERS=2000 CHANNELS=20 PUBLISHERS=2 RATE=500 SIZE=100
+#   SUBSCRIBERS=2000 CHANNELS=20 PUBLISHERS=2 RATES="500 2000" SIZE=100
 #   DURATION=5 WARMUP=1 ROUNDS=1
 #   SERVER_CPU=0 LOADGEN_CPU=1
 #   BENCH_SCHED=fifo                    as in bench/run.sh: every process of the run under
@@ -50,7 +52,7 @@ SCENARIOS=${SCENARIOS:-"memory-1 redis-1 redis-3"}
 SUBSCRIBERS=${SUBSCRIBERS:-2000}
 CHANNELS=${CHANNELS:-20}
 PUBLISHERS=${PUBLISHERS:-2}
-RATE=${RATE:-500}
+RATES=${RATES:-"500 2000"}
 SIZE=${SIZE:-100}
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
@@ -153,7 +155,7 @@ run_scenario() { # SCENARIO ROUND
   for i in $(seq "$nodes"); do start_node "$i" "$engine"; done
   start_haproxy "$nodes"
   sleep 1.5 # every node through its first health check
-  local report="$OUT/$SCENARIO-round$2.json" ready="$WORK/ready-$SCENARIO-$2"
+  local report="$OUT/$SCENARIO-rate$RATE-round$2.json" ready="$WORK/ready-$SCENARIO-$RATE-$2"
   "${SCHED[@]}" taskset -c "$LOADGEN_CPU" "$LOADGEN" --no-progress --json --pubsub centrifuge \
     --channel-prefix bench:ch -c "$SUBSCRIBERS" --channels "$CHANNELS" --publishers "$PUBLISHERS" \
     --rate "$RATE" -s "$SIZE" -d "$DURATION" -w "$WARMUP" --connect-concurrency 64 \
@@ -179,9 +181,9 @@ run_scenario() { # SCENARIO ROUND
   haproxy_cpu=$(( $(cpu_us "$HAPROXY_PID") - haproxy_before ))
   stop_all
   local shares; shares=$(IFS=,; echo "${node_cpu[*]}")
-  jq -c --arg scenario "$SCENARIO" --argjson round "$2" --argjson node_cpu_us "$total" \
+  jq -c --arg scenario "$SCENARIO" --argjson round "$2" --argjson rate "$RATE" --argjson node_cpu_us "$total" \
     --argjson redis_cpu_us "$redis_cpu" --argjson haproxy_cpu_us "$haproxy_cpu" --argjson per_node "[$shares]" \
-    '{scenario: $scenario, round: $round, subscribers_open, published, delivered_total, deliveries_per_sec,
+    '{scenario: $scenario, round: $round, rate: $rate, subscribers_open, published, delivered_total, deliveries_per_sec,
       p50_us: .latency.p50_us, p99_us: .latency.p99_us, missing, duplicates, out_of_order, corrupt,
       publish_errors, connection_errors,
       node_cpu_us: $node_cpu_us, per_node_cpu_us: $per_node, redis_cpu_us: $redis_cpu_us,
@@ -192,28 +194,32 @@ LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 : > "$OUT/summary.jsonl"
 for round in $(seq "$ROUNDS"); do
-  for scenario in $SCENARIOS; do
-    echo "== round $round: $scenario" >&2
-    run_scenario "$scenario" "$round"
+  for RATE in $RATES; do
+    for scenario in $SCENARIOS; do
+      echo "== round $round: $scenario at $RATE pub/s" >&2
+      run_scenario "$scenario" "$round"
+    done
   done
 done
 
 {
   echo "hub-redis.sh, $STARTED, load at start $LOAD_AT_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "$SUBSCRIBERS subscribers, $CHANNELS channels, $PUBLISHERS publishers, $RATE pub/s, $SIZE B, ${DURATION}s (+${WARMUP}s warm-up), $ROUNDS round(s); through HAProxy; scheduling $BENCH_SCHED"
+  echo "$SUBSCRIBERS subscribers, $CHANNELS channels, $PUBLISHERS publishers, $RATES pub/s, $SIZE B, ${DURATION}s (+${WARMUP}s warm-up), $ROUNDS round(s); through HAProxy; scheduling $BENCH_SCHED"
   echo
-  printf '%-9s %5s %11s %9s %9s %11s %9s %20s %10s %10s %8s\n' scenario round deliveries/s p50_us p99_us node_us/del vs_mem per_node_share redis_us/del hapx_us/del errors
+  printf '%-9s %5s %6s %11s %9s %9s %11s %9s %20s %10s %10s %8s\n' scenario round pub/s deliveries/s p50_us p99_us node_us/del vs_mem per_node_share redis_us/del hapx_us/del errors
   jq -rs '
-    (map(select(.scenario == "memory-1")) | if length > 0 then (map(.node_cpu_us / .delivered_total) | add / length) else null end) as $mem
-    | .[] | (.node_cpu_us / .delivered_total) as $cost
-    | [ .scenario, .round, (.deliveries_per_sec | round), .p50_us, .p99_us, ($cost * 1000 | round / 1000),
+    . as $all | .[] | . as $row
+    | ($all | map(select(.scenario == "memory-1" and .rate == $row.rate))
+       | if length > 0 then (map(.node_cpu_us / .delivered_total) | add / length) else null end) as $mem
+    | (.node_cpu_us / .delivered_total) as $cost
+    | [ .scenario, .round, .rate, (.deliveries_per_sec | round), (.p50_us | round), (.p99_us | round), ($cost * 1000 | round / 1000),
         (if $mem then ($cost / $mem * 100 | round / 100 | tostring) + "x" else "-" end),
         ((.per_node_cpu_us | add) as $t | .per_node_cpu_us | map(. * 100 / $t | round | tostring + "%") | join("/")),
         (.redis_cpu_us / .delivered_total * 1000 | round / 1000),
         (.haproxy_cpu_us / .delivered_total * 1000 | round / 1000),
         (.missing + .duplicates + .out_of_order + .corrupt + .publish_errors + .connection_errors) ]
     | @tsv' "$OUT/summary.jsonl" |
-    while IFS=$'\t' read -r s r d p50 p99 c v sh rc hc e; do
-      printf '%-9s %5s %11s %9s %9s %11s %9s %20s %10s %10s %8s\n' "$s" "$r" "$d" "$p50" "$p99" "$c" "$v" "$sh" "$rc" "$hc" "$e"
+    while IFS=$'\t' read -r s r rt d p50 p99 c v sh rc hc e; do
+      printf '%-9s %5s %6s %11s %9s %9s %11s %9s %20s %10s %10s %8s\n' "$s" "$r" "$rt" "$d" "$p50" "$p99" "$c" "$v" "$sh" "$rc" "$hc" "$e"
     done
 } | tee "$OUT/summary.txt"
