@@ -2,6 +2,7 @@
 //! history, recovery, presence, join/leave, the node registry, control
 //! messages) and its handle on the pub/sub subscriber task.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -44,6 +45,11 @@ pub(crate) struct Shared {
     pub(crate) commands: ConnectionManager,
     pub(crate) healthy: AtomicBool,
     epochs: Mutex<EpochSource>,
+    /// The highest position this node saw in each channel with local
+    /// subscribers. Passed to the scripts, which start a new epoch when
+    /// Redis's top is below it under the same epoch (Redis went back to
+    /// older data): a position never names two publications.
+    seen: Mutex<HashMap<String, Option<StreamPosition>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -56,6 +62,52 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    fn seen_positions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<StreamPosition>>> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts remembering the positions seen in `channel` (it has local
+    /// subscribers now).
+    pub(crate) fn track(&self, channel: &str, position: Option<StreamPosition>) {
+        self.seen_positions()
+            .entry(channel.to_owned())
+            .or_insert(None);
+        if let Some(position) = position {
+            self.saw(channel, position);
+        }
+    }
+
+    /// Forgets `channel` (its last local subscriber left).
+    pub(crate) fn untrack(&self, channel: &str) {
+        self.seen_positions().remove(channel);
+    }
+
+    /// Records a position of a tracked channel: a newer epoch replaces the
+    /// old one, a lower offset of the same epoch is ignored.
+    pub(crate) fn saw(&self, channel: &str, position: StreamPosition) {
+        if position.epoch.is_empty() {
+            return;
+        }
+        if let Some(highest) = self.seen_positions().get_mut(channel) {
+            let higher = highest.is_none_or(|highest| {
+                highest.epoch != position.epoch || highest.offset < position.offset
+            });
+            if higher {
+                *highest = Some(position);
+            }
+        }
+    }
+
+    /// The highest position seen in `channel`, as script arguments.
+    fn seen_args(&self, channel: &str) -> (String, u64) {
+        match self.seen_positions().get(channel) {
+            Some(Some(position)) => (position.epoch.as_str().to_owned(), position.offset),
+            _ => (String::new(), 0),
+        }
+    }
+
     /// A fresh epoch for a channel whose metadata is missing.
     pub(crate) fn next_epoch(&self) -> Epoch {
         self.epochs
@@ -75,6 +127,7 @@ impl Shared {
         bound: u64,
     ) -> Result<(StreamPosition, Vec<Publication>), RedisEngineError> {
         let mut connection = self.commands.clone();
+        let (seen_epoch, seen_offset) = self.seen_args(channel);
         let values: Vec<Value> = self
             .scripts
             .read
@@ -86,6 +139,8 @@ impl Shared {
             .arg(limit)
             .arg(if reverse { "r" } else { "f" })
             .arg(bound)
+            .arg(seen_epoch)
+            .arg(seen_offset)
             .invoke_async(&mut connection)
             .await?;
         let corrupt = |what: &str| RedisEngineError::Corrupt {
@@ -104,7 +159,9 @@ impl Shared {
                 .ok_or_else(|| corrupt("a stream entry that is not a publication"))?;
             publications.push(publication);
         }
-        Ok((StreamPosition::new(top, epoch), publications))
+        let position = StreamPosition::new(top, epoch);
+        self.saw(channel, position);
+        Ok((position, publications))
     }
 
     /// The recovery decision for a subscriber that last saw `since`.
@@ -176,6 +233,7 @@ impl RedisBroker {
             commands,
             healthy: AtomicBool::new(false),
             epochs: Mutex::new(EpochSource::new(u64::from_le_bytes(seed))),
+            seen: Mutex::new(HashMap::new()),
         });
         let (interest, events) = subscriber::spawn(client, shared.clone()).await?;
         Ok((Self { shared, interest }, events))
@@ -221,6 +279,7 @@ impl RedisBroker {
             0
         };
         let mut connection = shared.commands.clone();
+        let (seen_epoch, seen_offset) = shared.seen_args(channel);
         let (offset, epoch, duplicate): (u64, String, u8) = shared
             .scripts
             .publish
@@ -234,14 +293,18 @@ impl RedisBroker {
             .arg(keys.pubsub(channel))
             .arg(shared.next_epoch().as_str())
             .arg(idempotency_ttl)
+            .arg(seen_epoch)
+            .arg(seen_offset)
             .invoke_async(&mut connection)
             .await?;
         let epoch = Epoch::parse(&epoch).ok_or_else(|| RedisEngineError::Corrupt {
             key: keys.meta(channel),
             what: "an epoch too long".into(),
         })?;
+        let position = StreamPosition::new(offset, epoch);
+        shared.saw(channel, position);
         Ok(Published {
-            position: StreamPosition::new(offset, epoch),
+            position,
             duplicate: duplicate == 1,
         })
     }

@@ -273,6 +273,7 @@ impl Task {
         tracked.refs = tracked.refs.saturating_sub(1);
         if tracked.refs == 0 {
             self.channels.remove(channel);
+            self.shared.untrack(channel);
             return true;
         }
         false
@@ -396,6 +397,7 @@ impl Task {
             for (channel, position) in subscribe.iter().zip(positions) {
                 if let Some(tracked) = self.channels.get_mut(channel) {
                     tracked.baseline = position;
+                    self.shared.track(channel, position);
                 }
             }
         }
@@ -521,6 +523,7 @@ impl Task {
             }
         }
         tracked.delivered = Some(position);
+        self.shared.saw(channel, position);
         let _ = self.events.send(BrokerEvent::Publication {
             channel: channel.clone(),
             publication,

@@ -6,7 +6,9 @@
 -- ARGV[1] encoded publication (protobuf, offset not set), ARGV[2] history
 -- size (0: no history, offset 0), ARGV[3] history TTL ms, ARGV[4] meta TTL
 -- ms, ARGV[5] pub/sub channel, ARGV[6] epoch to use when the meta is
--- missing, ARGV[7] idempotency TTL ms (0: no idempotency key).
+-- missing, ARGV[7] idempotency TTL ms (0: no idempotency key), ARGV[8]
+-- and ARGV[9]: the highest position (epoch, offset) the calling node saw
+-- in this channel ('' and 0: none).
 -- Returns {offset, epoch, duplicate (0|1)}.
 if ARGV[7] ~= '0' then
   local previous = redis.call('GET', KEYS[3])
@@ -19,6 +21,13 @@ local offset = 0
 local epoch = ''
 if ARGV[2] ~= '0' then
   epoch = redis.call('HGET', KEYS[1], 'e')
+  if epoch and epoch == ARGV[8]
+      and tonumber(redis.call('HGET', KEYS[1], 't')) < tonumber(ARGV[9]) then
+    -- A node saw offsets beyond the top under this epoch: Redis went back
+    -- to older data (a snapshot, a lost append-only tail). Numbering on
+    -- would give those offsets to other publications: a new epoch instead.
+    epoch = false
+  end
   if not epoch then
     -- The channel's metadata is gone (first publish, expiry, or Redis lost
     -- its data): a new epoch, and no stale entries under the new one.

@@ -6,10 +6,17 @@
 -- ARGV[3] history size (entries at or below top - size are trimmed
 -- lazily by MAXLEN ~ and must not count), ARGV[4] limit (0: position
 -- only), ARGV[5] direction ('f' forward, 'r' reverse), ARGV[6] bound: the
--- first offset wanted (forward) or the last one (reverse; 0 = the top).
+-- first offset wanted (forward) or the last one (reverse; 0 = the top),
+-- ARGV[7] and ARGV[8]: the highest position (epoch, offset) the calling
+-- node saw in this channel ('' and 0: none).
 -- Returns {top, epoch, offset1, data1, offset2, data2, ...}.
 local epoch = redis.call('HGET', KEYS[1], 'e')
 local top = 0
+if epoch and epoch == ARGV[7]
+    and tonumber(redis.call('HGET', KEYS[1], 't')) < tonumber(ARGV[8]) then
+  -- Redis went back to older data (see publish.lua): a new epoch.
+  epoch = false
+end
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
