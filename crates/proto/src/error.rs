@@ -1,7 +1,7 @@
 //! Typed errors. Every error that ends a connection carries the close code to
 //! send (RFC 6455 §7.4.1), so the driver never has to guess.
 
-use crate::CloseCode;
+use crate::{CloseCode, EncodeError};
 
 /// Why the connection failed. Returned by
 /// [`Connection::poll_event`](crate::Connection::poll_event) and
@@ -10,15 +10,20 @@ use crate::CloseCode;
 /// When a `Connection` returns one of these it has already queued a close
 /// frame with [`Error::close_code`] (where the protocol allows one) and moved
 /// to the closed state: the driver flushes the transmit buffer and closes the
-/// transport.
+/// transport. The driver (`switchboard::Error::Connection`) hands it to the
+/// application as it is: the classification, the close code and the message
+/// live here only.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The peer broke RFC 6455 or a negotiated extension's rules.
-    #[error(transparent)]
+    /// The peer broke RFC 6455 or a negotiated extension's rules (bad
+    /// framing, masking, opcode, UTF-8 ...). Likely a buggy or hostile peer,
+    /// or a proxy that mangles frames; nothing local fixes it.
+    #[error("the peer broke the WebSocket protocol (close code {code}): {0}; nothing local fixes this, log it and reconnect", code = .0.close_code())]
     Protocol(#[from] ProtocolError),
-    /// The peer sent more than [`Limits`](crate::Limits) allow.
-    #[error(transparent)]
+    /// The peer sent more than [`Limits`](crate::Limits) allow (close code
+    /// 1009).
+    #[error("size limit exceeded (close code 1009): {0}")]
     Limit(#[from] LimitError),
     /// No pong (or any other frame) arrived within the keepalive timeout
     /// after a ping. The peer or the network path is gone; reconnect.
@@ -181,10 +186,33 @@ pub enum SendError {
     #[error("close code {0} may not be sent; use 1000, 1001, 1008, 1011 or a 3000-4999 code")]
     InvalidCloseCode(u16),
     /// A streamed message was started while another was in progress, or
-    /// continued when none was.
+    /// continued when none was (RFC 6455 §5.4).
     #[error("fragment out of order: {0}")]
-    FragmentOrder(&'static str),
+    FragmentOrder(#[from] FragmentOrder),
     /// The negotiated extension failed to encode the message.
-    #[error("extension failed to encode a message: {0}")]
-    Extension(String),
+    #[error(transparent)]
+    Extension(#[from] EncodeError),
+}
+
+/// How a streamed message's piece broke the order of fragments (RFC 6455
+/// §5.4: the fragments of one message are not interleaved with another
+/// message). Nothing was sent; the connection is unaffected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FragmentOrder {
+    /// A whole message was sent while a streamed message is in progress.
+    #[error("a streamed message is in progress; finish it with send_fragment(.., fin = true) before sending a whole message")]
+    WholeMessageDuringStream,
+    /// A streamed message was started (`first = true`) before the previous
+    /// one ended.
+    #[error("a new streamed message was started before the previous one ended; send the previous one's last piece with fin = true first")]
+    StartDuringStream,
+    /// A continuation piece (`first = false`) was sent with no streamed
+    /// message in progress.
+    #[error("a continuation piece was sent with no streamed message in progress; start one with first = true")]
+    ContinuationWithoutStart,
+    /// A continuation piece has another kind (text/binary) than the message
+    /// it continues.
+    #[error("a continuation piece has a different kind than the message it continues; send every piece with the first piece's kind")]
+    KindChanged,
 }

@@ -111,6 +111,36 @@ pub enum Encoded {
     },
 }
 
+/// Why a negotiated extension could not encode an outgoing message. The
+/// message was not sent, but the extension's state (e.g. a compression
+/// context shared by later messages) may be lost with it: close the
+/// connection with 1011 and reconnect.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The codec library reported an error.
+    #[error("the {extension} encoder failed ({detail}); the message was not sent, close the connection (1011) and reconnect")]
+    Codec {
+        /// The extension's registered name.
+        extension: &'static str,
+        /// The codec library's own description.
+        detail: String,
+    },
+    /// The encoder stopped making progress before it had consumed the input.
+    #[error("the {extension} encoder made no progress; the message was not sent, close the connection (1011) and reconnect")]
+    NoProgress {
+        /// The extension's registered name.
+        extension: &'static str,
+    },
+    /// The encoder's output lacks the ending the extension's framing needs
+    /// (permessage-deflate: the sync-flush tail, RFC 7692 §7.2.1).
+    #[error("the {extension} encoder's output lacks the ending its framing needs; the message was not sent, close the connection (1011) and reconnect")]
+    MalformedOutput {
+        /// The extension's registered name.
+        extension: &'static str,
+    },
+}
+
 /// A negotiated extension, plugged into a
 /// [`Connection`](crate::Connection) with
 /// [`Connection::set_extension`](crate::Connection::set_extension).
@@ -133,7 +163,7 @@ pub trait Extension: Send + fmt::Debug {
         payload: &[u8],
         first: bool,
         fin: bool,
-    ) -> Result<Encoded, String>;
+    ) -> Result<Encoded, EncodeError>;
 
     /// Decodes one received frame of a message whose first frame carried the
     /// RSV bits `rsv` (non-zero and within the mask). Appends the decoded bytes

@@ -56,5 +56,9 @@ async fn case_count(base: &str) -> Result<u32, Error> {
             count = text.trim().parse().ok();
         }
     }
-    count.ok_or(Error::Misuse("the fuzzingserver did not send a case count"))
+    count.ok_or_else(|| {
+        Error::Io(std::io::Error::other(
+            "the fuzzingserver did not send a case count; check that it runs and its version",
+        ))
+    })
 }

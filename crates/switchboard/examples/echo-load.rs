@@ -46,7 +46,10 @@ async fn main() -> Result<(), Error> {
         };
         match next.ok_or(Error::ConnectionClosed)?? {
             Message::Binary(data) if data.len() == size => received += 1,
-            Message::Binary(_) => return Err(Error::Misuse("echo changed the message size")),
+            Message::Binary(_) => {
+                let changed = "the echo server changed the message size; check the server";
+                return Err(Error::Io(std::io::Error::other(changed)));
+            }
             _ => continue,
         }
         if sent < messages {

@@ -308,7 +308,7 @@ impl ClientBuilder {
     fn client_agreed(&self, outcome: &ClientOutcome) -> Result<Agreed, Error> {
         self.setup
             .client_agreed(&outcome.extensions)
-            .map_err(|error| Error::Extension(error.to_string()))
+            .map_err(Error::Extension)
     }
 }
 

@@ -168,9 +168,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     ) -> Poll<Option<Result<Message, Error>>> {
         Poll::Ready(ready!(self.poll_event(cx, aux)).map(|event| match event? {
             Event::Message(message) => Ok(message),
-            Event::Chunk(_) => Err(Error::Misuse(
-                "Delivery::Chunks hands out message pieces; read them with recv_chunk or recv_event",
-            )),
+            Event::Chunk(_) => Err(Error::Misuse(crate::Misuse::RecvWithChunkedDelivery)),
         }))
     }
 
@@ -327,7 +325,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
             Poll::Pending => {
                 ready!(with_aux(cx, aux, |c| self.timer.poll_until(c, deadline)));
-                return Poll::Ready(Err(Error::Timeout(crate::TimeoutKind::Close(
+                return Poll::Ready(Err(Error::Connection(proto::Error::CloseTimeout(
                     self.conn.config().close_timeout,
                 ))));
             }

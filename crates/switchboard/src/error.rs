@@ -1,10 +1,17 @@
 //! The driver's error type, split by cause.
+//!
+//! Failures the protocol core decides (the peer broke the protocol, a limit,
+//! keepalive/idle/close timeouts, an abnormal closure) are its own
+//! [`proto::Error`], handed through as [`Error::Connection`] the way quinn
+//! hands over quinn-proto's `ConnectionError`: their classification, close
+//! code and message live in one place, the core.
 
 use std::io;
 use std::time::Duration;
 
 use bytes::Bytes;
-use switchboard_proto::{self as proto, CloseCode, HandshakeError, LimitError, ProtocolError};
+use switchboard_proto::deflate::DeflateNegotiationError;
+use switchboard_proto::{self as proto, CloseCode, HandshakeError};
 
 /// Which deadline expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,24 +23,18 @@ pub enum TimeoutKind {
     /// The opening handshake did not finish within the handshake timeout
     /// (client: [`ClientBuilder::handshake_timeout`](crate::ClientBuilder::handshake_timeout),
     /// server: [`ServerBuilder::handshake_timeout`](crate::ServerBuilder::handshake_timeout)).
+    ///
+    /// The deadlines of an open connection (keepalive, idle, close) are the
+    /// protocol core's: [`Error::Connection`] with
+    /// [`proto::Error::KeepaliveTimeout`], `IdleTimeout` or `CloseTimeout`.
     Handshake(Duration),
-    /// No frame arrived within `Config::pong_timeout` after a keepalive ping.
-    Keepalive(Duration),
-    /// Nothing arrived for `Config::idle_timeout`.
-    Idle(Duration),
-    /// The peer did not complete the close handshake within `Config::close_timeout`.
-    Close(Duration),
 }
 
 impl TimeoutKind {
     /// The configured duration that expired.
     pub fn duration(self) -> Duration {
         match self {
-            TimeoutKind::Connect(d)
-            | TimeoutKind::Handshake(d)
-            | TimeoutKind::Keepalive(d)
-            | TimeoutKind::Idle(d)
-            | TimeoutKind::Close(d) => d,
+            TimeoutKind::Connect(d) | TimeoutKind::Handshake(d) => d,
         }
     }
 }
@@ -43,9 +44,6 @@ impl std::fmt::Display for TimeoutKind {
         match self {
             TimeoutKind::Connect(d) => write!(f, "TCP connect did not finish within {d:?}; check the address or raise the connect timeout"),
             TimeoutKind::Handshake(d) => write!(f, "opening handshake did not finish within {d:?}; the peer is too slow or not a WebSocket endpoint"),
-            TimeoutKind::Keepalive(d) => write!(f, "no answer to a keepalive ping within {d:?}; the peer or a proxy on the path is gone, reconnect"),
-            TimeoutKind::Idle(d) => write!(f, "nothing received for {d:?} (idle timeout); raise Config::idle_timeout if long silences are expected"),
-            TimeoutKind::Close(d) => write!(f, "the peer did not finish the close handshake within {d:?}; the connection was dropped"),
         }
     }
 }
@@ -57,14 +55,17 @@ impl std::fmt::Display for TimeoutKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The peer broke RFC 6455 (bad framing, masking, opcode, UTF-8 ...).
+    /// The connection failed, as the protocol core decided: the peer broke
+    /// RFC 6455 ([`proto::Error::Protocol`], 1002/1007), sent more than the
+    /// [`Limits`](crate::Limits) allow ([`proto::Error::Limit`], 1009), a
+    /// keepalive, idle or close deadline passed, or the transport ended
+    /// without a close handshake ([`proto::Error::AbnormalClosure`], 1006).
     ///
-    /// Likely cause: a buggy or hostile peer, or a proxy that mangles
-    /// frames. The connection has been failed: a close frame with
-    /// [`Error::close_code`] (1002 or 1007) was sent and the transport
-    /// closed. Nothing local can fix it; log it and reconnect.
-    #[error("the peer broke the WebSocket protocol (close code {code}): {0}", code = .0.close_code())]
-    Protocol(#[from] ProtocolError),
+    /// A close frame with [`Error::close_code`] was sent where the protocol
+    /// allows one, and the transport closed. The inner error's message says
+    /// what to do; match on it to tell the causes apart.
+    #[error(transparent)]
+    Connection(#[from] proto::Error),
 
     /// The transport failed (connection reset, broken pipe, refused ...).
     ///
@@ -100,17 +101,8 @@ pub enum Error {
     #[error("the upgrade request was rejected by the application with HTTP {0}; the client was answered and the connection closed")]
     Rejected(http::StatusCode),
 
-    /// The peer sent a frame or message larger than [`Limits`](crate::Limits)
-    /// allow. A close frame with code 1009 was sent.
-    ///
-    /// Likely cause: the peer sends bigger messages than expected. Raise
-    /// `Limits::max_frame_size`/`max_message_size` if the peer is trusted,
-    /// or use streaming delivery ([`WebSocket::recv_chunk`](crate::WebSocket::recv_chunk)).
-    #[error("size limit exceeded (close code 1009): {0}")]
-    LimitExceeded(#[from] LimitError),
-
-    /// A connect, handshake, keepalive, idle or close deadline expired.
-    /// The connection is dropped (or was never established); reconnect.
+    /// A connect or handshake deadline expired: the connection was never
+    /// established; reconnect.
     #[error("timed out: {0}")]
     Timeout(TimeoutKind),
 
@@ -121,13 +113,6 @@ pub enum Error {
     /// or after an error. Stop using this socket; open a new one.
     #[error("the WebSocket connection is closed; no more messages can be sent or received, open a new connection")]
     ConnectionClosed,
-
-    /// The transport ended without a close handshake (close code 1006).
-    ///
-    /// Likely cause: the peer crashed or the network dropped the
-    /// connection. Reconnect, ideally with backoff.
-    #[error("connection closed abnormally (1006): the transport ended without a close frame; the peer crashed or the network dropped the connection, reconnect")]
-    AbnormalClosure,
 
     /// The URL cannot be used to connect (bad syntax, unsupported scheme,
     /// missing host).
@@ -142,22 +127,25 @@ pub enum Error {
     },
 
     /// A send was refused before anything was written (control payload over
-    /// 125 bytes, invalid close code, fragments out of order ...). The
-    /// connection is unaffected; fix the call.
+    /// 125 bytes, invalid close code, fragments out of order, the extension
+    /// could not encode it). The inner error says which and what to do.
     #[error("message not sent: {0}")]
     Send(proto::SendError),
 
     /// The API was used in a way this configuration does not support; the
-    /// message says what to use instead. The connection is unaffected.
+    /// inner error says what to use instead. The connection is unaffected.
     #[error("API misuse: {0}")]
-    Misuse(&'static str),
+    Misuse(Misuse),
 
-    /// The peer negotiated an extension this endpoint cannot use.
+    /// The server's permessage-deflate answer does not fit what this client
+    /// offered (RFC 7692 §7: the client fails the connection). The
+    /// connection was not established.
     ///
-    /// Likely cause: a buggy server that accepted an extension that was not
-    /// offered. The connection was not established.
-    #[error("extension negotiation failed: {0}; do not offer or accept this extension")]
-    Extension(String),
+    /// Likely cause: a buggy server. Connect without
+    /// [`ClientBuilder::deflate`](crate::ClientBuilder::deflate), or with
+    /// other deflate settings.
+    #[error("the server's permessage-deflate answer is unusable: {0}; connect without deflate or with other deflate settings")]
+    Extension(DeflateNegotiationError),
 
     /// TLS could not be set up: the server's certificate is not trusted or
     /// names another host, the peer does not speak TLS, or a PEM file is
@@ -173,28 +161,32 @@ pub enum Error {
     /// Boxed for the same reason as [`Error::Tls`].
     #[error(transparent)]
     Proxy(Box<crate::proxy::ProxyError>),
+}
 
-    /// Another failure reported by the protocol core, not covered by the
-    /// variants above (newer `switchboard-proto` versions may add kinds).
-    /// The connection has ended; the inner error says why. Reconnect.
-    #[error("WebSocket connection failed: {0}")]
-    Core(proto::Error),
+/// A call this configuration or state does not support, with what to use
+/// instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// `recv` (or the `Stream`) met a piece of a message: with
+    /// [`Delivery::Chunks`](crate::Delivery::Chunks) data arrives in pieces.
+    #[error("Delivery::Chunks hands out message pieces; read them with recv_chunk or recv_event, or configure Delivery::Messages")]
+    RecvWithChunkedDelivery,
+    /// An [`UpgradeFuture`](crate::upgrade::UpgradeFuture) was polled
+    /// again after it had completed.
+    #[error("UpgradeFuture polled after it completed; await it once")]
+    UpgradeFuturePolledAgain,
 }
 
 impl Error {
-    /// The close code that describes this error, where one applies: the code
-    /// sent to the peer for protocol and limit errors, 1006 for an abnormal
-    /// closure, 1011/1001 for keepalive/idle timeouts.
+    /// The close code that describes this error, where one applies: the
+    /// protocol core's code for a failed connection (sent to the peer for
+    /// protocol and limit errors, 1006 for an abnormal closure, 1011/1001
+    /// for keepalive/idle timeouts), 1010 for an unusable extension answer.
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
-            Error::Protocol(e) => Some(e.close_code()),
-            Error::LimitExceeded(_) => Some(CloseCode::MESSAGE_TOO_BIG),
-            Error::AbnormalClosure => Some(CloseCode::ABNORMAL),
-            Error::Timeout(TimeoutKind::Keepalive(_)) => Some(CloseCode::INTERNAL_ERROR),
-            Error::Timeout(TimeoutKind::Idle(_)) => Some(CloseCode::GOING_AWAY),
-            Error::Timeout(TimeoutKind::Close(_)) => Some(CloseCode::ABNORMAL),
+            Error::Connection(e) => Some(e.close_code()),
             Error::Extension(_) => Some(CloseCode::MANDATORY_EXTENSION),
-            Error::Core(e) => Some(e.close_code()),
             _ => None,
         }
     }
@@ -202,7 +194,7 @@ impl Error {
     /// Whether this error means the transport ended without a close
     /// handshake (code 1006).
     pub fn is_abnormal_closure(&self) -> bool {
-        matches!(self, Error::AbnormalClosure)
+        matches!(self, Error::Connection(proto::Error::AbnormalClosure))
     }
 }
 
@@ -215,20 +207,6 @@ impl From<crate::tls::TlsError> for Error {
 impl From<crate::proxy::ProxyError> for Error {
     fn from(e: crate::proxy::ProxyError) -> Self {
         Error::Proxy(Box::new(e))
-    }
-}
-
-impl From<proto::Error> for Error {
-    fn from(e: proto::Error) -> Self {
-        match e {
-            proto::Error::Protocol(e) => Error::Protocol(e),
-            proto::Error::Limit(e) => Error::LimitExceeded(e),
-            proto::Error::KeepaliveTimeout(d) => Error::Timeout(TimeoutKind::Keepalive(d)),
-            proto::Error::IdleTimeout(d) => Error::Timeout(TimeoutKind::Idle(d)),
-            proto::Error::CloseTimeout(d) => Error::Timeout(TimeoutKind::Close(d)),
-            proto::Error::AbnormalClosure => Error::AbnormalClosure,
-            other => Error::Core(other),
-        }
     }
 }
 

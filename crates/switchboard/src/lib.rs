@@ -85,7 +85,7 @@
 //! the driver arms one `tokio::time::Sleep` only while a deadline exists.
 //! By default ([`Config`]) a ping goes out once nothing has been received
 //! *or* nothing has been sent for 20 s, and the connection fails with
-//! [`Error::Timeout`] ([`TimeoutKind::Keepalive`]) if nothing answers within
+//! [`Error::Connection`] ([`proto::Error::KeepaliveTimeout`]) if nothing answers within
 //! another 20 s. Both directions count because some proxies time only one
 //! (Caddy's `read_timeout` counts bytes from the backend): a server that
 //! only receives still pings, so server-side keepalive alone keeps one-way
@@ -109,7 +109,7 @@
 //! waiting. Dropping a socket never blocks: it closes the transport without
 //! a close frame. A clean close ends the stream with `Message::Close` and
 //! then `None`; a transport that ends without a close frame yields
-//! [`Error::AbnormalClosure`] (code 1006) before `None`. After a protocol
+//! [`Error::Connection`] ([`proto::Error::AbnormalClosure`], code 1006) before `None`. After a protocol
 //! violation the close frame with the RFC code (1002, 1007, 1009) is
 //! flushed before the error is returned.
 //!
@@ -267,11 +267,14 @@
 //!
 //! ## Errors
 //!
-//! [`Error`] is split by cause: the peer broke the protocol
-//! ([`Error::Protocol`], carrying the close code), I/O, handshake (invalid,
-//! or a non-101 [`Error::Http`] answer with its body), limits, timeouts,
-//! use after close, abnormal closure, and local misuse. Each variant's docs
-//! say what likely happened and what to do.
+//! [`Error`] is split by cause: a failed connection ([`Error::Connection`],
+//! the protocol core's own [`proto::Error`] with its close code: the peer
+//! broke the protocol, a limit, keepalive/idle/close timeouts, abnormal
+//! closure), I/O, handshake (invalid, or a non-101 [`Error::Http`] answer
+//! with its body), connect and handshake timeouts, use after close, refused
+//! sends and local misuse, TLS and proxies. Each variant's docs say what
+//! likely happened and what to do; the core classifies its failures once and
+//! the driver hands them through, as quinn does with quinn-proto's.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -293,7 +296,7 @@ pub use switchboard_proto as proto;
 #[cfg(feature = "http2")]
 pub use client::h2::{ClientStream, Http2Connection, Http2WebSocket, HttpVersionUsed};
 pub use client::{connect, ClientBuilder, DEFAULT_CLIENT_TIMEOUT};
-pub use error::{Error, TimeoutKind};
+pub use error::{Error, Misuse, TimeoutKind};
 pub use server::{
     accept, accept_with, Accept, Reject, ServerBuilder, DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
 };

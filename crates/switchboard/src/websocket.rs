@@ -167,9 +167,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// waits for that. Both waits are bounded by `Config::close_timeout`.
     ///
     /// Returns `Ok(())` for a clean close (also when the connection had
-    /// already closed cleanly), an [`Error::Timeout`] when the peer did not
-    /// answer in time, [`Error::AbnormalClosure`] when the transport ended
-    /// first.
+    /// already closed cleanly), [`Error::Connection`] with
+    /// [`CloseTimeout`](switchboard_proto::Error::CloseTimeout) when the peer
+    /// did not answer in time or
+    /// [`AbnormalClosure`](switchboard_proto::Error::AbnormalClosure) when
+    /// the transport ended first.
     ///
     /// **Cancel safety:** cancel safe. The close frame is queued on the first
     /// poll; calling `close` again resumes the wait (and sends no second

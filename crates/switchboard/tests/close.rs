@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use switchboard::{
-    CloseCode, CloseFrame, Config, Error, Message, ServerBuilder, State, TimeoutKind,
-};
+use switchboard::{proto, CloseCode, CloseFrame, Config, Error, Message, ServerBuilder, State};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
@@ -128,7 +126,10 @@ async fn close_wait_is_bounded_by_the_close_timeout() {
         assert_eq!(close.opcode, 0x8);
         let result = server.await.unwrap();
         assert!(
-            matches!(result, Err(Error::Timeout(TimeoutKind::Close(_)))),
+            matches!(
+                result,
+                Err(Error::Connection(proto::Error::CloseTimeout(_)))
+            ),
             "{result:?}"
         );
         // The server dropped the connection.

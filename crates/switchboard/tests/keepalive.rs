@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use switchboard::{
-    ClientBuilder, Config, Error, Limits, Message, Role, ServerBuilder, TimeoutKind, WebSocket,
+    proto, ClientBuilder, Config, Error, Limits, Message, Role, ServerBuilder, WebSocket,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -69,7 +69,7 @@ async fn missing_pong_fails_with_a_keepalive_timeout() {
         // Never answer.
         let result = server.await.unwrap();
         match result {
-            Some(Err(error @ Error::Timeout(TimeoutKind::Keepalive(_)))) => {
+            Some(Err(error @ Error::Connection(proto::Error::KeepaliveTimeout(_)))) => {
                 assert!(error.to_string().contains("reconnect"), "{error}");
             }
             other => panic!("expected a keepalive timeout, got {other:?}"),
@@ -127,7 +127,10 @@ async fn idle_timeout_ends_a_silent_connection() {
         .await;
         let result = server.await.unwrap();
         assert!(
-            matches!(result, Some(Err(Error::Timeout(TimeoutKind::Idle(_))))),
+            matches!(
+                result,
+                Some(Err(Error::Connection(proto::Error::IdleTimeout(_))))
+            ),
             "{result:?}"
         );
     })
@@ -154,7 +157,10 @@ async fn default_keepalive_on_virtual_time() {
         let result = server.recv().await;
         let waited = start.elapsed();
         assert!(
-            matches!(result, Some(Err(Error::Timeout(TimeoutKind::Keepalive(_))))),
+            matches!(
+                result,
+                Some(Err(Error::Connection(proto::Error::KeepaliveTimeout(_))))
+            ),
             "{result:?}"
         );
         // 20 s until the ping, 20 s until the missing pong is noticed.

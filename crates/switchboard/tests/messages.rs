@@ -7,8 +7,8 @@ use bytes::Bytes;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use switchboard::{
-    ClientBuilder, CloseCode, Config, DataKind, Delivery, Error, Event, Limits, Message,
-    ServerBuilder,
+    proto, ClientBuilder, CloseCode, Config, DataKind, Delivery, Error, Event, Limits, Message,
+    Misuse, ServerBuilder,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -127,7 +127,10 @@ async fn huge_message_streams_in_fragments_without_reassembly() {
 
         // In fragment mode the whole-message API says what to use instead.
         client.send(Message::text("x")).await.unwrap();
-        assert!(matches!(server.recv().await, Some(Err(Error::Misuse(_)))));
+        assert!(matches!(
+            server.recv().await,
+            Some(Err(Error::Misuse(Misuse::RecvWithChunkedDelivery)))
+        ));
         // ... and the connection is still fine.
         client.send(Message::text("y")).await.unwrap();
         match server.recv_event().await.unwrap().unwrap() {
@@ -159,7 +162,10 @@ async fn unmasked_client_frame_fails_with_1002() {
         assert_eq!(close_code(&close.payload), 1002);
         tcp.shutdown().await.unwrap();
         let error = server.await.unwrap();
-        assert!(matches!(error, Error::Protocol(_)), "{error:?}");
+        assert!(
+            matches!(error, Error::Connection(proto::Error::Protocol(_))),
+            "{error:?}"
+        );
         assert_eq!(error.close_code(), Some(CloseCode::PROTOCOL_ERROR));
         assert!(read_to_end(&mut tcp).await.is_empty());
     })
@@ -198,7 +204,10 @@ async fn message_over_the_limit_fails_with_1009() {
         .await;
         client.send(Message::binary(vec![0u8; 2048])).await.unwrap();
         let error = server.recv().await.unwrap().unwrap_err();
-        assert!(matches!(error, Error::LimitExceeded(_)), "{error:?}");
+        assert!(
+            matches!(error, Error::Connection(proto::Error::Limit(_))),
+            "{error:?}"
+        );
         assert_eq!(error.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
         match client.recv().await.unwrap().unwrap() {
             Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::MESSAGE_TOO_BIG),

@@ -31,7 +31,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use switchboard::forwarded::TrustedProxies;
 use switchboard::tls::{wrap_client, TlsClientConfig};
-use switchboard::{ClientBuilder, CloseCode, Config, Error, Message, WebSocket};
+use switchboard::{proto, ClientBuilder, CloseCode, Config, Error, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -144,7 +144,7 @@ async fn idle_connection_is_cut_without_keepalive(kind: ProxyKind) {
         ),
         // Cut: TCP ended without a close frame (1006); all three proxies
         // close this way (a reset would be an I/O error).
-        Ok(Some(Err(Error::AbnormalClosure | Error::Io(_)))) => {}
+        Ok(Some(Err(Error::Connection(proto::Error::AbnormalClosure) | Error::Io(_)))) => {}
         Ok(other) => panic!("expected the proxy to cut the connection, got {other:?}"),
     }
     // The application behind the proxy lost the connection too, without a
@@ -251,7 +251,10 @@ async fn one_way_client_traffic(
             echo(&mut ws, &format!("{ECHO_MARK}after")).await;
             close_cleanly(ws, &mut backend).await;
         }
-        (OneWay::IsCut, Some(Some(Err(Error::AbnormalClosure | Error::Io(_))))) => {
+        (
+            OneWay::IsCut,
+            Some(Some(Err(Error::Connection(proto::Error::AbnormalClosure) | Error::Io(_)))),
+        ) => {
             assert!(matches!(backend.next_ended().await, Ended::Failed(_)));
         }
         (OneWay::StaysOpen, Some(other)) => panic!(

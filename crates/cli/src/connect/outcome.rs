@@ -1,6 +1,6 @@
 //! How a `connect` session ended, and the process exit code for it.
 
-use switchboard::{CloseCode, Error};
+use switchboard::{proto, CloseCode, Error};
 
 /// The exit codes, as documented in `switchboard connect --help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -67,10 +67,9 @@ impl Outcome {
     /// The outcome of an error that ended an open connection.
     pub fn for_error(error: &Error) -> Self {
         match error {
-            Error::Protocol(_) | Error::LimitExceeded(_) | Error::Extension(_) => {
-                Outcome::ProtocolError
-            }
-            Error::AbnormalClosure | Error::Io(_) | Error::Timeout(_) | Error::ConnectionClosed => {
+            Error::Connection(proto::Error::Protocol(_) | proto::Error::Limit(_))
+            | Error::Extension(_) => Outcome::ProtocolError,
+            Error::Connection(_) | Error::Io(_) | Error::Timeout(_) | Error::ConnectionClosed => {
                 Outcome::Abnormal
             }
             _ => Outcome::LocalError,
@@ -125,7 +124,7 @@ mod tests {
             Outcome::ClosedWithError
         );
         assert_eq!(
-            Outcome::for_error(&Error::AbnormalClosure),
+            Outcome::for_error(&Error::Connection(proto::Error::AbnormalClosure)),
             Outcome::Abnormal
         );
     }

@@ -7,7 +7,9 @@ use bytes::{Bytes, BytesMut};
 use super::*;
 use crate::extension::{RSV1, RSV2};
 use crate::frame::OpCode;
-use crate::{Chunk, CloseCode, Delivery, Encoded, LimitError, ProtocolError};
+use crate::{
+    Chunk, CloseCode, Delivery, EncodeError, Encoded, FragmentOrder, LimitError, ProtocolError,
+};
 
 /// The frame builder and decoder the integration tests use too, written
 /// by hand apart from the crate's codec.
@@ -661,7 +663,13 @@ impl Extension for Reverse {
     fn rsv_mask(&self) -> u8 {
         RSV1
     }
-    fn encode(&mut self, _: DataKind, payload: &[u8], _: bool, _: bool) -> Result<Encoded, String> {
+    fn encode(
+        &mut self,
+        _: DataKind,
+        payload: &[u8],
+        _: bool,
+        _: bool,
+    ) -> Result<Encoded, EncodeError> {
         if self.pass_through {
             return Ok(Encoded::PassThrough);
         }
@@ -845,21 +853,25 @@ fn send_argument_and_order_checks() {
     );
     assert!(matches!(
         srv.send_fragment(DataKind::Text, Bytes::new(), false, true),
-        Err(SendError::FragmentOrder(_))
+        Err(SendError::FragmentOrder(
+            FragmentOrder::ContinuationWithoutStart
+        ))
     ));
     srv.send_fragment(DataKind::Text, Bytes::from_static(b"a"), true, false)
         .unwrap();
     assert!(matches!(
         srv.send(Message::text("x")),
-        Err(SendError::FragmentOrder(_))
+        Err(SendError::FragmentOrder(
+            FragmentOrder::WholeMessageDuringStream
+        ))
     ));
     assert!(matches!(
         srv.send_fragment(DataKind::Text, Bytes::new(), true, true),
-        Err(SendError::FragmentOrder(_))
+        Err(SendError::FragmentOrder(FragmentOrder::StartDuringStream))
     ));
     assert!(matches!(
         srv.send_fragment(DataKind::Binary, Bytes::new(), false, true),
-        Err(SendError::FragmentOrder(_))
+        Err(SendError::FragmentOrder(FragmentOrder::KindChanged))
     ));
     srv.send(Message::Pong(Bytes::from_static(b"between")))
         .unwrap();

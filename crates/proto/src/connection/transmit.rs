@@ -10,7 +10,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::{Connection, State};
 use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::mask::extend_masked;
-use crate::{CloseFrame, DataKind, Encoded, Message, Role, SendError};
+use crate::{CloseFrame, DataKind, Encoded, FragmentOrder, Message, Role, SendError};
 
 /// Payloads at least this long are queued as their own chunk (no copy)
 /// when they need no masking; shorter ones are copied next to their header
@@ -245,9 +245,7 @@ impl Connection {
     fn send_whole(&mut self, kind: DataKind, payload: Bytes) -> Result<(), SendError> {
         self.ensure_open()?;
         if self.outgoing.open.is_some() {
-            return Err(SendError::FragmentOrder(
-                "a streamed message is in progress; finish it with send_fragment(.., fin = true) before sending a whole message",
-            ));
+            return Err(FragmentOrder::WholeMessageDuringStream.into());
         }
         let (rsv, payload, transformed) = match self.encode_piece(kind, &payload, true, true)? {
             Encoded::PassThrough => (0, payload, false),
@@ -269,20 +267,10 @@ impl Connection {
         // RFC 6455 §5.4: fragments of one message are not interleaved with
         // another message's.
         let transformed = match (&self.outgoing.open, first) {
-            (Some(_), true) => {
-                return Err(SendError::FragmentOrder(
-                    "a new streamed message was started before the previous one ended with fin = true",
-                ))
-            }
-            (None, false) => {
-                return Err(SendError::FragmentOrder(
-                    "a continuation piece was sent with no streamed message in progress; start one with first = true",
-                ))
-            }
+            (Some(_), true) => return Err(FragmentOrder::StartDuringStream.into()),
+            (None, false) => return Err(FragmentOrder::ContinuationWithoutStart.into()),
             (Some(open), false) if open.kind != kind => {
-                return Err(SendError::FragmentOrder(
-                    "a continuation piece has a different kind than the message it continues",
-                ))
+                return Err(FragmentOrder::KindChanged.into())
             }
             (Some(open), false) => open.transformed,
             (None, true) => true,

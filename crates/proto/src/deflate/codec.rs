@@ -5,7 +5,9 @@ use bytes::{Bytes, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use crate::extension::RSV1;
-use crate::{CloseCode, DataKind, Encoded, Error, Extension, LimitError, ProtocolError};
+use crate::{
+    CloseCode, DataKind, EncodeError, Encoded, Error, Extension, LimitError, ProtocolError,
+};
 
 use super::config::DeflateConfig;
 use super::negotiate::{DeflateParams, EXTENSION_NAME};
@@ -119,7 +121,7 @@ impl Extension for PerMessageDeflate {
         payload: &[u8],
         first: bool,
         fin: bool,
-    ) -> Result<Encoded, String> {
+    ) -> Result<Encoded, EncodeError> {
         // RFC 7692 §6: a message sent with RSV1 clear is uncompressed, and an
         // endpoint may send any message that way.
         // Streamed messages (first && !fin) have no known size yet and are
@@ -166,7 +168,11 @@ impl Extension for PerMessageDeflate {
 /// Compresses one piece with a sync flush, so the receiver can inflate each
 /// frame as it arrives, and strips the flush's empty stored block from the
 /// message's last piece (RFC 7692 §7.2.1).
-fn compress_piece(compressor: &mut Compress, input: &[u8], fin: bool) -> Result<Bytes, String> {
+fn compress_piece(
+    compressor: &mut Compress,
+    input: &[u8],
+    fin: bool,
+) -> Result<Bytes, EncodeError> {
     let mut output = Vec::with_capacity(input.len() / 2 + 64);
     let mut consumed = 0;
     loop {
@@ -176,7 +182,10 @@ fn compress_piece(compressor: &mut Compress, input: &[u8], fin: bool) -> Result<
         let (in_before, out_before) = (compressor.total_in(), compressor.total_out());
         compressor
             .compress_vec(&input[consumed..], &mut output, FlushCompress::Sync)
-            .map_err(|e| format!("permessage-deflate compressor failed: {e}"))?;
+            .map_err(|e| EncodeError::Codec {
+                extension: EXTENSION_NAME,
+                detail: e.to_string(),
+            })?;
         consumed += (compressor.total_in() - in_before) as usize;
         let progressed = compressor.total_in() != in_before || compressor.total_out() != out_before;
         // zlib: the flush is complete once a call leaves output space unused.
@@ -184,7 +193,9 @@ fn compress_piece(compressor: &mut Compress, input: &[u8], fin: bool) -> Result<
             break;
         }
         if !progressed && output.len() < output.capacity() {
-            return Err("permessage-deflate compressor made no progress".into());
+            return Err(EncodeError::NoProgress {
+                extension: EXTENSION_NAME,
+            });
         }
     }
     if output.is_empty() {
@@ -198,7 +209,9 @@ fn compress_piece(compressor: &mut Compress, input: &[u8], fin: bool) -> Result<
     if fin {
         // A sync flush always ends with the empty stored block.
         if !output.ends_with(&SYNC_FLUSH_TAIL) {
-            return Err("permessage-deflate compressor output lacks the sync flush tail".into());
+            return Err(EncodeError::MalformedOutput {
+                extension: EXTENSION_NAME,
+            });
         }
         output.truncate(output.len() - SYNC_FLUSH_TAIL.len());
     }

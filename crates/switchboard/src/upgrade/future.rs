@@ -8,7 +8,7 @@ use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 
 use crate::connection_setup::Agreed;
-use crate::error::Error;
+use crate::error::{Error, Misuse};
 use crate::websocket::WebSocket;
 
 /// The WebSocket a hyper or axum upgrade yields: switchboard's
@@ -84,9 +84,7 @@ impl Future for UpgradeFuture {
                 }
             },
             State::Failed(error) => Poll::Ready(Err(error)),
-            State::Done => Poll::Ready(Err(Error::Misuse(
-                "UpgradeFuture polled after it completed; await it once",
-            ))),
+            State::Done => Poll::Ready(Err(Error::Misuse(Misuse::UpgradeFuturePolledAgain))),
         }
     }
 }
