@@ -156,14 +156,36 @@ async fn read_request_key(tcp: &mut TcpStream) -> String {
     line.split_once(':').unwrap().1.trim().to_owned()
 }
 
+/// Connects a default client to a hand-written server that reads the
+/// request and lets `answer` write the response (given the request's
+/// `Sec-WebSocket-Key`), then holds the connection open; returns the
+/// client's error.
+async fn client_error_against<F, Fut>(answer: F) -> Error
+where
+    F: FnOnce(TcpStream, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = TcpStream> + Send,
+{
+    let (listener, addr) = listener().await;
+    let server = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let key = read_request_key(&mut tcp).await;
+        let mut tcp = answer(tcp, key).await;
+        // Held open: the client must end on what it was sent, not on EOF.
+        let mut rest = Vec::new();
+        let _ = tcp.read_to_end(&mut rest).await;
+    });
+    let error = switchboard::connect(&format!("ws://{addr}/"))
+        .await
+        .unwrap_err();
+    server.abort();
+    error
+}
+
 #[tokio::test]
 async fn rejection_body_sent_after_the_head_is_read_to_its_length() {
     bounded(async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(async move {
-            let (mut tcp, _) = listener.accept().await.unwrap();
-            read_request_key(&mut tcp).await;
-            let body = "the service is down for maintenance";
+        let body = "the service is down for maintenance";
+        let error = client_error_against(move |mut tcp, _key| async move {
             let head = format!(
                 "HTTP/1.1 503 Service Unavailable\r\nContent-Length: {}\r\nRetry-After: 30\r\n\r\n",
                 body.len()
@@ -174,21 +196,17 @@ async fn rejection_body_sent_after_the_head_is_read_to_its_length() {
             // The rest comes in a later segment: the client must read on.
             tokio::time::sleep(Duration::from_millis(50)).await;
             tcp.write_all(&body.as_bytes()[8..]).await.unwrap();
-            // Held open: the body's length, not EOF, ends the read.
-            tokio::time::sleep(Duration::from_secs(30)).await;
-        });
-        let error = switchboard::connect(&format!("ws://{addr}/"))
-            .await
-            .unwrap_err();
+            tcp
+        })
+        .await;
         match error {
             Error::Http(response) => {
                 assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
                 assert_eq!(response.headers().get("retry-after").unwrap(), "30");
-                assert_eq!(&response.body()[..], b"the service is down for maintenance");
+                assert_eq!(&response.body()[..], body.as_bytes());
             }
             other => panic!("expected Error::Http, got {other:?}"),
         }
-        server.abort();
     })
     .await;
 }
@@ -196,22 +214,16 @@ async fn rejection_body_sent_after_the_head_is_read_to_its_length() {
 #[tokio::test]
 async fn server_accepting_an_extension_that_was_not_offered_fails_the_handshake() {
     bounded(async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(async move {
-            let (mut tcp, _) = listener.accept().await.unwrap();
-            let key = read_request_key(&mut tcp).await;
+        // No deflate configured: the client offers no extension.
+        let error = client_error_against(|mut tcp, key| async move {
             let accept = switchboard::proto::handshake::accept_key(key.as_bytes());
             let head = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
             );
             tcp.write_all(head.as_bytes()).await.unwrap();
-            let mut rest = Vec::new();
-            let _ = tcp.read_to_end(&mut rest).await;
-        });
-        // No deflate configured: nothing was offered.
-        let error = switchboard::connect(&format!("ws://{addr}/"))
-            .await
-            .unwrap_err();
+            tcp
+        })
+        .await;
         match error {
             Error::Handshake(error) => assert!(
                 matches!(
@@ -223,7 +235,6 @@ async fn server_accepting_an_extension_that_was_not_offered_fails_the_handshake(
             ),
             other => panic!("expected Error::Handshake, got {other:?}"),
         }
-        server.abort();
     })
     .await;
 }
