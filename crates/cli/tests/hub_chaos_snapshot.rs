@@ -9,10 +9,12 @@
 //! A position `(epoch, offset)` must name one publication for good: a
 //! client holding a position from before the rollback would otherwise
 //! "recover" the publications numbered again after it with
-//! `recovered: true`, never seeing the ones Redis lost (a silent gap). So
-//! the hub must move the channel to a new epoch (or refuse to reuse the
-//! offsets), and every subscriber must still meet the chaos rule. The
-//! harness fails on any position acknowledged for two publications.
+//! `recovered: true`, never seeing the ones Redis lost (a silent gap). The
+//! nodes remember the highest position they saw per channel, and the
+//! publish and read scripts start a new epoch when Redis's top is below it
+//! under the same epoch: every subscriber gets `recovered: false` and the
+//! new epoch, and meets the chaos rule. The harness fails on any position
+//! acknowledged for two publications (what happened before that fix).
 //!
 //! Time bound: 90 s (enforced). Needs redis-server, haproxy and
 //! centrifuge-python (`scripts/install-deps.sh`).
@@ -50,11 +52,17 @@ fn redis_restored_from_an_older_snapshot_never_reuses_a_position() {
         redis.start_again();
         run.publish_more(100).await;
         let outcome = run.finish().await;
+        let first_epoch = &outcome.published.published[0].epoch;
+        let last_epoch = &outcome.published.last().expect("published").epoch;
+        assert_ne!(
+            first_epoch, last_epoch,
+            "publishing after Redis went back to older data must start a new epoch"
+        );
         for (label, index, summary) in &outcome.summaries {
             assert!(
-                summary.not_recovered >= 1,
+                summary.not_recovered >= 1 && summary.epochs.last() == Some(last_epoch),
                 "{label} client {index}: Redis went back to an older snapshot, which must show \
-                 as `recovered: false`: {summary:?}"
+                 as `recovered: false` and the new epoch: {summary:?}"
             );
         }
     });
