@@ -150,25 +150,39 @@ impl Counters {
     }
 }
 
-/// A session's counters between two `take`s, in 32-bit cells to keep a
-/// session small (the runtime takes them often enough that they never
-/// saturate in practice; they saturate rather than wrap if it does not).
+/// Commands by method, `[ok, error]`.
+type CommandCells<T> = [[T; 2]; METHODS];
+
+/// A session's counters between two `take`s, small because every idle
+/// connection holds them: message counts in 32-bit cells (the runtime
+/// takes them often enough that they never saturate in practice; they
+/// saturate rather than wrap if it does not), and command counts in
+/// byte cells, since a session sends few commands between two takes. A
+/// byte cell that fills up moves its count to `spilled`, allocated only
+/// then, so the counts stay exact.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SessionCounters {
-    commands: [[u32; 2]; METHODS],
-    messages_in: u32,
-    messages_out: u32,
     bytes_in: u64,
     bytes_out: u64,
-    connected: bool,
+    messages_in: u32,
+    messages_out: u32,
     position_gaps: u32,
+    connected: bool,
+    commands: CommandCells<u8>,
+    spilled: Option<Box<CommandCells<u32>>>,
 }
 
 impl SessionCounters {
     /// Counts one command and whether it succeeded.
     pub(crate) fn command(&mut self, method: Method, ok: bool) {
-        let cell = &mut self.commands[method.index()][usize::from(!ok)];
-        *cell = cell.saturating_add(1);
+        let (row, column) = (method.index(), usize::from(!ok));
+        let cell = &mut self.commands[row][column];
+        if *cell == u8::MAX {
+            let spilled = &mut self.spilled.get_or_insert_with(Box::default)[row][column];
+            *spilled = spilled.saturating_add(u32::from(u8::MAX));
+            *cell = 0;
+        }
+        *cell += 1;
     }
 
     /// Counts a message received.
@@ -196,9 +210,13 @@ impl SessionCounters {
     /// The counts so far as [`Counters`], resetting them.
     pub(crate) fn take(&mut self) -> Counters {
         let taken = std::mem::take(self);
+        let spilled = taken.spilled.as_deref().copied().unwrap_or_default();
         let mut commands = [[0u64; 2]; METHODS];
-        for (wide, narrow) in commands.iter_mut().zip(&taken.commands) {
-            *wide = [u64::from(narrow[0]), u64::from(narrow[1])];
+        for ((wide, narrow), spilled) in commands.iter_mut().zip(&taken.commands).zip(&spilled) {
+            *wide = [
+                u64::from(narrow[0]) + u64::from(spilled[0]),
+                u64::from(narrow[1]) + u64::from(spilled[1]),
+            ];
         }
         Counters {
             connections: u64::from(taken.connected),
@@ -248,5 +266,19 @@ mod tests {
         assert_eq!((taken.bytes_in, taken.bytes_out), (10, 20));
         assert_eq!(taken.position_gaps, 1);
         assert_eq!(session.take(), Counters::default());
+    }
+
+    #[test]
+    fn session_command_counts_stay_exact_past_a_byte_cell() {
+        let mut session = SessionCounters::default();
+        for _ in 0..1_000 {
+            session.command(Method::Publish, true);
+        }
+        session.command(Method::Publish, false);
+        let taken = session.take();
+        assert_eq!(taken.commands_ok(Method::Publish), 1_000);
+        assert_eq!(taken.commands_failed(Method::Publish), 1);
+        assert_eq!(session.take(), Counters::default());
+        assert!(std::mem::size_of::<SessionCounters>() <= 64);
     }
 }

@@ -9,9 +9,13 @@
 //! for idle connections, and the writes of a turn go out as one batch.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
+use futures_core::Stream;
+use futures_sink::Sink;
 use switchboard::{CloseCode, Message, Utf8Bytes, WebSocket};
 use switchboard_hub_core::codes::DisconnectCode;
 use switchboard_hub_core::outbound::OutboundLimits;
@@ -19,6 +23,7 @@ use switchboard_hub_core::wire::{Format, MessageKind};
 use switchboard_hub_core::Session;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Sleep;
 
 use crate::app::{App, Hub};
 use crate::close::{close_with, linger};
@@ -63,14 +68,17 @@ where
     let mut session = Session::new(app.hub.settings.clone(), format, client, Instant::now());
     async move {
         let hub = &app.hub;
-        let format = session.format();
-        let limits = OutboundLimits::from_config(hub.settings.config());
-        let mailbox = Arc::new(Mailbox::new(Recipient::Hub(format), limits));
+        // No locals for the format and the limits: a local lives in the
+        // block's state until the block ends, for every idle connection.
+        let mailbox = Arc::new(Mailbox::new(
+            Recipient::Hub(session.format()),
+            OutboundLimits::from_config(hub.settings.config()),
+        ));
         let id = hub.engine.register(mailbox.clone());
         // The drain closes the mailbox with 3001 when it is this
         // session's turn: no shutdown future of its own in the loop.
         let drain_place = app.shutdown.enqueue(mailbox.clone());
-        let end = drive(&mut ws, &mut session, id, &mailbox, hub, limits).await;
+        let end = drive(&mut ws, &mut session, id, &mailbox, hub).await;
         drop(drain_place);
         hub.engine.disconnect(Instant::now(), id);
         let metrics = hub.engine.metrics();
@@ -103,146 +111,305 @@ where
 }
 
 /// The session's loop; returns how it ended.
-async fn drive<S>(
-    ws: &mut WebSocket<S>,
-    session: &mut Session,
+///
+/// One timer, pinned in the loop's state, serves the whole session: it
+/// sleeps until the session's next deadline (connect deadline, ping, pong)
+/// and, only while a write is stuck, until the write timeout. A write the
+/// socket takes at once (the usual case: one per delivery under fan-out)
+/// never touches the timer wheel, and a wake-up that leaves the deadline
+/// as it was does not re-register the timer either. No write future is
+/// kept either: writes are polled through the WebSocket's `Sink`, so the
+/// loop's state stays small for every idle connection. (A function
+/// returning an async block, like [`run`], so that its arguments are held
+/// once.)
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+fn drive<'a, S>(
+    ws: &'a mut WebSocket<S>,
+    session: &'a mut Session,
     id: switchboard_hub_core::SessionId,
-    mailbox: &Mailbox,
-    hub: &Hub,
-    limits: OutboundLimits,
-) -> End
+    mailbox: &'a Mailbox,
+    hub: &'a Hub,
+) -> impl Future<Output = End> + 'a
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let format = session.format();
-    // The server API finds a session by user once it is connected.
-    let mut registered = false;
-    let mut merged_at = Instant::now();
-    loop {
-        if !registered && session.is_connected() {
-            hub.engine.connected(id, session.client_info().clone());
-            registered = true;
-        }
-        if merged_at.elapsed() >= MERGE_INTERVAL {
-            hub.engine.metrics().merge(&session.take_counters());
-            merged_at = Instant::now();
-        }
-        // Actions can queue pushes (to this session too) and pushes can
-        // queue actions (a gap unsubscribes): run both until quiet.
-        let mut closing = None;
+    async move {
+        // The server API finds a session by user once it is connected.
+        let mut registered = false;
+        let mut merged_at = Instant::now();
+        let mut timer = std::pin::pin!(tokio::time::sleep_until(
+            session
+                .poll_timeout()
+                .unwrap_or(merged_at + IDLE_TIMER)
+                .into()
+        ));
         loop {
-            let mut busy = false;
-            while let Some(action) = session.poll_action() {
-                match hub.engine.as_redis() {
-                    // Boxed: the Redis round trips' future would otherwise
-                    // size the loop's state for every idle session.
-                    Some(redis) => Box::pin(redis.execute(id, session, action)).await,
-                    None => hub.engine.execute(Instant::now(), id, session, action),
+            if !registered && session.is_connected() {
+                hub.engine.connected(id, session.client_info().clone());
+                registered = true;
+            }
+            if merged_at.elapsed() >= MERGE_INTERVAL {
+                hub.engine.metrics().merge(&session.take_counters());
+                merged_at = Instant::now();
+            }
+            // Actions can queue pushes (to this session too) and pushes
+            // can queue actions (a gap unsubscribes): run both until quiet.
+            let mut closing = None;
+            let mail = loop {
+                let mut busy = false;
+                while let Some(action) = session.poll_action() {
+                    match hub.engine.as_redis() {
+                        // Boxed: the Redis round trips' future would
+                        // otherwise size the loop's state for every idle
+                        // session.
+                        Some(redis) => Box::pin(redis.execute(id, session, action)).await,
+                        None => hub.engine.execute(Instant::now(), id, session, action),
+                    }
+                    busy = true;
                 }
-                busy = true;
-            }
-            let taken = mailbox.take();
-            // Pushes queued before the mailbox closed (the drain's 3001,
-            // shedding) are still written, ahead of the close frame.
-            closing = closing.or(taken.closed);
-            for item in taken.items {
-                match item {
-                    Delivery::Hub(live) => {
-                        session.deliver(&live);
+                match deliver_mail(session, mailbox) {
+                    Mail::Delivered { any, closed } => {
+                        // Pushes queued before the mailbox closed (the
+                        // drain's 3001, shedding) are still written, ahead
+                        // of the close frame.
+                        closing = closing.or(closed);
+                        if !(busy || any) || closing.is_some() {
+                            break Mail::Delivered {
+                                any,
+                                closed: closing,
+                            };
+                        }
                     }
-                    Delivery::Control(Control::Subscribe {
-                        channel,
-                        position,
-                        data,
-                    }) => session.server_subscribed(channel, position, data),
-                    Delivery::Control(Control::Unsubscribe(channel)) => {
-                        session.server_unsubscribed(&channel)
-                    }
-                    Delivery::Control(Control::Disconnect { code, reason }) => {
-                        // Boxed: this rare path's future would otherwise
-                        // size the loop's state for every idle session.
-                        Box::pin(flush_replies(ws, session, limits)).await;
-                        return End::CloseWith(code, reason);
-                    }
-                    Delivery::Chat(_) => continue,
+                    disconnect @ Mail::Disconnect(..) => break disconnect,
                 }
-                busy = true;
+            };
+            let closing = match mail {
+                Mail::Delivered { closed, .. } => closed,
+                Mail::Disconnect(code, reason) => {
+                    // The replies encoded so far go out first (bounded by
+                    // the write timeout).
+                    if write_pending(
+                        ws,
+                        session,
+                        timer.as_mut(),
+                        hub.settings.config().write_timeout,
+                    )
+                    .await
+                    .is_err()
+                    {
+                        tracing::debug!("could not flush before closing");
+                    }
+                    return End::CloseWith(code, reason);
+                }
+            };
+            match write_pending(
+                ws,
+                session,
+                timer.as_mut(),
+                hub.settings.config().write_timeout,
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(WriteFailed::Io(error)) => {
+                    tracing::debug!(%error, "writing to the client failed");
+                    return End::Gone;
+                }
+                Err(WriteFailed::TimedOut) => {
+                    // What was queued stays queued, and the close frame
+                    // follows it (a client that reads again within the close
+                    // grace gets the code).
+                    tracing::info!(
+                        client = session.client_info().client,
+                        "write timed out: the client is too slow (3008)"
+                    );
+                    return End::Close(DisconnectCode::SLOW);
+                }
             }
-            if !busy || closing.is_some() {
-                break;
+            if let Some(code) = closing.or_else(|| session.poll_disconnect()) {
+                return End::Close(code);
             }
-        }
-        let write = async {
-            let mut wrote = false;
-            while let Some(bytes) = session.poll_transmit() {
-                ws.feed(message(format, bytes)).await?;
-                wrote = true;
-            }
-            if wrote {
-                ws.flush().await?;
-            }
-            Ok::<(), switchboard::Error>(())
-        };
-        match tokio::time::timeout(limits.write_timeout, write).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "writing to the client failed");
-                return End::Gone;
-            }
-            Err(_) => {
-                // `feed` and `flush` are cancel safe: what was queued stays
-                // queued, and the close frame follows it (a client that
-                // reads again within the close grace gets the code).
-                tracing::info!(
-                    client = session.client_info().client,
-                    "write timed out: the client is too slow (3008)"
-                );
-                return End::Close(DisconnectCode::SLOW);
-            }
-        }
-        if let Some(code) = closing.or_else(|| session.poll_disconnect()) {
-            return End::Close(code);
-        }
-        let deadline = session.poll_timeout();
-        tokio::select! {
-            biased;
-            received = ws.recv() => match received {
-                Some(Ok(Message::Text(text))) => session.handle_frame(Instant::now(), text.as_bytes()),
-                Some(Ok(Message::Binary(bytes))) => session.handle_frame(Instant::now(), &bytes),
-                Some(Ok(Message::Close(_))) | None => return End::Gone,
-                Some(Ok(_)) => {}
-                Some(Err(error)) => {
+            let timed = match session.poll_timeout() {
+                Some(deadline) => {
+                    let deadline = tokio::time::Instant::from_std(deadline);
+                    if timer.deadline() != deadline {
+                        timer.as_mut().reset(deadline);
+                    }
+                    true
+                }
+                None => false,
+            };
+            match next_event(ws, mailbox, timer.as_mut(), timed).await {
+                Event::Received(Some(Ok(Message::Text(text)))) => {
+                    session.handle_frame(Instant::now(), text.as_bytes())
+                }
+                Event::Received(Some(Ok(Message::Binary(bytes)))) => {
+                    session.handle_frame(Instant::now(), &bytes)
+                }
+                Event::Received(Some(Ok(Message::Close(_))) | None) => return End::Gone,
+                Event::Received(Some(Ok(_))) | Event::Mail => {}
+                Event::Received(Some(Err(error))) => {
                     tracing::debug!(%error, "client connection failed");
                     return End::Failed;
                 }
-            },
-            () = mailbox.wait() => {}
-            () = sleep_until(deadline), if deadline.is_some() => {
-                session.handle_timeout(Instant::now());
+                Event::Timer => session.handle_timeout(Instant::now()),
             }
         }
     }
 }
 
-/// Writes what the session still has to send (bounded by the write
-/// timeout) before a close the server API asked for.
-async fn flush_replies<S>(ws: &mut WebSocket<S>, session: &mut Session, limits: OutboundLimits)
+/// What woke an idle session.
+enum Event {
+    /// A message from the client (or its end).
+    Received(Option<Result<Message, switchboard::Error>>),
+    /// Pushes in the mailbox, or the mailbox closed.
+    Mail,
+    /// The session's deadline passed.
+    Timer,
+}
+
+/// Waits for the next frame, push or (when `timed`) deadline, in that
+/// order of priority. A plain poll function over the three sources: no
+/// future of its own per source in the loop's state, which every idle
+/// connection holds. Cancel safe (each source keeps its progress).
+fn next_event<'a, S>(
+    ws: &'a mut WebSocket<S>,
+    mailbox: &'a Mailbox,
+    mut timer: Pin<&'a mut Sleep>,
+    timed: bool,
+) -> impl Future<Output = Event> + 'a
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    std::future::poll_fn(move |context| {
+        if let Poll::Ready(received) = Pin::new(&mut *ws).poll_next(context) {
+            return Poll::Ready(Event::Received(received));
+        }
+        if mailbox.poll_wait(context).is_ready() {
+            return Poll::Ready(Event::Mail);
+        }
+        if timed && timer.as_mut().poll(context).is_ready() {
+            return Poll::Ready(Event::Timer);
+        }
+        Poll::Pending
+    })
+}
+
+/// Where the timer sleeps while the session has no deadline (it is only
+/// polled when there is one).
+const IDLE_TIMER: Duration = Duration::from_secs(3600);
+
+/// What [`deliver_mail`] found in the mailbox.
+enum Mail {
+    /// Everything queued was handed to the session.
+    Delivered {
+        /// Whether anything was queued.
+        any: bool,
+        /// The code the mailbox was closed with, if it was.
+        closed: Option<DisconnectCode>,
+    },
+    /// The server API asked to close with this code and reason (the items
+    /// queued after it are dropped: the connection closes).
+    Disconnect(u16, String),
+}
+
+/// Hands the session everything queued in its mailbox.
+fn deliver_mail(session: &mut Session, mailbox: &Mailbox) -> Mail {
+    let taken = mailbox.take();
+    let mut any = false;
+    for item in taken.items {
+        match item {
+            Delivery::Hub(live) => {
+                session.deliver(&live);
+            }
+            Delivery::Control(Control::Subscribe {
+                channel,
+                position,
+                data,
+            }) => session.server_subscribed(channel, position, data),
+            Delivery::Control(Control::Unsubscribe(channel)) => {
+                session.server_unsubscribed(&channel)
+            }
+            Delivery::Control(Control::Disconnect { code, reason }) => {
+                return Mail::Disconnect(code, reason)
+            }
+            Delivery::Chat(_) => continue,
+        }
+        any = true;
+    }
+    Mail::Delivered {
+        any,
+        closed: taken.closed,
+    }
+}
+
+/// Why [`write_pending`] failed.
+enum WriteFailed {
+    /// The socket failed.
+    Io(switchboard::Error),
+    /// The write did not finish within the write timeout.
+    TimedOut,
+}
+
+/// Writes what the session has to send: fed one by one, flushed once.
+/// The write is tried without a timer first; only one the socket cannot
+/// take at once arms `timer` for the write timeout (the loop sets it back
+/// to the session's deadline afterwards). Cancel safe: what was fed stays
+/// in the WebSocket's buffer.
+fn write_pending<'a, S>(
+    ws: &'a mut WebSocket<S>,
+    session: &'a mut Session,
+    mut timer: Pin<&'a mut Sleep>,
+    write_timeout: Duration,
+) -> impl Future<Output = Result<(), WriteFailed>> + 'a
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let format = session.format();
-    let write = async {
-        while let Some(bytes) = session.poll_transmit() {
-            ws.feed(message(format, bytes)).await?;
+    let mut wrote = false;
+    let mut armed = false;
+    std::future::poll_fn(move |context| {
+        if let Poll::Ready(written) = poll_write(ws, session, format, &mut wrote, context) {
+            return Poll::Ready(written.map_err(WriteFailed::Io));
         }
-        ws.flush().await
-    };
-    if tokio::time::timeout(limits.write_timeout, write)
-        .await
-        .is_err()
-    {
-        tracing::debug!("could not flush before closing");
+        if !armed {
+            timer
+                .as_mut()
+                .reset(tokio::time::Instant::now() + write_timeout);
+            armed = true;
+        }
+        ready!(timer.as_mut().poll(context));
+        Poll::Ready(Err(WriteFailed::TimedOut))
+    })
+}
+
+/// Feeds the session's messages to the WebSocket while it takes them,
+/// then flushes if anything was fed (`wrote` remembers it across polls).
+fn poll_write<S>(
+    ws: &mut WebSocket<S>,
+    session: &mut Session,
+    format: Format,
+    wrote: &mut bool,
+    context: &mut Context<'_>,
+) -> Poll<Result<(), switchboard::Error>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut ws = Pin::new(ws);
+    loop {
+        // Ready before taking a message, so that none is taken and lost
+        // while the WebSocket's buffer is full.
+        ready!(ws.as_mut().poll_ready(context))?;
+        let Some(bytes) = session.poll_transmit() else {
+            break;
+        };
+        ws.as_mut().start_send(message(format, bytes))?;
+        *wrote = true;
     }
+    if *wrote {
+        ready!(ws.as_mut().poll_flush(context))?;
+    }
+    Poll::Ready(Ok(()))
 }
 
 /// One server message in the format's message type.
@@ -254,11 +421,5 @@ fn message(format: Format, bytes: bytes::Bytes) -> Message {
             Err(bytes) => Message::Binary(bytes),
         },
         MessageKind::Binary => Message::Binary(bytes),
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    if let Some(deadline) = deadline {
-        tokio::time::sleep_until(deadline.into()).await;
     }
 }
