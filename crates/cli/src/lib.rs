@@ -4,6 +4,7 @@
 //! arguments and calls in here, so the pieces are testable and reusable.
 #![warn(missing_docs)]
 
+mod allocator;
 pub mod bench;
 pub mod config;
 pub mod connect;

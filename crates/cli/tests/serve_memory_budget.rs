@@ -8,11 +8,14 @@
 //! buffer for it (a frame that does not fit is refused with 1009 while only
 //! its first read is held), inflation charges each step's output and the
 //! copy a growth makes, and a failed connection gives its buffer back at
-//! once instead of holding it while it waits for the peer's end of stream.
-//! Before that (the driver grew read buffers before the core charged them,
-//! and failed connections kept theirs), peaks were 45-78 MiB over the same
-//! budget; with it, five runs on 2026-12-07 peaked 57-61 MiB over it (the
-//! rest is the first 16 KiB read of each connection, inflater state and
+//! once instead of holding it while it waits for the peer's end of stream;
+//! and `serve` has glibc give large freed buffers back to the kernel
+//! (`crates/cli/src/allocator.rs`), since a released charge whose pages
+//! the allocator keeps still counts in resident memory. Before the first
+//! two, peaks were 45-78 MiB over the same budget; with them but glibc's
+//! dynamic mmap threshold, 73-81 MiB (CI failed on it); with all three,
+//! five runs on 2026-12-07 peaked 23-53 MiB over it (the rest is the first
+//! 16 KiB read of each connection, inflater state and
 //! the allocator). The budget's accounting itself is proven in
 //! `crates/proto/tests/memory_budget.rs` and, for the hub's queues, in
 //! `crates/hub/tests/hub_limits.rs`.

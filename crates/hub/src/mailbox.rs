@@ -8,7 +8,8 @@
 //! "slow" instead of blocking the publisher.
 //!
 //! With a node-wide memory budget (`HubConfig::memory_budget`), queued
-//! bytes are also charged to it: a push the budget cannot take is handed
+//! bytes are also charged to it, up to three quarters of it (the rest is
+//! kept for frames being read): a push the budget cannot take is handed
 //! back to the engine, which sheds the largest queues (3008, recoverable)
 //! to make room. Charges return when items are taken or dropped.
 
@@ -119,6 +120,15 @@ pub(crate) struct Mailbox {
     state: Mutex<State>,
 }
 
+/// The part of the memory budget outbound queues may hold: three
+/// quarters. The rest stays for what connections are reading (frames,
+/// inflation): with queues allowed the whole budget, a stalled subscriber
+/// filled it and the publisher's next message was refused with 1009 before
+/// any push found the budget full and shed the subscriber (3008).
+fn queue_ceiling(budget: &MemoryBudget) -> usize {
+    budget.limit() - budget.limit() / 4
+}
+
 /// A push the memory budget could not take; nothing was queued.
 #[derive(Debug)]
 pub(crate) struct OverBudget(pub(crate) Delivery);
@@ -192,7 +202,7 @@ impl Mailbox {
         }
         let len = delivery.len();
         if let Some(budget) = &state.budget {
-            if !budget.try_charge(len) {
+            if !budget.try_charge_within(len, queue_ceiling(budget)) {
                 return Err(OverBudget(delivery));
             }
             state.charged += len;
@@ -401,14 +411,18 @@ mod tests {
 
     #[test]
     fn queued_bytes_are_charged_to_the_budget_until_taken_shed_or_dropped() {
-        let budget = MemoryBudget::new(4);
+        let budget = MemoryBudget::new(8);
         let mailbox = Mailbox::new(Recipient::Chat, limits(100));
         mailbox.use_budget(budget.clone());
-        mailbox.push(message("ab")).unwrap();
-        mailbox.push(message("cd")).unwrap();
-        assert_eq!(budget.used(), 4);
-        let refused = mailbox.push(message("e")).unwrap_err();
+        mailbox.push(message("abc")).unwrap();
+        mailbox.push(message("def")).unwrap();
+        assert_eq!(budget.used(), 6);
+        // Queues stop at three quarters of the budget ...
+        let refused = mailbox.push(message("g")).unwrap_err();
         assert_eq!(refused.0.len(), 1);
+        // ... and the last quarter is left for frames being read.
+        assert!(budget.try_charge(2));
+        budget.release(2);
         assert_eq!(mailbox.take().items.len(), 2);
         assert_eq!(budget.used(), 0);
         mailbox.push(message("abc")).unwrap();
@@ -417,7 +431,7 @@ mod tests {
         assert_eq!(mailbox.take().closed, Some(DisconnectCode::SLOW));
         let other = Mailbox::new(Recipient::Chat, limits(100));
         other.use_budget(budget.clone());
-        other.push(message("abcd")).unwrap();
+        other.push(message("abcdef")).unwrap();
         drop(other);
         assert_eq!(budget.used(), 0);
     }

@@ -70,6 +70,24 @@ impl MemoryBudget {
             .is_ok()
     }
 
+    /// Charges `bytes` if the total stays within `ceiling` (and the
+    /// limit); `false` (and nothing charged) otherwise. Lets one kind of
+    /// holder use only part of the budget: the hub's outbound queues stop
+    /// at three quarters, so that the frames connections are reading still
+    /// find room and a slow consumer is shed before a publisher is refused.
+    pub fn try_charge_within(&self, bytes: usize, ceiling: usize) -> bool {
+        if bytes == 0 {
+            return true;
+        }
+        let ceiling = ceiling.min(self.inner.limit);
+        self.inner
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|total| *total <= ceiling)
+            })
+            .is_ok()
+    }
+
     /// Charges `bytes` whether or not they fit (for memory already held
     /// that must be accounted for); `true` if the budget is still within
     /// its limit afterwards.
@@ -143,6 +161,23 @@ impl Charge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ceiling_stops_charges_below_the_limit() {
+        let budget = MemoryBudget::new(100);
+        assert!(budget.try_charge_within(75, 75));
+        assert!(!budget.try_charge_within(1, 75));
+        assert_eq!(budget.used(), 75);
+        // The rest of the budget is still there for other charges.
+        assert!(budget.try_charge(25));
+        assert!(!budget.try_charge_within(1, 1_000));
+        budget.release(100);
+        assert!(
+            !budget.try_charge_within(101, 1_000),
+            "the limit still holds"
+        );
+        assert_eq!(budget.used(), 0);
+    }
 
     #[test]
     fn charges_fit_or_change_nothing() {

@@ -81,30 +81,8 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         bail!("--pubsub selects the pub/sub mode: run it with bench::pubsub::run");
     }
     options.validate()?;
-    keep_freed_memory();
+    crate::allocator::keep_freed_memory();
     LocalSet::new().run_until(run_local(options)).await
-}
-
-/// Keeps memory that the load generator frees for reuse instead of giving
-/// it back to the OS. With large messages every payload buffer is freed
-/// and allocated again; glibc's defaults return such blocks (mmap'd, or
-/// trimmed off the heap top) to the kernel, and a profile of the 1 MiB
-/// scenario showed a quarter of the load generator's CPU in page faults
-/// and zeroing the same pages again. The peak working set is only the
-/// messages in flight, so holding on to it costs little.
-pub(crate) fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        const KEEP: libc::c_int = 1 << 30;
-        // SAFETY: mallopt only sets glibc allocator tunables; it takes the
-        // allocator's own lock and is safe to call at any time, from any
-        // thread. A rejected value (return 0) leaves the default in place,
-        // which is still correct, only slower.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20); // glibc's maximum on 64-bit
-            libc::mallopt(libc::M_TRIM_THRESHOLD, KEEP);
-        }
-    }
 }
 
 async fn run_local(options: BenchOptions) -> anyhow::Result<BenchReport> {

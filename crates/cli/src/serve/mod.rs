@@ -19,6 +19,10 @@ pub use switchboard_hub::{
 /// Logs `listening on ADDR` (the bound address, useful with port 0) once
 /// the socket is bound and the signal handlers are installed.
 pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
-    switchboard_hub::run(settings.hub_config()).await?;
+    let config = settings.hub_config();
+    if config.memory_budget > 0 {
+        crate::allocator::return_freed_memory();
+    }
+    switchboard_hub::run(config).await?;
     Ok(())
 }

@@ -164,9 +164,9 @@ impl JsonClient {
             if let Some(at) = self.replies.iter().position(|r| r["id"] == json!(id)) {
                 return self.replies.remove(at).unwrap();
             }
-            self.read()
-                .await
-                .expect("the connection closed before the reply");
+            self.read().await.unwrap_or_else(|close| {
+                panic!("the connection closed before the reply: {close:?}")
+            });
         }
     }
 

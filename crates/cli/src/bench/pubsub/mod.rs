@@ -78,7 +78,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<PubSubReport> {
     options
         .pubsub
         .validate(published_size, options.connections)?;
-    crate::bench::keep_freed_memory();
+    crate::allocator::keep_freed_memory();
     LocalSet::new()
         .run_until(run_local(options, protocol))
         .await
