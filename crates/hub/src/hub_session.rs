@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use futures_sink::Sink;
+use futures_util::{FutureExt, StreamExt};
 use switchboard::{CloseCode, Message, Utf8Bytes, WebSocket};
 use switchboard_hub_core::codes::DisconnectCode;
 use switchboard_hub_core::outbound::OutboundLimits;
@@ -27,6 +28,7 @@ use tokio::time::Sleep;
 
 use crate::app::{App, Hub};
 use crate::close::{close_with, linger};
+use crate::engine::RedisEngine;
 use crate::mailbox::{Control, Delivery, Mailbox, Recipient};
 use crate::metrics::MERGE_INTERVAL;
 
@@ -137,6 +139,9 @@ where
         // The server API finds a session by user once it is connected.
         let mut registered = false;
         let mut merged_at = Instant::now();
+        // A message just arrived: with Redis, read what else did before
+        // running its commands (see `read_ahead`).
+        let mut read_more = false;
         let mut timer = std::pin::pin!(tokio::time::sleep_until(
             session
                 .poll_timeout()
@@ -156,17 +161,25 @@ where
             // can queue actions (a gap unsubscribes): run both until quiet.
             let mut closing = None;
             let mail = loop {
-                let mut busy = false;
-                while let Some(action) = session.poll_action() {
-                    match hub.engine.as_redis() {
-                        // Boxed: the Redis round trips' future would
-                        // otherwise size the loop's state for every idle
-                        // session.
-                        Some(redis) => Box::pin(redis.execute(id, session, action)).await,
-                        None => hub.engine.execute(Instant::now(), id, session, action),
+                let busy = match hub.engine.as_redis() {
+                    // Boxed: the Redis round trips' future would otherwise
+                    // size the loop's state for every idle session.
+                    Some(redis) => {
+                        let read_more = std::mem::take(&mut read_more);
+                        match Box::pin(redis_turn(ws, session, redis, id, read_more)).await {
+                            Ok(busy) => busy,
+                            Err(end) => return end,
+                        }
                     }
-                    busy = true;
-                }
+                    None => {
+                        let mut any = false;
+                        while let Some(action) = session.poll_action() {
+                            hub.engine.execute(Instant::now(), id, session, action);
+                            any = true;
+                        }
+                        any
+                    }
+                };
                 match deliver_mail(session, mailbox) {
                     Mail::Delivered { any, closed } => {
                         // Pushes queued before the mailbox closed (the
@@ -240,22 +253,88 @@ where
                 None => false,
             };
             match next_event(ws, mailbox, timer.as_mut(), timed).await {
-                Event::Received(Some(Ok(Message::Text(text)))) => {
-                    session.handle_frame(Instant::now(), text.as_bytes())
+                Event::Received(received) => {
+                    if let Some(end) = apply_received(session, received) {
+                        return end;
+                    }
+                    read_more = true;
                 }
-                Event::Received(Some(Ok(Message::Binary(bytes)))) => {
-                    session.handle_frame(Instant::now(), &bytes)
-                }
-                Event::Received(Some(Ok(Message::Close(_))) | None) => return End::Gone,
-                Event::Received(Some(Ok(_))) | Event::Mail => {}
-                Event::Received(Some(Err(error))) => {
-                    tracing::debug!(%error, "client connection failed");
-                    return End::Failed;
-                }
+                Event::Mail => {}
                 Event::Timer => session.handle_timeout(Instant::now()),
             }
         }
     }
+}
+
+/// At most this many messages already received are read before the
+/// commands of the first are run (Redis engine only).
+const READ_AHEAD: usize = 32;
+
+/// One turn of a session's commands against Redis: the messages that
+/// already arrived (when `read_more`), then every queued action. `Ok`
+/// says whether there was any; `Err` that the connection ended.
+async fn redis_turn<S>(
+    ws: &mut WebSocket<S>,
+    session: &mut Session,
+    redis: &RedisEngine,
+    id: switchboard_hub_core::SessionId,
+    read_more: bool,
+) -> Result<bool, End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if read_more {
+        if let Some(end) = read_ahead(ws, session, redis, id).await {
+            return Err(end);
+        }
+    }
+    Ok(redis.execute_queued(id, session).await)
+}
+
+/// Reads the messages that already arrived (at most [`READ_AHEAD`] in
+/// all) before any of their commands is run, so that a run of publishes
+/// goes to Redis together (see `RedisEngine::execute_queued`): run one
+/// message at a time, a publishing connection waits a round trip per
+/// publication. `Some(end)` when the connection ended; what the client
+/// sent before it closed or failed is carried out first.
+async fn read_ahead<S>(
+    ws: &mut WebSocket<S>,
+    session: &mut Session,
+    redis: &RedisEngine,
+    id: switchboard_hub_core::SessionId,
+) -> Option<End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    for _ in 1..READ_AHEAD {
+        let received = ws.next().now_or_never()?;
+        if !matches!(received, Some(Ok(Message::Text(_) | Message::Binary(_)))) {
+            redis.execute_queued(id, session).await;
+        }
+        if let Some(end) = apply_received(session, received) {
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Hands a received message to the session; `Some(end)` when the
+/// connection ended.
+fn apply_received(
+    session: &mut Session,
+    received: Option<Result<Message, switchboard::Error>>,
+) -> Option<End> {
+    match received {
+        Some(Ok(Message::Text(text))) => session.handle_frame(Instant::now(), text.as_bytes()),
+        Some(Ok(Message::Binary(bytes))) => session.handle_frame(Instant::now(), &bytes),
+        Some(Ok(Message::Close(_))) | None => return Some(End::Gone),
+        Some(Ok(_)) => {}
+        Some(Err(error)) => {
+            tracing::debug!(%error, "client connection failed");
+            return Some(End::Failed);
+        }
+    }
+    None
 }
 
 /// What woke an idle session.

@@ -83,6 +83,59 @@ fn a_publication_through_one_node_reaches_subscribers_on_another_in_offset_order
 }
 
 #[test]
+fn publishes_sent_together_are_numbered_and_answered_in_the_order_sent() {
+    run(async {
+        let redis = RestartableRedis::start();
+        let a = node(&redis.url(), "node-a").await;
+        let b = node(&redis.url(), "node-b").await;
+        let mut reader = JsonClient::connect(&a.url()).await;
+        let reply = reader
+            .request(json!({"subscribe": {"channel": "burst"}}))
+            .await;
+        assert!(reply.get("error").is_none(), "{reply}");
+        // One WebSocket message of 50 publishes, then another of 50 mixed
+        // with a history read: node B sends each run of publishes to
+        // Redis together, and the order must survive it.
+        let mut writer = JsonClient::connect(&b.url()).await;
+        let first: Vec<Value> = (1..=50)
+            .map(|n| json!({"publish": {"channel": "burst", "data": {"n": n}}}))
+            .collect();
+        let mut second: Vec<Value> = (51..=100)
+            .map(|n| json!({"publish": {"channel": "burst", "data": {"n": n}}}))
+            .collect();
+        second.insert(25, json!({"history": {"channel": "burst", "limit": -1}}));
+        let mut ids = writer.send_batch(first).await;
+        ids.extend(writer.send_batch(second).await);
+        let replies = writer.replies_to(&ids).await;
+        let order: Vec<u64> = replies.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+        assert_eq!(
+            order, ids,
+            "replies come in the order the commands were sent"
+        );
+        for reply in &replies {
+            assert!(reply.get("error").is_none(), "{reply}");
+        }
+        // The history read sent after 75 publishes sees exactly those.
+        let history = &replies[75]["history"]["publications"];
+        let seen: Vec<u64> = history
+            .as_array()
+            .unwrap_or_else(|| panic!("a history reply: {}", replies[75]))
+            .iter()
+            .map(|p| p["data"]["n"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seen, (1..=75).collect::<Vec<u64>>());
+        // Offsets follow the order sent: publication n is at offset n.
+        for n in 1..=100u64 {
+            let publication = reader.next_publication("burst").await;
+            assert_eq!(publication["offset"], n, "{publication}");
+            assert_eq!(publication["data"]["n"], n, "{publication}");
+        }
+        a.stop().await;
+        b.stop().await;
+    });
+}
+
+#[test]
 fn a_client_that_moves_to_another_node_recovers_what_it_missed() {
     run(async {
         let redis = RestartableRedis::start();

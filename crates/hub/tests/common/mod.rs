@@ -157,6 +157,44 @@ impl JsonClient {
         id
     }
 
+    /// Sends `commands` in one WebSocket message (newline-delimited, as
+    /// the JSON protocol allows), with the next ids; returns the ids.
+    #[allow(dead_code)] // not every test binary sends batches
+    pub async fn send_batch(&mut self, commands: Vec<Value>) -> Vec<u64> {
+        let mut ids = Vec::new();
+        let mut lines = Vec::new();
+        for mut command in commands {
+            command["id"] = json!(self.next_id);
+            ids.push(self.next_id);
+            self.next_id += 1;
+            lines.push(command.to_string());
+        }
+        self.ws
+            .send(Message::text(lines.join("\n")))
+            .await
+            .expect("send a batch of commands");
+        ids
+    }
+
+    /// The replies to `ids`, in the order they arrived.
+    #[allow(dead_code)] // not every test binary sends batches
+    pub async fn replies_to(&mut self, ids: &[u64]) -> Vec<Value> {
+        let mut arrived = Vec::new();
+        while arrived.len() < ids.len() {
+            let wanted = self
+                .replies
+                .iter()
+                .position(|reply| ids.iter().any(|id| reply["id"] == json!(id)));
+            match wanted {
+                Some(at) => arrived.push(self.replies.remove(at).unwrap()),
+                None => self.read().await.unwrap_or_else(|close| {
+                    panic!("the connection closed before the replies: {close:?}")
+                }),
+            }
+        }
+        arrived
+    }
+
     /// Sends `command` and waits for its reply (pushes meanwhile are kept).
     pub async fn request(&mut self, command: Value) -> Value {
         let id = self.send(command).await;
