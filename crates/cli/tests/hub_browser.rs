@@ -8,12 +8,14 @@
 //! or HTTP errors are allowed. Needs `scripts/install-deps.sh` (Chromium,
 //! playwright-core, and the built page); `SWITCHBOARD_SKIP_INTEROP=1` skips.
 
+mod browser_support;
 mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use browser_support::assert_no_page_problems;
 use common::{request, Server};
 use serde_json::Value;
 use switchboard_testkit::pki::TestPki;
@@ -100,26 +102,10 @@ fn numbered(first: u64, texts: &[String]) -> Vec<(u64, String)> {
     (first..).zip(texts.iter().cloned()).collect()
 }
 
-/// No problem at all, except Chromium's own log line for a reconnect
-/// attempt made while the page is offline (`ERR_INTERNET_DISCONNECTED`): the
-/// browser prints it for any WebSocket that cannot connect, and the SDK
-/// keeps retrying by design.
+/// No problem at all (see [`assert_no_page_problems`]), and the states the
+/// offline test walks through.
 fn assert_clean(result: &Value) {
-    let problems: Vec<&Value> = result["problems"]
-        .as_array()
-        .expect("problems")
-        .iter()
-        .filter(|problem| {
-            !(problem["offline"] == true
-                && problem["text"]
-                    .as_str()
-                    .is_some_and(|text| text.contains("ERR_INTERNET_DISCONNECTED")))
-        })
-        .collect();
-    assert!(
-        problems.is_empty(),
-        "console errors or failed requests: {problems:#?}"
-    );
+    assert_no_page_problems(result);
     assert_eq!(result["presenceBefore"], 2, "{result}");
     assert_eq!(result["stateOffline"], "connecting", "{result}");
     assert_eq!(result["stateAfter"], "connected", "{result}");

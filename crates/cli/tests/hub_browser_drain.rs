@@ -12,12 +12,14 @@
 //! redis-server, haproxy, Chromium, playwright-core and the built page
 //! (`scripts/install-deps.sh`); `SWITCHBOARD_SKIP_INTEROP=1` skips.
 
+mod browser_support;
 mod chaos_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use browser_support::assert_no_page_problems;
 use chaos_support::cluster::serve_config;
 use chaos_support::node::{Engine, Node, NodeSpec};
 use chaos_support::redis::{Persistence, RedisServer};
@@ -226,23 +228,7 @@ fn drain_scenario(name: &str, offline: bool) {
             );
         }
         assert_eq!(result["state"], "connected", "{result}");
-        // Chromium logs a reconnect attempt made while the page is offline
-        // (ERR_INTERNET_DISCONNECTED); the SDK keeps retrying by design.
-        let problems: Vec<&Value> = result["problems"]
-            .as_array()
-            .expect("problems")
-            .iter()
-            .filter(|problem| {
-                !(problem["offline"] == true
-                    && problem["text"]
-                        .as_str()
-                        .is_some_and(|text| text.contains("ERR_INTERNET_DISCONNECTED")))
-            })
-            .collect();
-        assert!(
-            problems.is_empty(),
-            "console errors or failed requests: {problems:#?}"
-        );
+        assert_no_page_problems(&result);
         let bytes = std::fs::read(&screenshot).expect("the screenshot was written");
         assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
         if let Ok(keep) = std::env::var("SWITCHBOARD_SCREENSHOT_DIR") {

@@ -4,54 +4,9 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
-use common::{run, Hub, JsonClient};
+use common::{api, http, run, Hub, JsonClient};
 use serde_json::{json, Value};
 use switchboard_hub::{HubConfig, ServeError, Server};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// One HTTP/1.1 request; returns the status and the body.
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    tcp.read_to_end(&mut response).await.unwrap();
-    let response = String::from_utf8(response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("a response head");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
-}
-
-/// `POST /api/<method>` with `params`; the status and the JSON body.
-async fn api(addr: SocketAddr, method: &str, params: Value) -> Value {
-    let (status, body) = http(
-        addr,
-        "POST",
-        &format!("/api/{method}"),
-        &[],
-        &params.to_string(),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
 
 #[test]
 fn publish_returns_offset_and_epoch_and_reaches_subscribers() {

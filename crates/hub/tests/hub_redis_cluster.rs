@@ -11,7 +11,7 @@ mod hub_redis_support;
 
 use std::collections::BTreeSet;
 
-use common::JsonClient;
+use common::{Hub, JsonClient};
 use hub_redis_support::{api, eventually, node, run, RestartableRedis};
 use serde_json::{json, Value};
 use switchboard_hub_core::codes::DisconnectCode;
@@ -26,18 +26,28 @@ fn present(reply: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+/// A Redis, nodes A and B on it, and a client of node A subscribed to
+/// `channel`; the channel's epoch from the subscribe reply.
+async fn reader_on_node_a(channel: &str) -> (RestartableRedis, Hub, Hub, JsonClient, String) {
+    let redis = RestartableRedis::start();
+    let a = node(&redis.url(), "node-a").await;
+    let b = node(&redis.url(), "node-b").await;
+    let mut reader = JsonClient::connect(&a.url()).await;
+    let reply = reader
+        .request(json!({"subscribe": {"channel": channel}}))
+        .await;
+    let epoch = reply["subscribe"]["epoch"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a subscribe reply with an epoch: {reply}"))
+        .to_owned();
+    assert!(!epoch.is_empty(), "{reply}");
+    (redis, a, b, reader, epoch)
+}
+
 #[test]
 fn a_publication_through_one_node_reaches_subscribers_on_another_in_offset_order() {
     run(async {
-        let redis = RestartableRedis::start();
-        let a = node(&redis.url(), "node-a").await;
-        let b = node(&redis.url(), "node-b").await;
-        let mut reader = JsonClient::connect(&a.url()).await;
-        let reply = reader
-            .request(json!({"subscribe": {"channel": "feed"}}))
-            .await;
-        let epoch = reply["subscribe"]["epoch"].as_str().unwrap().to_owned();
-        assert!(!epoch.is_empty(), "{reply}");
+        let (_redis, a, b, mut reader, epoch) = reader_on_node_a("feed").await;
         for n in 1..=3 {
             let published = api(
                 b.addr,
@@ -85,14 +95,7 @@ fn a_publication_through_one_node_reaches_subscribers_on_another_in_offset_order
 #[test]
 fn publishes_sent_together_are_numbered_and_answered_in_the_order_sent() {
     run(async {
-        let redis = RestartableRedis::start();
-        let a = node(&redis.url(), "node-a").await;
-        let b = node(&redis.url(), "node-b").await;
-        let mut reader = JsonClient::connect(&a.url()).await;
-        let reply = reader
-            .request(json!({"subscribe": {"channel": "burst"}}))
-            .await;
-        assert!(reply.get("error").is_none(), "{reply}");
+        let (_redis, a, b, mut reader, _) = reader_on_node_a("burst").await;
         // One WebSocket message of 50 publishes, then another of 50 mixed
         // with a history read: node B sends each run of publishes to
         // Redis together, and the order must survive it.
@@ -138,14 +141,7 @@ fn publishes_sent_together_are_numbered_and_answered_in_the_order_sent() {
 #[test]
 fn a_client_that_moves_to_another_node_recovers_what_it_missed() {
     run(async {
-        let redis = RestartableRedis::start();
-        let a = node(&redis.url(), "node-a").await;
-        let b = node(&redis.url(), "node-b").await;
-        let mut reader = JsonClient::connect(&a.url()).await;
-        let reply = reader
-            .request(json!({"subscribe": {"channel": "feed"}}))
-            .await;
-        let epoch = reply["subscribe"]["epoch"].as_str().unwrap().to_owned();
+        let (_redis, a, b, mut reader, epoch) = reader_on_node_a("feed").await;
         api(
             a.addr,
             "publish",

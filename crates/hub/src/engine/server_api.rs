@@ -4,6 +4,7 @@
 //! session tasks as [`Control`] items in their mailboxes, in order with
 //! the live pushes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +15,7 @@ use switchboard_hub_core::presence::{ClientInfo, PresenceStats};
 use switchboard_hub_core::{HubError, SessionId};
 
 use super::{presence_event, publish, MemoryEngine, MemoryState, Presence};
-use crate::mailbox::Control;
+use crate::mailbox::{Control, Mailbox};
 
 /// A server-side publish's result: the publication's position (offset 0
 /// and an empty epoch in channels without history).
@@ -39,6 +40,31 @@ pub(crate) struct EngineStats {
     pub(crate) num_subs: usize,
     /// Bytes waiting in outbound queues.
     pub(crate) queued_bytes: usize,
+}
+
+impl EngineStats {
+    /// Counts `clients` and `mailboxes` (either engine's local tables)
+    /// beside the channel and subscription counts the engine keeps.
+    pub(crate) fn of(
+        clients: &HashMap<SessionId, Arc<ClientInfo>>,
+        mailboxes: &HashMap<SessionId, Arc<Mailbox>>,
+        num_channels: usize,
+        num_subs: usize,
+    ) -> Self {
+        let mut users: Vec<&str> = clients.values().map(|info| &*info.user).collect();
+        users.sort_unstable();
+        users.dedup();
+        EngineStats {
+            num_clients: clients.len(),
+            num_users: users.len(),
+            num_channels,
+            num_subs,
+            queued_bytes: mailboxes
+                .values()
+                .map(|mailbox| mailbox.queued_bytes())
+                .sum(),
+        }
+    }
 }
 
 /// Which of a user's connections a command targets.
@@ -146,20 +172,12 @@ impl MemoryEngine {
     /// Counts of clients, users, channels, subscriptions and queued bytes.
     pub(crate) fn stats(&self) -> EngineStats {
         let state = self.lock();
-        let mut users: Vec<&str> = state.clients.values().map(|info| &*info.user).collect();
-        users.sort_unstable();
-        users.dedup();
-        EngineStats {
-            num_clients: state.clients.len(),
-            num_users: users.len(),
-            num_channels: state.node.active_channels().count(),
-            num_subs: state.node.subscription_total(),
-            queued_bytes: state
-                .mailboxes
-                .values()
-                .map(|mailbox| mailbox.queued_bytes())
-                .sum(),
-        }
+        EngineStats::of(
+            &state.clients,
+            &state.mailboxes,
+            state.node.active_channels().count(),
+            state.node.subscription_total(),
+        )
     }
 
     /// The node's counters (subscriptions, publications, recoveries).

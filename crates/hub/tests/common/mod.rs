@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use switchboard::{ClientBuilder, Message, WebSocket};
 use switchboard_hub::{HubConfig, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
@@ -71,16 +72,64 @@ impl Drop for Hub {
 
 /// Runs `future` on a multi-threaded runtime, failing after [`TIMEOUT`].
 pub fn run<F: std::future::Future>(future: F) -> F::Output {
+    run_within(TIMEOUT, future)
+}
+
+/// Runs `future` on a two-thread runtime, failing after `deadline`.
+pub fn run_within<F: std::future::Future>(deadline: Duration, future: F) -> F::Output {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap()
         .block_on(async {
-            tokio::time::timeout(TIMEOUT, future)
+            tokio::time::timeout(deadline, future)
                 .await
-                .expect("test timed out")
+                .unwrap_or_else(|_| panic!("the test did not finish within {deadline:?}"))
         })
+}
+
+/// One HTTP/1.1 request on a fresh connection; the status and the body.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tcp.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("a response head");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// `POST /api/<method>` with `params` and no key; the JSON body (HTTP 200
+/// asserted).
+pub async fn api(addr: SocketAddr, method: &str, params: Value) -> Value {
+    let (status, body) = http(
+        addr,
+        "POST",
+        &format!("/api/{method}"),
+        &[],
+        &params.to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
 }
 
 /// A Centrifugo JSON client: commands with ids, replies matched by id,
@@ -159,7 +208,6 @@ impl JsonClient {
 
     /// Sends `commands` in one WebSocket message (newline-delimited, as
     /// the JSON protocol allows), with the next ids; returns the ids.
-    #[allow(dead_code)] // not every test binary sends batches
     pub async fn send_batch(&mut self, commands: Vec<Value>) -> Vec<u64> {
         let mut ids = Vec::new();
         let mut lines = Vec::new();
@@ -177,7 +225,6 @@ impl JsonClient {
     }
 
     /// The replies to `ids`, in the order they arrived.
-    #[allow(dead_code)] // not every test binary sends batches
     pub async fn replies_to(&mut self, ids: &[u64]) -> Vec<Value> {
         let mut arrived = Vec::new();
         while arrived.len() < ids.len() {

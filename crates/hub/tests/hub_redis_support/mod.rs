@@ -10,11 +10,9 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::Value;
 use switchboard_hub::{EngineKind, HubConfig, RedisOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+pub use crate::common::api;
 pub use restartable::RestartableRedis;
 
 use crate::common::Hub;
@@ -24,16 +22,7 @@ pub const TEST_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Runs `body` on a two-thread runtime, failing after [`TEST_DEADLINE`].
 pub fn run<F: std::future::Future>(body: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            tokio::time::timeout(TEST_DEADLINE, body)
-                .await
-                .expect("the test finished within its deadline")
-        })
+    crate::common::run_within(TEST_DEADLINE, body)
 }
 
 /// A hub on the Redis engine at `url`, named `name`, with short TTLs.
@@ -60,33 +49,9 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// One HTTP/1.1 request; the status and the body.
-pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    tcp.read_to_end(&mut response).await.unwrap();
-    let response = String::from_utf8(response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("a response head");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
-}
-
-/// `POST /api/<method>` with `params`; the JSON body (HTTP 200 asserted).
-pub async fn api(addr: SocketAddr, method: &str, params: Value) -> Value {
-    let (status, body) = http(addr, "POST", &format!("/api/{method}"), &params.to_string()).await;
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
 /// `GET /ready`'s status.
 pub async fn ready(addr: SocketAddr) -> u16 {
-    http(addr, "GET", "/ready", "").await.0
+    crate::common::http(addr, "GET", "/ready", &[], "").await.0
 }
 
 /// Polls `check` every 50 ms until it holds (the test's deadline bounds

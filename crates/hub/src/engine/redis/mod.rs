@@ -244,20 +244,12 @@ impl Inner {
 
     fn stats(&self) -> EngineStats {
         let state = self.lock();
-        let mut users: Vec<&str> = state.clients.values().map(|info| &*info.user).collect();
-        users.sort_unstable();
-        users.dedup();
-        EngineStats {
-            num_clients: state.clients.len(),
-            num_users: users.len(),
-            num_channels: state.channels.active().count(),
-            num_subs: state.channels.subscription_total(),
-            queued_bytes: state
-                .mailboxes
-                .values()
-                .map(|mailbox| mailbox.queued_bytes())
-                .sum(),
-        }
+        EngineStats::of(
+            &state.clients,
+            &state.mailboxes,
+            state.channels.active().count(),
+            state.channels.subscription_total(),
+        )
     }
 
     /// The member's presence and join event in Redis, once its local
