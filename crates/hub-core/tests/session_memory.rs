@@ -43,6 +43,7 @@ fn idle_subscribed_connection_holds_under_1280_bytes() {
         let mut session = Session::new(settings.clone(), Format::Json, client_id, now);
         session.handle_frame(now, &connect);
         session.handle_frame(now, &subscribe);
+        assert!(session.has_actions(), "a subscribe is an action");
         while let Some(action) = session.poll_action() {
             if let Action::Subscribe {
                 id,
@@ -56,6 +57,7 @@ fn idle_subscribed_connection_holds_under_1280_bytes() {
                 session.subscribed(id, &channel, result);
             }
         }
+        assert!(!session.has_actions());
         while session.poll_transmit().is_some() {}
         assert!(session.is_subscribed("prices"));
         sessions.push(session);

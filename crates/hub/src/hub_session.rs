@@ -164,13 +164,16 @@ where
                 let busy = match hub.engine.as_redis() {
                     // Boxed: the Redis round trips' future would otherwise
                     // size the loop's state for every idle session.
-                    Some(redis) => {
+                    // Only when there is something to do: a delivery turn
+                    // allocates nothing.
+                    Some(redis) if read_more || session.has_actions() => {
                         let read_more = std::mem::take(&mut read_more);
                         match Box::pin(redis_turn(ws, session, redis, id, read_more)).await {
                             Ok(busy) => busy,
                             Err(end) => return end,
                         }
                     }
+                    Some(_) => false,
                     None => {
                         let mut any = false;
                         while let Some(action) = session.poll_action() {

@@ -188,6 +188,12 @@ impl Session {
         self.subscriptions.is_established(channel)
     }
 
+    /// Whether an action is waiting for [`Session::poll_action`]: lets a
+    /// runtime skip setting up an asynchronous turn when there is none.
+    pub fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
     /// The next operation for the runtime to run against the node.
     pub fn poll_action(&mut self) -> Option<Action> {
         let action = self.actions.pop_front();
