@@ -21,8 +21,24 @@ use crate::codec;
 use crate::config::{millis, HistoryOptions, RedisEngineConfig};
 use crate::error::RedisEngineError;
 use crate::keys::Keys;
-use crate::scripts::Scripts;
+use crate::scripts::{ScriptCall, Scripts, PUBLISH_SOURCE};
 use crate::subscriber::{self, BrokerEvent, Interest};
+
+/// One publication for [`RedisBroker::publish_in_order`]: the arguments of
+/// [`RedisBroker::publish`].
+#[derive(Debug, Clone, Copy)]
+pub struct PublishRequest<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The payload.
+    pub data: &'a Bytes,
+    /// The publisher, if a client.
+    pub info: Option<&'a ClientInfo>,
+    /// The channel's history settings (`None`: no history, no offsets).
+    pub history: Option<HistoryOptions>,
+    /// A key that makes a repeated publish return the first result.
+    pub idempotency_key: Option<&'a str>,
+}
 
 /// The result of a publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,24 +285,60 @@ impl RedisBroker {
         history: Option<HistoryOptions>,
         idempotency_key: Option<&str>,
     ) -> Result<Published, RedisEngineError> {
+        let request = PublishRequest {
+            channel,
+            data,
+            info,
+            history,
+            idempotency_key,
+        };
+        self.publish_with(ScriptCall::Cached, &request).await
+    }
+
+    /// Publishes `requests` as [`RedisBroker::publish`] does, sent together in
+    /// one pipeline: Redis runs them in the order given, so their offsets
+    /// in a channel follow that order, and only one round trip is waited
+    /// for. The results come in the same order. The first call carries the
+    /// script's source (EVAL), so the others never meet NOSCRIPT and are
+    /// never retried behind the calls after them; a SCRIPT FLUSH between
+    /// two of them fails the rest with an error (nothing published).
+    pub async fn publish_in_order(
+        &self,
+        requests: &[PublishRequest<'_>],
+    ) -> Vec<Result<Published, RedisEngineError>> {
+        // join_all polls the calls in order on their first poll, which is
+        // when each enters the connection's pipeline.
+        futures_util::future::join_all(requests.iter().enumerate().map(|(index, request)| {
+            self.publish_with(ScriptCall::in_run(index, requests.len()), request)
+        }))
+        .await
+    }
+
+    async fn publish_with(
+        &self,
+        call: ScriptCall,
+        request: &PublishRequest<'_>,
+    ) -> Result<Published, RedisEngineError> {
         let shared = &self.shared;
         let keys = &shared.keys;
-        let (size, ttl) =
-            history.map_or((0, 1), |history| (history.size.max(1), millis(history.ttl)));
-        let idempotency_ttl = if idempotency_key.is_some() {
+        let channel = request.channel;
+        let (size, ttl) = request
+            .history
+            .map_or((0, 1), |history| (history.size.max(1), millis(history.ttl)));
+        let idempotency_ttl = if request.idempotency_key.is_some() {
             millis(shared.config.idempotency_ttl)
         } else {
             0
         };
         let mut connection = shared.commands.clone();
         let (seen_epoch, seen_offset) = shared.seen_args(channel);
-        let (offset, epoch, duplicate): (u64, String, u8) = shared
-            .scripts
-            .publish
-            .key(keys.meta(channel))
-            .key(keys.stream(channel))
-            .key(keys.idempotency(channel, idempotency_key.unwrap_or_default()))
-            .arg(codec::encode_publication(data, info))
+        let mut command = call.command(&shared.scripts.publish, PUBLISH_SOURCE);
+        command
+            .arg(3)
+            .arg(keys.meta(channel))
+            .arg(keys.stream(channel))
+            .arg(keys.idempotency(channel, request.idempotency_key.unwrap_or_default()))
+            .arg(codec::encode_publication(request.data, request.info))
             .arg(size)
             .arg(ttl)
             .arg(millis(shared.config.history_meta_ttl))
@@ -294,9 +346,19 @@ impl RedisBroker {
             .arg(shared.next_epoch().as_str())
             .arg(idempotency_ttl)
             .arg(seen_epoch)
-            .arg(seen_offset)
-            .invoke_async(&mut connection)
-            .await?;
+            .arg(seen_offset);
+        let reply: redis::RedisResult<(u64, String, u8)> =
+            command.query_async(&mut connection).await;
+        let (offset, epoch, duplicate) = match reply {
+            Err(error)
+                if call == ScriptCall::Cached
+                    && error.kind() == redis::ErrorKind::NoScriptError =>
+            {
+                shared.scripts.publish.load_async(&mut connection).await?;
+                command.query_async(&mut connection).await?
+            }
+            reply => reply?,
+        };
         let epoch = Epoch::parse(&epoch).ok_or_else(|| RedisEngineError::Corrupt {
             key: keys.meta(channel),
             what: "an epoch too long".into(),

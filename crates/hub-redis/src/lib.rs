@@ -31,7 +31,7 @@ pub mod registry;
 mod scripts;
 pub mod subscriber;
 
-pub use broker::{Published, RedisBroker};
+pub use broker::{PublishRequest, Published, RedisBroker};
 pub use config::{HistoryOptions, RedisEngineConfig};
 pub use error::RedisEngineError;
 pub use registry::{ControlCommand, ControlMessage, NodeInfo};

@@ -10,11 +10,43 @@ use switchboard_hub_core::position::StreamPosition;
 use switchboard_hub_core::presence::ClientInfo;
 use switchboard_hub_core::session::Action;
 use switchboard_hub_core::{HubError, Session, SessionId};
-use switchboard_hub_redis::RedisEngineError;
+use switchboard_hub_redis::{HistoryOptions, PublishRequest, RedisEngineError};
 
 use super::local::Features;
 use super::{history_options, Inner, RedisEngine};
 use crate::engine::EngineError;
+
+/// A client's publish waiting to go to Redis with the ones around it.
+struct PendingPublish {
+    /// The command id to answer.
+    command: u32,
+    channel: String,
+    data: Bytes,
+    info: Arc<ClientInfo>,
+}
+
+impl PendingPublish {
+    /// The publish in `action`; any other action is handed to `other`.
+    fn of(action: Action, other: impl FnOnce(Action)) -> Option<Self> {
+        match action {
+            Action::Publish {
+                id,
+                channel,
+                data,
+                info,
+            } => Some(PendingPublish {
+                command: id,
+                channel,
+                data,
+                info,
+            }),
+            action => {
+                other(action);
+                None
+            }
+        }
+    }
+}
 
 impl RedisEngine {
     /// Runs every action `session` has queued, in order, reporting each
@@ -34,19 +66,18 @@ impl RedisEngine {
         let mut next = session.poll_action();
         while let Some(action) = next.take() {
             any = true;
-            if !matches!(action, Action::Publish { .. }) {
-                self.execute(id, session, action).await;
+            let Some(first) = PendingPublish::of(action, |other| next = Some(other)) else {
+                if let Some(action) = next.take() {
+                    self.execute(id, session, action).await;
+                }
                 next = session.poll_action();
                 continue;
-            }
-            let mut publishes = vec![action];
-            loop {
-                match session.poll_action() {
-                    Some(action @ Action::Publish { .. }) => publishes.push(action),
-                    other => {
-                        next = other;
-                        break;
-                    }
+            };
+            let mut publishes = vec![first];
+            while let Some(action) = session.poll_action() {
+                match PendingPublish::of(action, |other| next = Some(other)) {
+                    Some(publish) => publishes.push(publish),
+                    None => break,
                 }
             }
             self.publish_together(session, publishes).await;
@@ -54,30 +85,45 @@ impl RedisEngine {
         any
     }
 
-    /// Publishes `publishes` (all [`Action::Publish`]) in one pipeline and
-    /// reports each result in order.
-    async fn publish_together(&self, session: &mut Session, publishes: Vec<Action>) {
+    /// Publishes `publishes` in one pipeline
+    /// (`RedisBroker::publish_in_order`) and reports each result in order.
+    async fn publish_together(&self, session: &mut Session, publishes: Vec<PendingPublish>) {
         let inner = &self.inner;
-        let sent = publishes.iter().filter_map(|action| match action {
-            Action::Publish {
-                channel,
-                data,
-                info,
-                ..
-            } => Some(inner.publish(channel, data, Some(info))),
-            _ => None,
-        });
-        // join_all polls the futures in order, so the scripts enter the
-        // connection's pipeline in the order the client sent them.
-        let results = futures_util::future::join_all(sent).await;
-        for (action, result) in publishes.into_iter().zip(results) {
-            if let Action::Publish { id: command, .. } = action {
-                session.published(
-                    command,
-                    result.map(|_| ()).map_err(EngineError::into_hub_error),
-                );
-            }
+        // A channel the configuration refuses is answered without a call.
+        let checked: Vec<Result<Option<HistoryOptions>, EngineError>> = publishes
+            .iter()
+            .map(|publish| {
+                inner
+                    .settings
+                    .channel_options(&publish.channel)
+                    .map(history_options)
+                    .map_err(EngineError::from)
+            })
+            .collect();
+        let requests: Vec<PublishRequest<'_>> = publishes
+            .iter()
+            .zip(&checked)
+            .filter_map(|(publish, history)| {
+                Some(PublishRequest {
+                    channel: &publish.channel,
+                    data: &publish.data,
+                    info: Some(&*publish.info),
+                    history: *history.as_ref().ok()?,
+                    idempotency_key: None,
+                })
+            })
+            .collect();
+        let mut published = inner.broker.publish_in_order(&requests).await.into_iter();
+        let mut count = 0;
+        for (publish, history) in publishes.iter().zip(checked) {
+            let result = history.and_then(|_| match published.next() {
+                Some(result) => result.map(|_| ()).map_err(EngineError::from),
+                None => Err(EngineError::from(RedisEngineError::PubSubDown)),
+            });
+            count += u64::from(result.is_ok());
+            session.published(publish.command, result.map_err(EngineError::into_hub_error));
         }
+        inner.lock().counters.publications += count;
     }
 
     /// Runs one of `session`'s actions in Redis and reports the outcome
