@@ -25,25 +25,24 @@ struct PendingPublish {
     info: Arc<ClientInfo>,
 }
 
-impl PendingPublish {
-    /// The publish in `action`; any other action is handed to `other`.
-    fn of(action: Action, other: impl FnOnce(Action)) -> Option<Self> {
+/// The publish in an action; any other action comes back.
+impl TryFrom<Action> for PendingPublish {
+    type Error = Action;
+
+    fn try_from(action: Action) -> Result<Self, Action> {
         match action {
             Action::Publish {
                 id,
                 channel,
                 data,
                 info,
-            } => Some(PendingPublish {
+            } => Ok(PendingPublish {
                 command: id,
                 channel,
                 data,
                 info,
             }),
-            action => {
-                other(action);
-                None
-            }
+            other => Err(other),
         }
     }
 }
@@ -66,21 +65,25 @@ impl RedisEngine {
         let mut next = session.poll_action();
         while let Some(action) = next.take() {
             any = true;
-            let Some(first) = PendingPublish::of(action, |other| next = Some(other)) else {
-                if let Some(action) = next.take() {
+            match PendingPublish::try_from(action) {
+                Err(action) => {
                     self.execute(id, session, action).await;
+                    next = session.poll_action();
                 }
-                next = session.poll_action();
-                continue;
-            };
-            let mut publishes = vec![first];
-            while let Some(action) = session.poll_action() {
-                match PendingPublish::of(action, |other| next = Some(other)) {
-                    Some(publish) => publishes.push(publish),
-                    None => break,
+                Ok(first) => {
+                    let mut publishes = vec![first];
+                    while let Some(action) = session.poll_action() {
+                        match PendingPublish::try_from(action) {
+                            Ok(publish) => publishes.push(publish),
+                            Err(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    self.publish_together(session, publishes).await;
                 }
             }
-            self.publish_together(session, publishes).await;
         }
         any
     }
