@@ -10,15 +10,22 @@ pub(crate) fn client_id() -> String {
     // in the top bits of byte 8.
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    // Built at its exact length: `format!` grows by doubling and would
+    // leave a 64-byte allocation, held for the connection's whole life.
+    let mut id = String::with_capacity(36);
+    for (index, byte) in bytes.iter().enumerate() {
+        if matches!(index, 4 | 6 | 8 | 10) {
+            id.push('-');
+        }
+        id.push(hex_digit(byte >> 4));
+        id.push(hex_digit(byte & 0x0f));
+    }
+    id
+}
+
+/// The lowercase hex digit of a nibble.
+fn hex_digit(nibble: u8) -> char {
+    char::from_digit(u32::from(nibble), 16).unwrap_or('0')
 }
 
 /// A seed for the node's epochs, so that a restarted server's streams get
@@ -60,5 +67,9 @@ mod tests {
         );
         assert!(groups[2].starts_with('4'), "{first}");
         assert!(matches!(&groups[3][..1], "8" | "9" | "a" | "b"), "{first}");
+        assert!(first
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)));
+        assert_eq!(first.capacity(), 36, "no spare room held per connection");
     }
 }

@@ -321,6 +321,15 @@ impl Connection {
         self.transmit.slices(dst)
     }
 
+    /// Gives back the transmit buffer's memory when everything queued has
+    /// been written. The buffer is kept between writes while the
+    /// connection is busy (a drained buffer is reused for the next frames);
+    /// a driver calls this when the connection goes idle, so that an idle
+    /// connection holds no buffer. [`Connection::receive_idle`] calls it.
+    pub fn transmit_idle(&mut self) {
+        self.transmit.release_if_drained();
+    }
+
     /// Drops `n` written bytes from the front of the transmit buffer.
     /// `n` larger than [`Connection::transmit_len`] drains everything.
     pub fn advance_transmit(&mut self, n: usize) {

@@ -161,12 +161,20 @@ impl Connection {
 
     /// Tells the connection that the transport has no bytes for now (the
     /// driver's read is pending): an empty receive buffer gives its memory
-    /// back, so that a connection waiting for input holds none.
+    /// back, and an empty transmit buffer too (see
+    /// [`Connection::transmit_idle`]), so that a connection waiting for
+    /// input holds neither.
+    ///
+    /// An empty buffer is replaced even at capacity 0: a buffer whose last
+    /// frame was split off whole has no capacity left but still shares the
+    /// allocation the frame's payload came from, which would otherwise stay
+    /// alive for as long as the connection waits.
     pub fn receive_idle(&mut self) {
-        if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
+        if self.read_buf.is_empty() {
             self.read_buf = BytesMut::new();
             self.release_read_charge();
         }
+        self.transmit_idle();
     }
 
     /// The wire size (header and payload) of the frame at the front of the

@@ -185,6 +185,51 @@ fn single_frame_message_is_zero_copy_from_the_read_buffer() {
 }
 
 #[test]
+fn an_idle_connection_lets_go_of_the_buffer_its_last_frame_was_read_into() {
+    let mut srv = server();
+    // Copied into a buffer of exactly the frame's size: splitting the
+    // payload off leaves the read buffer empty, at capacity 0, but still
+    // sharing that allocation.
+    srv.receive(&c(0x82, b"payload"));
+    let Some(Event::Message(Message::Binary(data))) = srv.poll_event().unwrap() else {
+        panic!("expected binary");
+    };
+    assert!(
+        !data.is_unique(),
+        "the read buffer shares the payload's allocation"
+    );
+    srv.receive_idle();
+    assert!(
+        data.is_unique(),
+        "an idle connection still holds the allocation of its last frame"
+    );
+    assert_eq!(srv.read_buf().capacity(), 0);
+}
+
+#[test]
+fn an_idle_connection_lets_go_of_its_drained_transmit_buffer() {
+    let mut srv = server();
+    srv.send(Message::Text("hello".into())).unwrap();
+    let half = srv.transmit_len() / 2;
+    srv.advance_transmit(half);
+    srv.transmit_idle();
+    assert!(
+        srv.transmit.tail_capacity() > 0,
+        "bytes still to write are kept"
+    );
+    assert_eq!(drain(&mut srv).len(), 7 - half, "the rest of the frame");
+    assert!(srv.transmit.tail_capacity() > 0, "kept between writes");
+    srv.receive_idle();
+    assert_eq!(srv.transmit.tail_capacity(), 0);
+    // And it is built again for the next message.
+    srv.send(Message::Text("again".into())).unwrap();
+    assert_eq!(
+        frames(&drain(&mut srv)),
+        [(OpCode::Text, true, 0, false, b"again".to_vec())]
+    );
+}
+
+#[test]
 fn control_frames_between_fragments_are_delivered_in_order() {
     let mut srv = server();
     srv.receive(&c(0x02, b"ab"));

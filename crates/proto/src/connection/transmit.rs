@@ -127,6 +127,20 @@ impl TransmitQueue {
             self.tail = BytesMut::new();
         }
     }
+
+    /// Drops the coalescing buffer once everything has been written (the
+    /// connection is idle); at capacity 0 too, since a buffer written to
+    /// its end still holds its allocation.
+    #[cfg(test)]
+    pub(super) fn tail_capacity(&self) -> usize {
+        self.tail.capacity()
+    }
+
+    pub(super) fn release_if_drained(&mut self) {
+        if self.len == 0 {
+            self.tail = BytesMut::new();
+        }
+    }
 }
 
 /// Automatic pongs not yet written, so that a peer that sends pings but never
