@@ -28,6 +28,12 @@
 #   BENCH_SCHED=fifo CPU_DMA_LATENCY=0 as in bench/run.sh (see there)
 #   SKIP_BUILD=1                       use the binaries already built
 #   SWITCHBOARD=path LOADGEN=path UWS_FANOUT=path   other binaries
+#   BASELINE_SERVE=path                an earlier `switchboard` build, run as the extra
+#                                      server "baseline" with the same settings (a
+#                                      same-run before/after of a hot-path change; keep
+#                                      both binaries in one directory, see bench/README.md):
+#                                      BASELINE_SERVE=/tmp/old/switchboard SWITCHBOARD=/tmp/new/switchboard \
+#                                        SERVERS="switchboard baseline" ROUNDS=4 bench/fanout.sh
 #   OUT=bench/results/fanout-<timestamp>
 #
 # Peer settings (written to a temp dir; nothing system-wide): nats-server with a
@@ -51,6 +57,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 SERVERS=${SERVERS:-"switchboard nats mosquitto uws"}
+if [[ -n ${BASELINE_SERVE:-} && " $SERVERS " != *" baseline "* ]]; then SERVERS="switchboard baseline ${SERVERS/switchboard/}"; fi
 SCENARIOS=${SCENARIOS:-"broadcast channels broadcast-1k"}
 BROADCAST_RATE=${BROADCAST_RATE:-10}
 CHANNELS_RATE=${CHANNELS_RATE:-10000}
@@ -104,20 +111,21 @@ fi
 # ------------------------------------------------------------------ servers
 CONF_DIR=$(mktemp -d)
 server_port() {
-  case $1 in switchboard) echo 9410 ;; nats) echo 9411 ;; mosquitto) echo 9412 ;; uws) echo 9414 ;;
+  case $1 in switchboard) echo 9410 ;; nats) echo 9411 ;; mosquitto) echo 9412 ;; uws) echo 9414 ;; baseline) echo 9415 ;;
     *) echo "unknown server $1" >&2; exit 1 ;; esac
 }
 server_protocol() {
-  case $1 in switchboard) echo centrifuge ;; nats) echo nats ;; mosquitto) echo mqtt ;; uws) echo uws ;; esac
+  case $1 in switchboard | baseline) echo centrifuge ;; nats) echo nats ;; mosquitto) echo mqtt ;; uws) echo uws ;; esac
 }
 # Extra load generator arguments per server.
-server_args() { if [[ $1 == switchboard ]]; then echo "--channel-prefix bench:ch"; fi; }
+server_args() { if [[ $1 == switchboard || $1 == baseline ]]; then echo "--channel-prefix bench:ch"; fi; }
 server_url() {
-  if [[ $1 == switchboard ]]; then echo "ws://127.0.0.1:$(server_port "$1")/connection/websocket"; else echo "ws://127.0.0.1:$(server_port "$1")/"; fi
+  if [[ $1 == switchboard || $1 == baseline ]]; then echo "ws://127.0.0.1:$(server_port "$1")/connection/websocket"; else echo "ws://127.0.0.1:$(server_port "$1")/"; fi
 }
 server_available() {
   case $1 in
     switchboard) [[ -x $SWITCHBOARD ]] ;;
+    baseline) [[ -x ${BASELINE_SERVE:-} ]] ;;
     nats) command -v nats-server >/dev/null ;;
     mosquitto) command -v mosquitto >/dev/null ;;
     uws) [[ -x $UWS_FANOUT ]] ;;
@@ -165,10 +173,12 @@ start_server() {
   shift
   : > "$log"
   case $server in
-    switchboard)
+    switchboard | baseline)
+      local binary=$SWITCHBOARD
+      [[ $server == baseline ]] && binary=$BASELINE_SERVE
       # One tokio worker: taskset makes available_parallelism() 1, and
       # TOKIO_WORKER_THREADS pins it should serve build its runtime differently.
-      TOKIO_WORKER_THREADS=1 "$@" taskset -c "$SERVER_CPU" "$SWITCHBOARD" serve --config "$CONF_DIR/switchboard.toml" --listen "127.0.0.1:$(server_port switchboard)" --max-connections 20000 > "$log" 2>&1 &
+      TOKIO_WORKER_THREADS=1 "$@" taskset -c "$SERVER_CPU" "$binary" serve --config "$CONF_DIR/switchboard.toml" --listen "127.0.0.1:$(server_port "$server")" --max-connections 20000 > "$log" 2>&1 &
       ready=listening ;;
     nats) GOMAXPROCS=1 "$@" taskset -c "$SERVER_CPU" nats-server -c "$CONF_DIR/nats.conf" > "$log" 2>&1 & ready="Server is ready" ;;
     mosquitto) "$@" taskset -c "$SERVER_CPU" mosquitto -c "$CONF_DIR/mosquitto.conf" > "$log" 2>&1 & ready=running ;;

@@ -20,7 +20,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-ORDER = ["switchboard", "nats", "mosquitto", "uws"]
+ORDER = ["switchboard", "baseline", "nats", "mosquitto", "uws"]
 LABELS = {
     "broadcast": "1 publisher → 10,000 subscribers of 1 channel, 100 B",
     "channels": "1,000 channels × 10 subscribers, 4 publishers, 100 B",
@@ -87,6 +87,7 @@ def main(path):
                   f"{fmt(s['gen'], 2)} | {fmt(s['p50'], 1)} | {fmt(s['p99'], 1)} | {fmt(s['p999'], 1)} | {errors} |")
         print()
         ratios(summary)
+        paired(runs.get((scenario, "switchboard")), runs.get((scenario, "baseline")))
     if memory:
         print("### memory: idle connections, each holding one subscription")
         print()
@@ -101,6 +102,27 @@ def main(path):
             print(f"| {server} | {row['connections']:,} | {row.get('channels', '–')} | {row['rss_before_kib']:,} | "
                   f"{row['rss_after_kib']:,} | {per} |")
         print()
+
+
+def per_cpu_of(sample):
+    cpu, report = sample
+    if report is None or not cpu or cpu <= 0:
+        return None
+    return report["deliveries_per_sec"] / cpu
+
+
+def paired(ours, baseline):
+    """A same-run A/B (BASELINE_SERVE): each round's ratio, then their median."""
+    if not ours or not baseline:
+        return
+    rounds = [(per_cpu_of(a), per_cpu_of(b)) for a, b in zip(ours, baseline)]
+    ratios_by_round = [a / b for a, b in rounds if a and b]
+    if not ratios_by_round:
+        return
+    listed = ", ".join(f"{ratio:.2f}x" for ratio in ratios_by_round)
+    print(f"- switchboard vs baseline, deliveries per CPU-second, round by round: {listed}; "
+          f"median {statistics.median(ratios_by_round):.2f}x")
+    print()
 
 
 def ratios(summary):
