@@ -420,8 +420,20 @@ fn presence_push(
 
 /// Hands the same bytes to every recipient's mailbox. A recipient whose
 /// format cannot carry the push (a JSON client and binary data) is closed
-/// with 3506 "inappropriate protocol", as Centrifugo does.
+/// with 3506 "inappropriate protocol", as Centrifugo does. The recipients'
+/// tasks are woken after the runtime's next I/O poll (see
+/// [`crate::wake_batch`]), so that the pushes of the publishers read on
+/// that poll leave in the same writes.
 fn fan_out(
+    mailboxes: &HashMap<SessionId, Arc<Mailbox>>,
+    recipients: &[SessionId],
+    encoded: &Encoded,
+) {
+    crate::wake_batch::collect(|| fan_out_now(mailboxes, recipients, encoded));
+}
+
+/// [`fan_out`]'s queueing.
+fn fan_out_now(
     mailboxes: &HashMap<SessionId, Arc<Mailbox>>,
     recipients: &[SessionId],
     encoded: &Encoded,

@@ -37,6 +37,7 @@ mod plain_port;
 mod router;
 mod server;
 mod shutdown;
+mod wake_batch;
 
 pub use assets::default_web_root;
 pub use chat::{ChatProtocol, BACKLOG, CHAT_CHANNEL, MAX_CHAT_MESSAGE, SEND_TIMEOUT};

@@ -219,12 +219,16 @@ impl Mailbox {
         Ok(())
     }
 
-    /// Releases the lock, then wakes the waiting task (if any).
+    /// Releases the lock, then wakes the waiting task (if any); during a
+    /// fan-out the wake-up is deferred to the runtime's next turn (see
+    /// [`crate::wake_batch`]).
     fn wake(mut state: MutexGuard<'_, State>) {
         let waiter = state.waiter.take();
         drop(state);
         if let Some(waiter) = waiter {
-            waiter.wake();
+            if let Err(waiter) = crate::wake_batch::defer(waiter) {
+                waiter.wake();
+            }
         }
     }
 
