@@ -29,6 +29,9 @@ use tokio::runtime::{self, Handle};
 thread_local! {
     /// The wake-ups of the fan-out running on this thread, if any.
     static COLLECTING: RefCell<Option<Vec<Waker>>> = const { RefCell::new(None) };
+    /// The deferring state this thread handed wake-ups to last, so that a
+    /// fan-out finds it without taking the process-wide [`RUNTIMES`] lock.
+    static LAST: RefCell<Option<(runtime::Id, Weak<Deferred>)>> = const { RefCell::new(None) };
 }
 
 /// Each live runtime's deferring task. Weak: the task owns its state and
@@ -75,10 +78,29 @@ pub(crate) fn defer(waker: Waker) -> Result<(), Waker> {
 /// at once when there is none.
 fn hand_over(wakers: Vec<Waker>) {
     let refused = match Handle::try_current() {
-        Ok(runtime) => Deferred::for_runtime(&runtime).push(wakers),
+        Ok(runtime) => deferred_for(&runtime).push(wakers),
         Err(_) => Some(wakers),
     };
     refused.into_iter().flatten().for_each(Waker::wake);
+}
+
+/// `runtime`'s deferring state: this thread's last one when it is still
+/// there (a weak reference upgrades only while the runtime's task lives),
+/// otherwise the registry's.
+fn deferred_for(runtime: &Handle) -> Arc<Deferred> {
+    let id = runtime.id();
+    let cached = LAST.with(|last| {
+        last.borrow()
+            .as_ref()
+            .filter(|(last_id, _)| *last_id == id)
+            .and_then(|(_, deferred)| deferred.upgrade())
+    });
+    if let Some(deferred) = cached {
+        return deferred;
+    }
+    let deferred = Deferred::for_runtime(runtime);
+    LAST.with(|last| *last.borrow_mut() = Some((id, Arc::downgrade(&deferred))));
+    deferred
 }
 
 /// The wake-ups waiting for a runtime's deferring task.
