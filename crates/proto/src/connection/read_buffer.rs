@@ -44,6 +44,40 @@ const MAX_DIRECT_READ: usize = (4 << 20) + 16;
 /// start of is not known yet.
 const MAX_READ_GROWTH: usize = 1 << 20;
 
+/// [`BytesMut::try_reclaim`] on an empty buffer kept from an earlier large
+/// message, for a frame of `direct` bytes: it succeeds when no message
+/// split off it is alive any more. Only an allocation that fits the frame
+/// closely is taken (at least `direct`, less than a [`RECEIVE_CHUNK`]
+/// more), so that no large room is left after the frame for the next
+/// message to start in.
+fn reclaim_for(buf: &mut BytesMut, direct: usize) -> Reclaim {
+    if buf.try_reclaim(direct) {
+        if buf.capacity() < direct + RECEIVE_CHUNK {
+            return Reclaim::Reclaimed;
+        }
+        return Reclaim::Unfit;
+    }
+    // `try_reclaim` also fails on a free allocation smaller than the
+    // frame; reclaiming one byte tells that one (which it then owns) from
+    // one still shared with a live message.
+    if buf.try_reclaim(1) {
+        Reclaim::Unfit
+    } else {
+        Reclaim::InUse
+    }
+}
+
+/// What [`reclaim_for`] found.
+enum Reclaim {
+    /// The allocation is free again and is now the buffer's room.
+    Reclaimed,
+    /// A message split off the buffer is still alive (or the buffer holds
+    /// no allocation at all).
+    InUse,
+    /// Free, but too small or too large for the frame.
+    Unfit,
+}
+
 /// What the reads have learned about the traffic: whether frames are large
 /// enough that a new message is better read straight into a buffer of
 /// about its size (one read per message, no staging copy) than copied in
@@ -56,6 +90,13 @@ pub(super) struct ReadSizing {
     /// A fresh buffer of `direct` bytes was lent for a read; the next call
     /// checks that the traffic still fills it.
     direct_lent: bool,
+    /// The handle of an earlier direct-read buffer whose message was still
+    /// in use when the next one started, so that two messages in flight
+    /// take turns between two allocations instead of allocating one per
+    /// message (see [`Connection::reclaim_direct_buf`]). Boxed: only
+    /// connections that see large frames carry it. Never kept under a
+    /// memory budget (it would hold memory the budget does not see).
+    spare: Option<Box<BytesMut>>,
 }
 
 impl Connection {
@@ -100,12 +141,21 @@ impl Connection {
     /// [`Connection::poll_event`] after the read.
     pub fn receive_space(&mut self) -> Option<impl BufMut + '_> {
         self.settle_direct_read();
-        if self.read_buf.is_empty() && self.read_buf.capacity() < RECEIVE_CHUNK {
+        // An empty buffer takes the next message from its start: when large
+        // frames flow, always through `reclaim_direct_buf` (not the room
+        // left after the last frame, which would pin its allocation).
+        let empty = self.read_buf.is_empty();
+        if empty && (self.read_buf.capacity() < RECEIVE_CHUNK || self.receiving_large_frames()) {
             let direct = self.sizing.direct as usize;
-            if direct <= RECEIVE_CHUNK || !self.charge_read(direct) {
+            if direct <= RECEIVE_CHUNK {
                 return None;
             }
-            self.read_buf = BytesMut::with_capacity(direct);
+            if !self.reclaim_direct_buf(direct) {
+                if !self.charge_read(direct) {
+                    return None;
+                }
+                self.read_buf = BytesMut::with_capacity(direct);
+            }
             self.sizing.direct_lent = true;
             return Some(&mut self.read_buf);
         }
@@ -119,16 +169,13 @@ impl Connection {
         }
         let len = self.read_buf.len();
         let spare = self.read_buf.capacity() - len;
-        // Room for a read past the frame in progress. Without a budget the
-        // buffer grows even when the rest of the frame fits: a large buffer
-        // grows in place (`realloc`), and the room left after the frame
-        // takes the next message without a new allocation (the 1 MiB echo
-        // ran 15% slower when this growth was skipped). With a budget, the
-        // decoder already reserved the whole frame, and growth past it is
-        // not worth its charge.
+        // Room for a read past the frame in progress, unless the rest of
+        // the frame fits: the buffer of a large frame is reclaimed for a
+        // later one once its message is dropped (see `reclaim_direct_buf`),
+        // which growing it past the frame (a `realloc`, often a copy) would
+        // only delay.
         let frame_fits = frame_len.is_some_and(|frame_len| frame_len <= len + spare);
-        let budgeted = self.settings.limits.memory_budget.is_some();
-        if spare < RECEIVE_CHUNK / 2 && !(budgeted && frame_fits) {
+        if spare < RECEIVE_CHUNK / 2 && !frame_fits {
             let growth = len.clamp(RECEIVE_CHUNK, MAX_READ_GROWTH);
             let grown = len + spare + growth;
             if grown <= IDLE_READ_CAPACITY || self.charge_read(grown.max(self.charges.read.bytes()))
@@ -169,12 +216,89 @@ impl Connection {
     /// frame was split off whole has no capacity left but still shares the
     /// allocation the frame's payload came from, which would otherwise stay
     /// alive for as long as the connection waits.
+    ///
+    /// The exception, without a memory budget, is a connection receiving
+    /// large frames (each read straight into a buffer of the frame's
+    /// size): it keeps the handle of its last such buffer, and of at most
+    /// one more, so that the next message reuses the allocation once the
+    /// application has dropped the previous one, instead of every large
+    /// message taking fresh memory from the allocator (and paying its page
+    /// faults). That holds at most two allocations of the large frames'
+    /// size (each at most 4 MiB and a header) until smaller frames arrive,
+    /// the connection has been idle for a keepalive interval (they are
+    /// dropped when the keepalive ping goes out), or it closes. Under a
+    /// budget an idle connection holds no charge: its buffer is reclaimed
+    /// only while messages keep arriving.
     pub fn receive_idle(&mut self) {
+        let keep = self.receiving_large_frames() && self.settings.limits.memory_budget.is_none();
+        if self.read_buf.is_empty() && !keep {
+            self.read_buf = BytesMut::new();
+            self.sizing.spare = None;
+            self.release_read_charge();
+        }
+        self.transmit_idle();
+    }
+
+    /// Whether new messages are read straight into buffers of the large
+    /// frames' size.
+    fn receiving_large_frames(&self) -> bool {
+        self.sizing.direct as usize > RECEIVE_CHUNK
+    }
+
+    /// Gives back the large-frame buffers an idle connection keeps for
+    /// reuse (see [`Connection::receive_idle`]): called when a keepalive
+    /// ping goes out, that is after an interval without traffic.
+    pub(super) fn release_spent_read_bufs(&mut self) {
+        self.sizing.spare = None;
         if self.read_buf.is_empty() {
             self.read_buf = BytesMut::new();
             self.release_read_charge();
         }
-        self.transmit_idle();
+    }
+
+    /// Takes back, for the next direct read, the allocation of an earlier
+    /// large message that the application has dropped: the empty handle
+    /// the last message was split from, or else the spare one (the two
+    /// then swap places). When neither can be taken, a fresh buffer is
+    /// needed: the old handle becomes the spare if its message is still in
+    /// use (so that its allocation is taken back once it is dropped), and
+    /// is dropped otherwise. The spare is kept without a budget only.
+    /// `false` when a fresh buffer is needed, or when the budget cannot
+    /// cover the reclaimed one.
+    fn reclaim_direct_buf(&mut self, direct: usize) -> bool {
+        let read_buf_in_use = match reclaim_for(&mut self.read_buf, direct) {
+            Reclaim::Reclaimed => return self.charge_reclaimed(),
+            Reclaim::InUse => true,
+            Reclaim::Unfit => false,
+        };
+        if let Some(spare) = self.sizing.spare.as_deref_mut() {
+            match reclaim_for(spare, direct) {
+                Reclaim::Reclaimed => {
+                    std::mem::swap(&mut self.read_buf, spare);
+                    return self.charge_reclaimed();
+                }
+                Reclaim::InUse => {}
+                Reclaim::Unfit => self.sizing.spare = None,
+            }
+        }
+        let spent = std::mem::take(&mut self.read_buf);
+        if read_buf_in_use && self.settings.limits.memory_budget.is_none() {
+            match self.sizing.spare.as_deref_mut() {
+                Some(spare) => *spare = spent,
+                None => self.sizing.spare = Some(Box::new(spent)),
+            }
+        }
+        false
+    }
+
+    /// Charges a reclaimed receive buffer at its size; one the budget
+    /// cannot cover is dropped (`false`).
+    fn charge_reclaimed(&mut self) -> bool {
+        if self.charge_read(self.read_buf.capacity()) {
+            return true;
+        }
+        self.read_buf = BytesMut::new();
+        false
     }
 
     /// The wire size (header and payload) of the frame at the front of the
@@ -218,6 +342,7 @@ impl Connection {
         let needed = self.incomplete_frame_len().unwrap_or(0);
         if needed.max(self.read_buf.len()) < self.read_buf.capacity() / 2 {
             self.sizing.direct = 0;
+            self.sizing.spare = None;
             self.read_buf = BytesMut::from(&self.read_buf[..]);
             self.release_read_charge();
         }
@@ -317,6 +442,7 @@ impl Connection {
     /// Drops the buffer and what it held, once nothing more is decoded.
     pub(super) fn drop_read_buf(&mut self) {
         self.read_buf = BytesMut::new();
+        self.sizing.spare = None;
         self.release_read_charge();
     }
 

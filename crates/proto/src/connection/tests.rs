@@ -206,6 +206,130 @@ fn an_idle_connection_lets_go_of_the_buffer_its_last_frame_was_read_into() {
     assert_eq!(srv.read_buf().capacity(), 0);
 }
 
+/// Size of the large messages in the buffer-reuse tests: past
+/// `RECEIVE_CHUNK`, so that they are read straight into buffers of their
+/// size.
+const LARGE: usize = 100_000;
+
+/// A large binary message whose bytes say which message it is.
+fn large_payload(seed: u8) -> Vec<u8> {
+    (0..LARGE)
+        .map(|i| (i as u8).wrapping_mul(7) ^ seed)
+        .collect()
+}
+
+/// Feeds `frame` the way the tokio driver does: into lent room when the
+/// connection offers it, else copied in, in reads of at most 16 KiB.
+/// Returns the capacity of the buffer the first read went to.
+fn feed_like_the_driver(conn: &mut Connection, frame: &[u8]) -> usize {
+    let mut first_capacity = None;
+    let mut rest = frame;
+    while !rest.is_empty() {
+        let lent = conn.receive_space().map(|mut space| {
+            let n = bytes::BufMut::remaining_mut(&space)
+                .min(rest.len())
+                .min(RECEIVE_CHUNK);
+            bytes::BufMut::put_slice(&mut space, &rest[..n]);
+            n
+        });
+        let n = lent.unwrap_or_else(|| {
+            let n = rest.len().min(RECEIVE_CHUNK);
+            conn.receive(&rest[..n]);
+            n
+        });
+        first_capacity.get_or_insert(conn.read_buf().capacity());
+        rest = &rest[n..];
+    }
+    first_capacity.unwrap_or(0)
+}
+
+/// The next large message, fed like the driver does.
+fn next_large(conn: &mut Connection, seed: u8) -> Bytes {
+    feed_like_the_driver(conn, &c(0x82, &large_payload(seed)));
+    let Some(Event::Message(Message::Binary(data))) = conn.poll_event().unwrap() else {
+        panic!("expected a binary message");
+    };
+    assert_eq!(&data[..], &large_payload(seed)[..], "message {seed}");
+    data
+}
+
+#[test]
+fn a_large_message_buffer_is_reused_once_the_application_has_dropped_it() {
+    let mut srv = server();
+    // The first large frame is copied in and teaches the connection the
+    // size; the second is read straight into a buffer of its size.
+    drop(next_large(&mut srv, 1));
+    let second = next_large(&mut srv, 2);
+    let at = second.as_ptr();
+    drop(second);
+    // The transport goes idle between messages (an echo waits for its
+    // peer): the connection keeps the buffer's handle all the same.
+    srv.receive_idle();
+    for seed in 3..8 {
+        let message = next_large(&mut srv, seed);
+        assert_eq!(message.as_ptr(), at, "message {seed} reuses the allocation");
+        drop(message);
+        srv.receive_idle();
+    }
+}
+
+#[test]
+fn two_large_messages_in_flight_take_turns_between_two_buffers() {
+    let mut srv = server();
+    drop(next_large(&mut srv, 1));
+    // The application holds each message until the next one has been read
+    // (an echo with two in flight queues one while reading the other).
+    let mut held = next_large(&mut srv, 2);
+    let mut addresses = Vec::new();
+    for seed in 3..12 {
+        let next = next_large(&mut srv, seed);
+        assert_eq!(
+            &held[..],
+            &large_payload(seed - 1)[..],
+            "a held message is never overwritten"
+        );
+        addresses.push(next.as_ptr() as usize);
+        held = next;
+        srv.receive_idle();
+    }
+    // After the first two, no message takes a new allocation.
+    let mut steady: Vec<usize> = addresses[2..].to_vec();
+    steady.sort_unstable();
+    steady.dedup();
+    assert_eq!(steady.len(), 2, "two buffers in turn: {addresses:x?}");
+    assert_ne!(addresses[2], addresses[3]);
+}
+
+#[test]
+fn large_buffers_kept_for_reuse_are_let_go_after_a_keepalive_interval() {
+    let config = Config::default().ping_interval(Some(Duration::from_secs(20)));
+    let (mut srv, t0) = timed(config);
+    drop(next_large(&mut srv, 1));
+    let held = next_large(&mut srv, 2);
+    srv.receive_idle();
+    assert!(!held.is_unique(), "kept for the next large message");
+    srv.handle_timeout(t0 + Duration::from_secs(20)).unwrap();
+    assert_eq!(frames(&drain(&mut srv))[0].0, OpCode::Ping);
+    assert!(held.is_unique(), "an idle connection gives the buffer back");
+}
+
+#[test]
+fn a_small_message_after_large_ones_lets_go_of_the_kept_buffers() {
+    let mut srv = server();
+    drop(next_large(&mut srv, 1));
+    let older = next_large(&mut srv, 2);
+    let newer = next_large(&mut srv, 3);
+    srv.receive_idle();
+    assert!(!newer.is_unique(), "kept for the next large message");
+    feed_like_the_driver(&mut srv, &c(0x82, b"small"));
+    assert_eq!(
+        events(&mut srv).unwrap(),
+        [msg(Message::Binary(Bytes::from_static(b"small")))]
+    );
+    srv.receive_idle();
+    assert!(older.is_unique() && newer.is_unique(), "neither is kept");
+}
+
 #[test]
 fn an_idle_connection_lets_go_of_its_drained_transmit_buffer() {
     let mut srv = server();

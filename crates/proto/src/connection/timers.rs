@@ -191,6 +191,7 @@ impl Connection {
         {
             // Nothing received, or nothing sent, for a whole interval.
             if now >= due {
+                self.release_spent_read_bufs();
                 self.queue_ping(&[]);
                 self.timers.last_ping = Some(now);
                 self.timers.awaiting_answer = true;
