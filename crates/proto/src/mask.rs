@@ -82,25 +82,33 @@ pub fn extend_masked(dst: &mut bytes::BytesMut, src: &[u8], key: [u8; 4]) {
     // STAGE is a multiple of 4, so every piece starts at key phase 0.
     for piece in src.chunks(STAGE) {
         let staged = &mut stage[..piece.len()];
-        let mut out_blocks = staged.chunks_exact_mut(BLOCK);
-        let mut in_blocks = piece.chunks_exact(BLOCK);
-        for (out, input) in (&mut out_blocks).zip(&mut in_blocks) {
-            // Fixed-size arrays: the compiler vectorises this fully.
-            let out: &mut [u8; BLOCK] = out.try_into().expect("chunks_exact yields BLOCK bytes");
-            let input: &[u8; BLOCK] = input.try_into().expect("chunks_exact yields BLOCK bytes");
-            for ((o, i), k) in out.iter_mut().zip(input).zip(wide.iter()) {
-                *o = i ^ k;
-            }
-        }
-        for ((o, i), k) in out_blocks
-            .into_remainder()
-            .iter_mut()
-            .zip(in_blocks.remainder())
-            .zip(wide.iter())
-        {
+        mask_copy(staged, piece, &wide);
+        dst.extend_from_slice(staged);
+    }
+}
+
+/// Writes `input` XORed with the repeated key to `out` (the same length),
+/// compiled for each vector width like [`mask_blocks`]; only called with
+/// pieces of a 4 KiB stage, long enough for the dispatch to pay.
+#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
+fn mask_copy(out: &mut [u8], input: &[u8], wide: &[u8; BLOCK]) {
+    let mut out_blocks = out.chunks_exact_mut(BLOCK);
+    let mut in_blocks = input.chunks_exact(BLOCK);
+    for (out, input) in (&mut out_blocks).zip(&mut in_blocks) {
+        // Fixed-size arrays: the compiler vectorises this fully.
+        let out: &mut [u8; BLOCK] = out.try_into().expect("chunks_exact yields BLOCK bytes");
+        let input: &[u8; BLOCK] = input.try_into().expect("chunks_exact yields BLOCK bytes");
+        for ((o, i), k) in out.iter_mut().zip(input).zip(wide.iter()) {
             *o = i ^ k;
         }
-        dst.extend_from_slice(staged);
+    }
+    for ((o, i), k) in out_blocks
+        .into_remainder()
+        .iter_mut()
+        .zip(in_blocks.remainder())
+        .zip(wide.iter())
+    {
+        *o = i ^ k;
     }
 }
 
