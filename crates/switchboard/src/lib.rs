@@ -172,6 +172,19 @@
 //! connection for long should copy them (`Bytes::copy_from_slice`), so that
 //! they do not keep the whole read alive.
 //!
+//! **After a large message.** While large frames (over 16 KiB) flow, a
+//! connection reads each message straight into a buffer of its size and,
+//! once the application has dropped the message, reuses that allocation
+//! for a later one instead of asking the allocator again (every fresh
+//! megabyte cost page faults when glibc had given the last one back to
+//! the kernel). So, without a memory budget, a connection that received
+//! large messages keeps at most **two allocations of the large frames'
+//! size** (each at most 4 MiB and a frame header) even while idle, until
+//! a smaller message arrives, a keepalive ping goes out (one ping interval
+//! without traffic, 20 s by default), or it closes. Under
+//! `Limits::memory_budget` an idle connection keeps none. Nothing of this
+//! touches process-wide allocator settings.
+//!
 //! ## Split halves
 //!
 //! [`WebSocket::split`] gives a [`ReadHalf`] (a `Stream`) and a
