@@ -6,8 +6,10 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
+use futures_util::future::Either;
 use http::Method;
-use switchboard::upgrade::WebSocketUpgrade;
+use switchboard::upgrade::{Downcast, WebSocketUpgrade};
+use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::admission::{check_origin, take_slot, Refusal};
@@ -197,5 +199,12 @@ async fn hub_route(
     );
     // The session's future is the task's whole state: wrapping it in an
     // async block of its own would store the WebSocket a second time.
-    upgrade.on_upgrade(move |ws| hub_session::run(ws, format, client, app, slot))
+    // On a plain port the session runs over the TCP stream itself, not
+    // hyper's boxed connection: under fan-out every delivery polls the
+    // read side, and the box's wrappers cost cache misses and a virtual
+    // call each time (and an allocation per connection).
+    upgrade.on_upgrade_downcast::<TcpStream, _, _>(move |ws| match ws {
+        Downcast::Direct(ws) => Either::Left(hub_session::run(ws, format, client, app, slot)),
+        Downcast::Boxed(ws) => Either::Right(hub_session::run(ws, format, client, app, slot)),
+    })
 }

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
-use switchboard::upgrade::WebSocketUpgrade;
+use switchboard::upgrade::{Downcast, WebSocketUpgrade};
 use switchboard::{ClientBuilder, DeflateConfig, Message};
 use switchboard_testkit::io::CountingIo;
 use tokio::net::{TcpListener, TcpStream};
@@ -53,6 +53,25 @@ async fn maybe_ws(State(state): State<AppState>, ws: Option<WebSocketUpgrade>) -
     }
 }
 
+/// `/direct`: echo over the TCP stream itself (`on_upgrade_downcast`),
+/// reporting first whether the handover gave the stream (a text
+/// "direct") or hyper's box ("boxed").
+async fn direct_echo(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.protocols(["chat.v2", "chat.v1"])
+        .on_upgrade_downcast::<TcpStream, _, _>(move |ws| async move {
+            match ws {
+                Downcast::Direct(ws) => {
+                    let _ = state.reports.send(ServerSaw::Data(Message::text("direct")));
+                    echo(ws, state.reports).await
+                }
+                Downcast::Boxed(ws) => {
+                    let _ = state.reports.send(ServerSaw::Data(Message::text("boxed")));
+                    echo(ws, state.reports).await
+                }
+            }
+        })
+}
+
 async fn start() -> (SocketAddr, mpsc::UnboundedReceiver<ServerSaw>) {
     let (reports, received) = mpsc::unbounded_channel();
     let app = Router::new()
@@ -61,6 +80,7 @@ async fn start() -> (SocketAddr, mpsc::UnboundedReceiver<ServerSaw>) {
         .route("/deflate", get(deflate_echo))
         .route("/deflate-low-memory", get(low_memory_echo))
         .route("/maybe", get(maybe_ws))
+        .route("/direct", get(direct_echo))
         .with_state(AppState { reports });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -199,6 +219,32 @@ async fn axum_deflate_presets_shape_the_answer() {
         // A route without deflate declines the same offer.
         let (_ws, response) = connect_offering_deflate(format!("ws://{addr}/ws")).await;
         assert!(response.headers().get("sec-websocket-extensions").is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn axum_serve_hands_over_the_tcp_stream_itself() {
+    bounded(async {
+        let (addr, mut reports) = start().await;
+        let (mut ws, response) = ClientBuilder::new(format!("ws://{addr}/direct"))
+            .subprotocol("chat.v1")
+            .connect()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["sec-websocket-protocol"], "chat.v1");
+        assert_eq!(
+            next_report(&mut reports).await,
+            ServerSaw::Data(Message::text("direct"))
+        );
+        assert_echoed_and_seen(&mut ws, &mut reports, Message::text("over TCP")).await;
+        assert_echoed_and_seen(&mut ws, &mut reports, Message::binary(vec![3u8; 100_000])).await;
+        // Bytes axum's server read past the request head reach the stream.
+        pipelined_frame_is_echoed(addr, "/direct").await;
+        assert_eq!(
+            next_report(&mut reports).await,
+            ServerSaw::Data(Message::text("direct"))
+        );
     })
     .await;
 }

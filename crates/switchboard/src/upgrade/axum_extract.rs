@@ -11,8 +11,9 @@ use http::request::Parts;
 use http::Request;
 use hyper::ext::Protocol;
 use switchboard_proto::handshake::UpgradeRequest;
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::future::UpgradedWebSocket;
+use super::future::{Downcast, UpgradeFuture, UpgradedWebSocket};
 use super::pending::Upgrade;
 use super::rejection::UpgradeRejection;
 use crate::connection_setup::connection_setters;
@@ -130,6 +131,39 @@ impl WebSocketUpgrade {
         F: FnOnce(UpgradedWebSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.spawn_upgrade(|upgrade| upgrade, callback)
+    }
+
+    /// As [`on_upgrade`](WebSocketUpgrade::on_upgrade), but the WebSocket
+    /// runs over the connection's own type `T` when the server was
+    /// serving it as `TokioIo<T>` (`axum::serve` over a `TcpListener`
+    /// does: `T` is `tokio::net::TcpStream`), and over hyper's boxed
+    /// connection otherwise. See [`UpgradeFuture::downcast`] for what it
+    /// saves.
+    ///
+    /// [`UpgradeFuture::downcast`]: super::UpgradeFuture::downcast
+    pub fn on_upgrade_downcast<T, F, Fut>(self, callback: F) -> Response
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        F: FnOnce(Downcast<T>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.spawn_upgrade(UpgradeFuture::downcast::<T>, callback)
+    }
+
+    /// Answers with the 101 and spawns the task that waits for the
+    /// handover (`handover` turns the upgrade into the future that
+    /// resolves to the WebSocket) and then runs `callback`.
+    fn spawn_upgrade<H, W, F, Fut>(
+        self,
+        handover: impl FnOnce(UpgradeFuture) -> H,
+        callback: F,
+    ) -> Response
+    where
+        H: Future<Output = Result<W, Error>> + Send + 'static,
+        F: FnOnce(W) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let (response, websocket) = self.upgrade.accept_head();
         let on_failed_upgrade = self.on_failed_upgrade;
         // `then` holds either the upgrade or the callback's future, never
@@ -137,7 +171,7 @@ impl WebSocketUpgrade {
         // awaited `Result` (with a copy of the WebSocket) next to the
         // callback's future for the connection's whole life: 630 bytes
         // more per idle connection.
-        tokio::spawn(websocket.then(move |upgraded| match upgraded {
+        tokio::spawn(handover(websocket).then(move |upgraded| match upgraded {
             Ok(ws) => Either::Left(callback(ws)),
             Err(error) => {
                 match on_failed_upgrade {

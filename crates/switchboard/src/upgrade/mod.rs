@@ -16,6 +16,11 @@
 //!    (`hyper::upgrade::on`); switchboard wraps it as an
 //!    [`UpgradedWebSocket`]. Bytes the client pipelined behind its request
 //!    stay in hyper's `Upgraded` read buffer and are read first.
+//!    [`UpgradeFuture::downcast`] (or
+//!    [`WebSocketUpgrade::on_upgrade_downcast`]) takes the connection out of
+//!    hyper's box instead, so that the WebSocket runs over the socket
+//!    itself: no wrappers and no virtual call on each read and write, and
+//!    one allocation less per connection.
 //!
 //! With hyper, use [`Upgrade`] in your service; serve connections with
 //! `hyper::server::conn::http1::Builder::serve_connection(..).with_upgrades()`
@@ -46,6 +51,6 @@ mod rejection;
 
 #[cfg(feature = "axum")]
 pub use axum_extract::WebSocketUpgrade;
-pub use future::{UpgradeFuture, UpgradedWebSocket};
+pub use future::{Downcast, DowncastFuture, UpgradeFuture, UpgradedWebSocket};
 pub use pending::Upgrade;
 pub use rejection::UpgradeRejection;

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use switchboard::upgrade::UpgradedWebSocket;
 use switchboard::{
     ClientBuilder, CloseCode, CloseFrame, DeflateConfig, MaybeTlsStream, Message, WebSocket,
 };
@@ -41,7 +40,10 @@ pub enum ServerSaw {
 
 /// Echoes text and binary messages until the client closes, reporting each
 /// event on `report`.
-pub async fn echo(mut ws: UpgradedWebSocket, report: mpsc::UnboundedSender<ServerSaw>) {
+pub async fn echo<S>(mut ws: WebSocket<S>, report: mpsc::UnboundedSender<ServerSaw>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     while let Some(message) = ws.recv().await {
         match message {
             Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
