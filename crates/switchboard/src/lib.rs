@@ -81,8 +81,13 @@
 //!
 //! ## Keepalive and timeouts
 //!
-//! Timers are inputs to the protocol core (`poll_timeout`/`handle_timeout`);
-//! the driver arms one `tokio::time::Sleep` only while a deadline exists.
+//! Timers are inputs to the protocol core (`poll_timeout`/`handle_timeout`).
+//! The driver does not give each connection a `tokio::time::Sleep`: the
+//! deadlines of all connections on a tokio runtime live in one shared timer
+//! (a sorted set woken by a single `Sleep` in a task the first connection
+//! spawns on that runtime), rounded up to 4 ms ticks. A connection holds a
+//! 16-byte handle on it, and a poll whose deadline is unchanged or later
+//! takes no lock; `tokio::time::pause()` drives it like any other timer.
 //! By default ([`Config`]) a ping goes out once nothing has been received
 //! *or* nothing has been sent for 20 s, and the connection fails with
 //! [`Error::Connection`] ([`proto::Error::KeepaliveTimeout`]) if nothing answers within
@@ -148,11 +153,13 @@
 //!
 //!   | what | bytes per idle connection, beyond the `TcpStream` |
 //!   | --- | --- |
-//!   | `WebSocket<TcpStream>` held by the application | **552** (440 inline: protocol state, timer slot, flags; 112 heap: the armed keepalive `Sleep`) |
-//!   | the same with a tokio task per connection parked in `recv().await` | 760 |
+//!   | `WebSocket<TcpStream>` held by the application | **541** (472 inline: protocol state, timer handle, flags; 69 heap: the connection's slot in the runtime's shared timer and its entry in the timer's sorted set) |
+//!   | the same with a tokio task per connection parked in `recv().await` | 716 |
 //!
-//!   The test asserts at most 1 KiB for the socket. A connection with
-//!   keepalive disabled does not allocate the `Sleep` (−112 B).
+//!   The test asserts at most 1 KiB for the socket and 96 B of heap. A
+//!   connection with keepalive disabled takes no timer slot (−69 B). Before
+//!   the shared timer, each connection's armed keepalive `Sleep` was a
+//!   112-byte allocation of its own (576 B, 760 B with a task).
 //! * **Process RSS** (`bench/run.sh`'s memory measurement: a
 //!   `current_thread` echo server, 10,000 idle connections, `VmRSS` growth
 //!   divided by the count, glibc malloc): what a whole server pays, tokio's

@@ -1,5 +1,5 @@
 //! Keepalive pings, missing pongs, idle timeouts: the protocol core's timers
-//! driven by the socket's `tokio::time::Sleep`.
+//! driven by the runtime's shared timer (`src/timer`), on real and virtual time.
 
 mod common;
 
@@ -169,4 +169,113 @@ async fn default_keepalive_on_virtual_time() {
     })
     .await
     .expect("no keepalive failure within 120 virtual seconds");
+}
+
+/// Many connections on one runtime share its timer: each gets its own
+/// keepalive ping at its own interval, in interval order, on virtual time.
+#[tokio::test(start_paused = true)]
+async fn many_connections_get_their_pings_in_deadline_order() {
+    let bound = Duration::from_secs(120);
+    tokio::time::timeout(bound, async {
+        let start = tokio::time::Instant::now();
+        let mut clients = Vec::new();
+        let mut servers = Vec::new();
+        // Intervals 1.0 s to 10.9 s, 100 ms apart, opened in a scrambled order.
+        for i in 0..100u64 {
+            let interval = Duration::from_millis(1000 + (i * 37) % 100 * 100);
+            let (client_io, server_io) = tokio::io::duplex(4096);
+            let mut server = WebSocket::from_raw(
+                server_io,
+                Role::Server,
+                Config::default().ping_interval(Some(interval)),
+                Limits::default(),
+            );
+            servers.push(tokio::spawn(async move { server.recv().await }));
+            let mut client = WebSocket::from_raw(
+                client_io,
+                Role::Client,
+                Config::default().ping_interval(None),
+                Limits::default(),
+            );
+            clients.push(tokio::spawn(async move {
+                // Its first message is the server's ping; reading it
+                // sends the automatic pong.
+                match client.recv().await {
+                    Some(Ok(Message::Ping(_))) => (interval, start.elapsed(), client),
+                    other => panic!("client got {other:?}"),
+                }
+            }));
+        }
+        let mut pings = Vec::new();
+        for client in clients {
+            pings.push(client.await.unwrap());
+        }
+        for (interval, at, _) in &pings {
+            // Rounded up to the shared timer's few-millisecond ticks.
+            assert!(
+                *at >= *interval && *at < *interval + Duration::from_millis(10),
+                "{interval:?}: ping at {at:?}"
+            );
+        }
+        pings.sort_by_key(|(_, at, _)| *at);
+        assert!(pings.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+        // Each server reports its peer's automatic pong, not a timeout.
+        for server in servers {
+            let received = server.await.unwrap();
+            assert!(
+                matches!(received, Some(Ok(Message::Pong(_)))),
+                "{received:?}"
+            );
+        }
+    })
+    .await
+    .expect("every connection pinged within 120 virtual seconds");
+}
+
+/// Dead peers on a shared timer: each server fails with a keepalive
+/// timeout at its own ping interval plus pong timeout, and the others keep
+/// running meanwhile.
+#[tokio::test(start_paused = true)]
+async fn dead_peers_are_closed_at_their_own_deadlines() {
+    let bound = Duration::from_secs(300);
+    tokio::time::timeout(bound, async {
+        let start = tokio::time::Instant::now();
+        let mut servers = Vec::new();
+        let mut peers = Vec::new();
+        for i in 0..50u64 {
+            let ping_interval = Duration::from_secs(5 + i % 7);
+            let pong_timeout = Duration::from_secs(1 + i % 5);
+            let (client_io, server_io) = tokio::io::duplex(4096);
+            // A peer that never reads or writes.
+            peers.push(client_io);
+            let mut server = WebSocket::from_raw(
+                server_io,
+                Role::Server,
+                Config::default()
+                    .ping_interval(Some(ping_interval))
+                    .pong_timeout(pong_timeout),
+                Limits::default(),
+            );
+            servers.push(tokio::spawn(async move {
+                let result = server.recv().await;
+                (ping_interval + pong_timeout, start.elapsed(), result)
+            }));
+        }
+        for server in servers {
+            let (expected, at, result) = server.await.unwrap();
+            assert!(
+                matches!(
+                    result,
+                    Some(Err(Error::Connection(proto::Error::KeepaliveTimeout(_))))
+                ),
+                "{result:?}"
+            );
+            assert!(
+                at >= expected && at < expected + Duration::from_millis(20),
+                "expected the failure at {expected:?}, got it at {at:?}"
+            );
+        }
+    })
+    .await
+    .expect("every dead peer noticed within 300 virtual seconds");
 }
