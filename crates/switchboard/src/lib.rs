@@ -164,11 +164,15 @@
 //!   `current_thread` echo server, 10,000 idle connections, `VmRSS` growth
 //!   divided by the count, glibc malloc): what a whole server pays, tokio's
 //!   task and socket registration included. The benchmark's echo server
-//!   measures **1.4 KiB** per idle connection. A plain-TCP tokio echo server
-//!   measures 1.1 KiB on the same machine: tokio's task (a 128-byte-aligned
-//!   allocation, 512 B for a bare socket) and its I/O registration (256 B)
-//!   plus glibc's alignment slack are that floor, so Switchboard's own share
-//!   is about 0.3 KiB.
+//!   measures **1.33 KiB** per idle connection (1,360 B: RSS 2,520 KiB ->
+//!   15,804 KiB for 10,000 connections; 1.4 KiB when each connection had
+//!   its own `Sleep`). A plain-TCP tokio echo server measures 1.1 KiB on the
+//!   same machine: tokio's task (a 128-byte-aligned allocation, 512 B for a
+//!   bare socket) and its I/O registration (256 B) plus glibc's alignment
+//!   slack are that floor, so Switchboard's own share is about 0.25 KiB.
+//!   Most of it is the task: the echo server's future (608 B, the socket
+//!   inline) makes a 768-byte task, and only a future under about 540 B
+//!   would drop it to the next 128-byte step.
 //!
 //! Buffers exist only while traffic flows: a read buffer sized to what was
 //! read (large frames grow it geometrically up to `Limits::max_frame_size`)
