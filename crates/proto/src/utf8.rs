@@ -11,17 +11,28 @@
 //! gives the same answers as `std::str::from_utf8`, whose `error_len()` is
 //! `None` only when the input ends in a prefix of a valid character.
 
+use std::num::NonZeroU8;
+
 /// Text that is not UTF-8 (close code 1007).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("invalid UTF-8 in text data; the peer sent bytes that are not UTF-8 in a text message")]
 pub struct Utf8Error;
 
 /// Validates UTF-8 that arrives in pieces.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Utf8Validator {
     /// The start of an unfinished character carried over from the last call.
     pending: [u8; 4],
-    pending_len: u8,
+    /// How many bytes of `pending` are used, plus one: never zero, so an
+    /// `Option` of a type holding a validator needs no tag of its own
+    /// (every connection holds one).
+    pending_len_plus_one: NonZeroU8,
+}
+
+impl Default for Utf8Validator {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Utf8Validator {
@@ -29,16 +40,27 @@ impl Utf8Validator {
     pub const fn new() -> Self {
         Utf8Validator {
             pending: [0; 4],
-            pending_len: 0,
+            pending_len_plus_one: NonZeroU8::MIN,
         }
+    }
+
+    /// How many bytes of an unfinished character are carried over.
+    fn pending_len(&self) -> usize {
+        usize::from(self.pending_len_plus_one.get() - 1)
+    }
+
+    /// Carries over `len` bytes (at most 3) of an unfinished character.
+    fn set_pending_len(&mut self, len: usize) {
+        let len = u8::try_from(len).unwrap_or(u8::MAX - 1);
+        self.pending_len_plus_one = NonZeroU8::MIN.saturating_add(len);
     }
 
     /// Checks the next piece. Fails as soon as the bytes seen so far cannot
     /// be the start of valid UTF-8.
     pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), Utf8Error> {
-        if self.pending_len > 0 {
+        if self.pending_len() > 0 {
             bytes = self.complete_pending(bytes)?;
-            if self.pending_len > 0 {
+            if self.pending_len() > 0 {
                 // Every byte went into the still unfinished character.
                 return Ok(());
             }
@@ -49,7 +71,7 @@ impl Utf8Validator {
                 // Truncated at the end by a prefix of a valid character.
                 let tail = &bytes[error.valid_up_to()..];
                 self.pending[..tail.len()].copy_from_slice(tail);
-                self.pending_len = tail.len() as u8;
+                self.set_pending_len(tail.len());
                 Ok(())
             }
             Err(_) => Err(Utf8Error),
@@ -59,7 +81,7 @@ impl Utf8Validator {
     /// Checks that the text does not end inside a character (call at the
     /// end of the message). Resets the validator for the next message.
     pub fn finish(&mut self) -> Result<(), Utf8Error> {
-        let unfinished = self.pending_len > 0;
+        let unfinished = self.pending_len() > 0;
         self.reset();
         if unfinished {
             Err(Utf8Error)
@@ -70,28 +92,28 @@ impl Utf8Validator {
 
     /// Forgets any unfinished character, ready for a new message.
     pub fn reset(&mut self) {
-        self.pending_len = 0;
+        self.set_pending_len(0);
     }
 
     /// Whether an unfinished character is carried over.
     pub fn is_mid_character(&self) -> bool {
-        self.pending_len > 0
+        self.pending_len() > 0
     }
 
     /// Adds bytes to the carried-over character; returns the unused rest.
     fn complete_pending<'a>(&mut self, bytes: &'a [u8]) -> Result<&'a [u8], Utf8Error> {
-        let have = usize::from(self.pending_len);
+        let have = self.pending_len();
         let width = sequence_width(self.pending[0]);
         let take = (width - have).min(bytes.len());
         self.pending[have..have + take].copy_from_slice(&bytes[..take]);
         let candidate = &self.pending[..have + take];
         match std::str::from_utf8(candidate) {
             Ok(_) => {
-                self.pending_len = 0;
+                self.set_pending_len(0);
                 Ok(&bytes[take..])
             }
             Err(error) if error.error_len().is_none() => {
-                self.pending_len = candidate.len() as u8;
+                self.set_pending_len(candidate.len());
                 Ok(&bytes[take..])
             }
             Err(_) => Err(Utf8Error),

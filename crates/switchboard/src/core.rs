@@ -48,7 +48,9 @@ struct Closing {
 pub(crate) struct Core<S> {
     pub(crate) io: S,
     pub(crate) conn: Connection,
-    pub(crate) write_buffer_limit: usize,
+    /// In bytes; a `u32` packs beside the small fields below (every
+    /// connection holds the core).
+    write_buffer_limit: u32,
     timer: Timer,
     end: End,
     /// Exists once the connection is closing or has failed. Boxed: every
@@ -69,6 +71,18 @@ fn with_aux<R>(
     }
 }
 
+impl<S> Core<S> {
+    /// How many queued bytes make a send wait.
+    pub(crate) fn write_buffer_limit(&self) -> usize {
+        usize::try_from(self.write_buffer_limit).unwrap_or(usize::MAX)
+    }
+
+    /// Sets [`Core::write_buffer_limit`]: at least 1, and at most 4 GiB.
+    pub(crate) fn set_write_buffer_limit(&mut self, limit: usize) {
+        self.write_buffer_limit = u32::try_from(limit.max(1)).unwrap_or(u32::MAX);
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     pub(crate) fn new(io: S, mut conn: Connection) -> Self {
         // The core's timers start from the first activity it is told about.
@@ -76,7 +90,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         Core {
             io,
             conn,
-            write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
+            write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT as u32,
             timer: Timer::default(),
             end: End::Running,
             closing: None,
@@ -404,7 +418,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         aux: Option<&Waker>,
     ) -> Poll<Result<(), Error>> {
         self.check_sendable()?;
-        while self.conn.transmit_len() >= self.write_buffer_limit {
+        while self.conn.transmit_len() >= self.write_buffer_limit() {
             let written = with_aux(cx, aux, |c| {
                 transport::poll_write_once(&mut self.io, &mut self.conn, c)
             });

@@ -153,7 +153,7 @@
 //!
 //!   | what | bytes per idle connection, beyond the `TcpStream` |
 //!   | --- | --- |
-//!   | `WebSocket<TcpStream>` held by the application | **541** (472 inline: protocol state, timer handle, flags; 69 heap: the connection's slot in the runtime's shared timer and its entry in the timer's sorted set) |
+//!   | `WebSocket<TcpStream>` held by the application | **484** (416 inline: protocol state, timer handle, flags; 68 heap: the connection's slot in the runtime's shared timer and its entry in the timer's sorted set) |
 //!   | the same with a tokio task per connection parked in `recv().await` | 716 |
 //!
 //!   The test asserts at most 1 KiB for the socket and 96 B of heap. A
@@ -164,15 +164,27 @@
 //!   `current_thread` echo server, 10,000 idle connections, `VmRSS` growth
 //!   divided by the count, glibc malloc): what a whole server pays, tokio's
 //!   task and socket registration included. The benchmark's echo server
-//!   measures **1.33 KiB** per idle connection (1,360 B: RSS 2,520 KiB ->
-//!   15,804 KiB for 10,000 connections; 1.4 KiB when each connection had
-//!   its own `Sleep`). A plain-TCP tokio echo server measures 1.1 KiB on the
-//!   same machine: tokio's task (a 128-byte-aligned allocation, 512 B for a
-//!   bare socket) and its I/O registration (256 B) plus glibc's alignment
-//!   slack are that floor, so Switchboard's own share is about 0.25 KiB.
-//!   Most of it is the task: the echo server's future (608 B, the socket
-//!   inline) makes a 768-byte task, and only a future under about 540 B
-//!   would drop it to the next 128-byte step.
+//!   measures **1.19 KiB** per idle connection (1,215 B: RSS 2,664 KiB ->
+//!   14,536 KiB for 10,000 connections, the same in three runs). A
+//!   plain-TCP tokio echo server measures 1.13 KiB (1,152 B) on the same
+//!   machine: tokio's task (a 128-byte-aligned allocation, 512 B for a bare
+//!   socket) and its I/O registration (256 B) plus glibc's alignment slack
+//!   are that floor, so Switchboard's own share is about 60 B. The task is
+//!   the step that matters: the echo server's future is 536 B (the socket
+//!   inline), which makes a 640-byte task; at 544 B it was a 768-byte task
+//!   and 1.31 KiB per connection. Keeping it there is why the connection's
+//!   times are 8-byte offsets from its first time, a reassembled and a
+//!   decoded message share one buffer, the UTF-8 validator carries a niche
+//!   and the write buffer limit is a `u32`.
+//!
+//!   A further cut toward uWebSockets' 0.3 KiB is not a matter of
+//!   Switchboard's state (416 B inline) alone: tokio's task and readiness
+//!   registration are 0.9 KiB of the 1.19. It would take connections that
+//!   are not tasks: one task per thread polling a slab of connection
+//!   states over mio (or io_uring) readiness, as uWebSockets' loop does,
+//!   with the protocol state's rarely used parts (fragment reassembly, the
+//!   transmit queue's bookkeeping) behind pointers that are null while
+//!   idle.
 //!
 //! Buffers exist only while traffic flows: a read buffer sized to what was
 //! read (large frames grow it geometrically up to `Limits::max_frame_size`)

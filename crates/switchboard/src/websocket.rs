@@ -245,13 +245,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// How many queued bytes make [`send`](WebSocket::send) and
     /// [`feed`](WebSocket::feed) wait. Default 128 KiB.
     pub fn write_buffer_limit(&self) -> usize {
-        self.core.write_buffer_limit
+        self.core.write_buffer_limit()
     }
 
     /// Sets [`write_buffer_limit`](WebSocket::write_buffer_limit). One
     /// message is always accepted when nothing is queued, whatever its size.
+    /// Limits above 4 GiB are taken as 4 GiB.
     pub fn set_write_buffer_limit(&mut self, limit: usize) {
-        self.core.write_buffer_limit = limit.max(1);
+        self.core.set_write_buffer_limit(limit);
     }
 
     /// The transport.

@@ -50,11 +50,11 @@ struct IncomingMessage {
     rsv: u8,
     /// Raw payload seen so far (limit accounting for plain messages).
     wire_len: u64,
-    /// Reassembly buffer for plain messages; grown exactly, never past
-    /// `max_message_size`.
-    assembled: Vec<u8>,
-    /// Output of the extension for decoded messages.
-    decoded: BytesMut,
+    /// The message so far: the reassembled payload of a plain message
+    /// (grown exactly, never past `max_message_size`), or the extension's
+    /// output for a decoded one (`rsv` non-zero). One buffer for both: a
+    /// message is one or the other, and every connection holds this.
+    buffer: BytesMut,
     /// Bytes already handed out as fragments (streaming mode).
     delivered_len: usize,
     delivered_first: bool,
@@ -67,8 +67,7 @@ impl IncomingMessage {
             kind,
             rsv,
             wire_len: 0,
-            assembled: Vec::new(),
-            decoded: BytesMut::new(),
+            buffer: BytesMut::new(),
             delivered_len: 0,
             delivered_first: false,
             utf8: Utf8Validator::new(),
@@ -383,7 +382,7 @@ impl Connection {
                     max_message.saturating_sub(message.delivered_len),
                 )
             } else {
-                (std::mem::take(&mut message.decoded), max_message)
+                (std::mem::take(&mut message.buffer), max_message)
             };
             let mut out = out;
             let before = out.len();
@@ -414,7 +413,7 @@ impl Connection {
                 self.release_message_charge();
                 return Ok(Step::Event(event));
             }
-            message.decoded = out;
+            message.buffer = out;
             if !fin {
                 return Ok(Step::Continue);
             }
@@ -422,7 +421,7 @@ impl Connection {
             let Some(mut message) = message else {
                 return Ok(Step::Continue);
             };
-            let bytes = std::mem::take(&mut message.decoded).freeze();
+            let bytes = std::mem::take(&mut message.buffer).freeze();
             self.release_message_charge();
             self.counters.message_received(true);
             return Ok(Step::Event(Event::Message(data_message(
@@ -431,7 +430,7 @@ impl Connection {
             ))));
         }
 
-        if fin && message.assembled.is_empty() && message.wire_len == payload.len() as u64 {
+        if fin && message.buffer.is_empty() && message.wire_len == payload.len() as u64 {
             // A single-frame message: zero-copy, one validation pass.
             let kind = message.kind;
             self.incoming.message = None;
@@ -445,8 +444,8 @@ impl Connection {
         }
         message.validate(&payload)?;
         let capacity = bounded_capacity(
-            message.assembled.len(),
-            message.assembled.capacity(),
+            message.buffer.len(),
+            message.buffer.capacity(),
             payload.len(),
             max_message,
         );
@@ -455,7 +454,7 @@ impl Connection {
             self.settings.limits.memory_budget.as_ref(),
             capacity,
         )?;
-        append_bounded(&mut message.assembled, &payload, capacity);
+        append_bounded(&mut message.buffer, &payload, capacity);
         if !fin {
             return Ok(Step::Continue);
         }
@@ -464,7 +463,7 @@ impl Connection {
             return Ok(Step::Continue);
         };
         self.release_message_charge();
-        let bytes = Bytes::from(message.assembled);
+        let bytes = message.buffer.freeze();
         self.counters.message_received(false);
         Ok(Step::Event(Event::Message(data_message(
             message.kind,
@@ -541,9 +540,13 @@ fn bounded_capacity(len: usize, capacity: usize, more: usize, max: usize) -> usi
 
 /// Appends to a reassembly buffer, growing it to exactly `capacity` (from
 /// [`bounded_capacity`]) when it is full.
-fn append_bounded(buf: &mut Vec<u8>, data: &[u8], capacity: usize) {
+fn append_bounded(buf: &mut BytesMut, data: &[u8], capacity: usize) {
     if buf.len() + data.len() > buf.capacity() {
-        buf.reserve_exact(capacity - buf.len());
+        // `BytesMut::reserve` may round up; the memory budget was charged
+        // `capacity` exactly.
+        let mut grown = BytesMut::with_capacity(capacity);
+        grown.extend_from_slice(buf);
+        *buf = grown;
     }
     buf.extend_from_slice(data);
 }

@@ -25,42 +25,77 @@
 //! latest time the driver passed in, which is never later than the real
 //! time of the send, so a ping can come early but never late.
 
+use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
 use super::{Connection, State};
 use crate::{Error, Role};
 
+/// The connection's times. Every idle connection holds them, so they are
+/// kept as [`Stamp`]s after the first time the driver passed in (8 bytes
+/// each instead of an `Option<Instant>`'s 16), exact to the nanosecond.
 #[derive(Debug, Default)]
 pub(super) struct Timers {
+    /// The first time the driver told us about: what stamps count from.
+    origin: Option<Instant>,
     /// The latest time the driver told us about.
-    last_now: Option<Instant>,
+    last_now: Stamp,
     /// When bytes last arrived (from [`Connection::record_activity`]).
-    last_activity: Option<Instant>,
+    last_activity: Stamp,
     /// When a frame was last queued for sending, stamped with `last_now`.
-    last_sent: Option<Instant>,
+    last_sent: Stamp,
     /// When the last keepalive ping went out.
-    last_ping: Option<Instant>,
+    last_ping: Stamp,
     /// A keepalive ping is unanswered.
     awaiting_answer: bool,
     /// When the close started: our close, the peer's, or a failure.
-    close_start: Option<Instant>,
+    close_start: Stamp,
+}
+
+/// A time as nanoseconds after [`Timers::origin`], plus one; `None` for no
+/// time.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Stamp(Option<NonZeroU64>);
+
+impl Stamp {
+    fn is_none(self) -> bool {
+        self.0.is_none()
+    }
 }
 
 impl Timers {
+    /// `time` as a stamp; the first time stamped becomes the origin. A time
+    /// before the origin (a driver clock that went back) counts as the
+    /// origin, and one more than 584 years after it as the latest stamp.
+    fn stamp(&mut self, time: Instant) -> Stamp {
+        let origin = *self.origin.get_or_insert(time);
+        let nanos = time.saturating_duration_since(origin).as_nanos();
+        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX - 1);
+        Stamp(NonZeroU64::new(nanos + 1))
+    }
+
+    /// The time a stamp stands for.
+    fn time(&self, stamp: Stamp) -> Option<Instant> {
+        Some(self.origin? + Duration::from_nanos(stamp.0?.get() - 1))
+    }
+
     pub(super) fn record_activity(&mut self, now: Instant) {
-        self.last_now = Some(now);
-        self.last_activity = Some(now);
+        let now = self.stamp(now);
+        self.last_now = now;
+        self.last_activity = now;
         // The first time input is the opening of the connection, whose
         // handshake (and anything queued before any time was known) was the
         // last thing sent.
-        self.last_sent.get_or_insert(now);
+        if self.last_sent.is_none() {
+            self.last_sent = now;
+        }
         self.awaiting_answer = false;
     }
 
     /// A frame was queued for sending: it happened no earlier than the
     /// latest time the driver told us about.
     pub(super) fn frame_queued(&mut self) {
-        if self.last_now.is_some() {
+        if !self.last_now.is_none() {
             self.last_sent = self.last_now;
         }
     }
@@ -72,9 +107,11 @@ impl Timers {
     /// timeout runs instead), so the peer was alive after it even if the
     /// answering frame came with no `record_activity`.
     fn next_ping(&self, interval: Duration) -> Option<Instant> {
-        let activity = self.last_activity?;
-        let received = self.last_ping.map_or(activity, |ping| ping.max(activity));
-        let sent = self.last_sent.unwrap_or(activity);
+        let activity = self.time(self.last_activity)?;
+        let received = self
+            .time(self.last_ping)
+            .map_or(activity, |ping| ping.max(activity));
+        let sent = self.time(self.last_sent).unwrap_or(activity);
         Some(received.min(sent) + interval)
     }
 
@@ -85,14 +122,14 @@ impl Timers {
 
     /// The latest time the driver told us about.
     pub(super) fn now(&self) -> Option<Instant> {
-        self.last_now
+        self.time(self.last_now)
     }
 
     /// A close started at `now` (the first start counts). Without a time
     /// (the driver never passed one) there is no close deadline.
     pub(super) fn close_started(&mut self, now: Option<Instant>) {
-        if self.close_start.is_none() {
-            self.close_start = now;
+        if let (true, Some(now)) = (self.close_start.is_none(), now) {
+            self.close_start = self.stamp(now);
         }
     }
 }
@@ -116,7 +153,7 @@ impl Connection {
     /// started (see [`Connection::close_deadline`]).
     pub(super) fn close_deadline_inner(&self) -> Option<Instant> {
         self.timers
-            .close_start
+            .time(self.timers.close_start)
             .map(|start| start + self.settings.config.close_timeout)
     }
 
@@ -128,7 +165,7 @@ impl Connection {
         if self.state != State::Open || self.failed || self.eof {
             return None;
         }
-        let activity = timers.last_activity?;
+        let activity = timers.time(timers.last_activity)?;
         let idle = self
             .settings
             .config
@@ -136,7 +173,7 @@ impl Connection {
             .map(|idle| activity + idle);
         let keepalive = if timers.awaiting_answer {
             timers
-                .last_ping
+                .time(timers.last_ping)
                 .map(|ping| ping + self.settings.config.pong_timeout)
         } else {
             self.settings
@@ -151,7 +188,7 @@ impl Connection {
     }
 
     pub(super) fn run_timers(&mut self, now: Instant) -> Result<(), Error> {
-        self.timers.last_now = Some(now);
+        self.timers.last_now = self.timers.stamp(now);
         if self.awaiting_close() {
             if self
                 .close_deadline()
@@ -166,7 +203,7 @@ impl Connection {
         if self.state != State::Open || self.failed || self.eof {
             return Ok(());
         }
-        let Some(activity) = self.timers.last_activity else {
+        let Some(activity) = self.timers.time(self.timers.last_activity) else {
             return Ok(());
         };
         if let Some(idle) = self.settings.config.idle_timeout {
@@ -177,7 +214,7 @@ impl Connection {
             }
         }
         if self.timers.awaiting_answer {
-            let sent = self.timers.last_ping.unwrap_or(activity);
+            let sent = self.timers.time(self.timers.last_ping).unwrap_or(activity);
             if now >= sent + self.settings.config.pong_timeout {
                 let error = Error::KeepaliveTimeout(self.settings.config.pong_timeout);
                 self.fail(&error);
@@ -193,7 +230,7 @@ impl Connection {
             if now >= due {
                 self.release_spent_read_bufs();
                 self.queue_ping(&[]);
-                self.timers.last_ping = Some(now);
+                self.timers.last_ping = self.timers.stamp(now);
                 self.timers.awaiting_answer = true;
             }
         }
