@@ -172,8 +172,8 @@ pub enum Misuse {
     /// [`Delivery::Chunks`](crate::Delivery::Chunks) data arrives in pieces.
     #[error("Delivery::Chunks hands out message pieces; read them with recv_chunk or recv_event, or configure Delivery::Messages")]
     RecvWithChunkedDelivery,
-    /// An [`UpgradeFuture`](crate::upgrade::UpgradeFuture) was polled
-    /// again after it had completed.
+    /// An `UpgradeFuture` (`switchboard::upgrade`, feature `hyper`) was
+    /// polled again after it had completed.
     #[error("UpgradeFuture polled after it completed; await it once")]
     UpgradeFuturePolledAgain,
 }

@@ -177,3 +177,25 @@ fn handshake_state_does_not_size_the_callers_future() {
         }
     }));
 }
+
+/// Bound on what a `WebSocket<TcpStream>` holds beyond the `TcpStream`.
+/// tokio allocates a task in 128-byte steps: the benchmark's echo server
+/// (a release build, where tokio's `TcpStream` is 24 B, plus 96 B of its
+/// echo loop) is a 536-byte future and a 640-byte task, which is what
+/// holds an idle connection at 1.19 KiB of server RSS (`bench/run.sh`'s
+/// memory measurement; issue 16 asks for at most 1.2 KiB). Eight bytes
+/// more and the task is 768 bytes, 1.31 KiB per connection. A field added
+/// to the protocol state or the driver's core has to be paid for by a cut
+/// elsewhere, or the bound raised knowingly. (The socket's own size is
+/// left out: tokio's `TcpStream` is larger in test builds, 32-40 B.)
+const MAX_WEBSOCKET_INLINE: usize = 416;
+
+#[test]
+fn an_idle_echo_connection_stays_in_a_640_byte_task() {
+    let size = std::mem::size_of::<WebSocket<TcpStream>>() - std::mem::size_of::<TcpStream>();
+    assert!(
+        size <= MAX_WEBSOCKET_INLINE,
+        "WebSocket<TcpStream> holds {size} B beyond the socket (limit {MAX_WEBSOCKET_INLINE} B): \
+         an echo server's task grows to the next 128-byte step (see MAX_WEBSOCKET_INLINE)"
+    );
+}
