@@ -9,9 +9,15 @@ use common::*;
 use switchboard::{
     proto, ClientBuilder, Config, Error, Limits, Message, Role, ServerBuilder, WebSocket,
 };
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
+
+/// One end of an in-memory connection, with default limits: the
+/// virtual-time tests drive the timers without sockets.
+fn over_duplex(io: DuplexStream, role: Role, config: Config) -> WebSocket<DuplexStream> {
+    WebSocket::from_raw(io, role, config, Limits::default())
+}
 
 fn fast_keepalive() -> Config {
     Config::default()
@@ -145,12 +151,7 @@ async fn default_keepalive_on_virtual_time() {
     let bound = Duration::from_secs(120);
     tokio::time::timeout(bound, async {
         let (client_io, server_io) = tokio::io::duplex(4096);
-        let mut server = WebSocket::from_raw(
-            server_io,
-            Role::Server,
-            Config::default(),
-            Limits::default(),
-        );
+        let mut server = over_duplex(server_io, Role::Server, Config::default());
         // A client that never reads or writes anything.
         let _client = client_io;
         let start = tokio::time::Instant::now();
@@ -184,18 +185,16 @@ async fn many_connections_get_their_pings_in_deadline_order() {
         for i in 0..100u64 {
             let interval = Duration::from_millis(1000 + (i * 37) % 100 * 100);
             let (client_io, server_io) = tokio::io::duplex(4096);
-            let mut server = WebSocket::from_raw(
+            let mut server = over_duplex(
                 server_io,
                 Role::Server,
                 Config::default().ping_interval(Some(interval)),
-                Limits::default(),
             );
             servers.push(tokio::spawn(async move { server.recv().await }));
-            let mut client = WebSocket::from_raw(
+            let mut client = over_duplex(
                 client_io,
                 Role::Client,
                 Config::default().ping_interval(None),
-                Limits::default(),
             );
             clients.push(tokio::spawn(async move {
                 // Its first message is the server's ping; reading it
@@ -248,13 +247,12 @@ async fn dead_peers_are_closed_at_their_own_deadlines() {
             let (client_io, server_io) = tokio::io::duplex(4096);
             // A peer that never reads or writes.
             peers.push(client_io);
-            let mut server = WebSocket::from_raw(
+            let mut server = over_duplex(
                 server_io,
                 Role::Server,
                 Config::default()
                     .ping_interval(Some(ping_interval))
                     .pong_timeout(pong_timeout),
-                Limits::default(),
             );
             servers.push(tokio::spawn(async move {
                 let result = server.recv().await;
