@@ -26,6 +26,10 @@ use crate::subscribers::{SessionId, SubscriberSet};
 /// What a subscribe did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscribeOutcome {
+    /// The channel's name as the node holds it. A subscriber that keeps
+    /// this `Arc` finds the channel's live pushes (which carry the same
+    /// one) by pointer, without comparing names.
+    pub channel: Arc<str>,
     /// The channel's current position, when its namespace keeps history
     /// (the subscription is then positioned and recoverable).
     pub position: Option<StreamPosition>,
@@ -211,6 +215,7 @@ impl Node {
         self.counters.subscriptions += 1;
         let join = options.join_leave.then_some(info);
         Ok(SubscribeOutcome {
+            channel: name,
             position,
             recovery,
             join,
@@ -608,6 +613,24 @@ mod tests {
             client: client.into(),
             ..ClientInfo::default()
         })
+    }
+
+    #[test]
+    fn subscribers_and_publications_share_the_channel_name() {
+        let now = Instant::now();
+        let mut node = node();
+        let first = node
+            .subscribe(now, SessionId(1), "room", info("a"), None)
+            .unwrap();
+        let second = node
+            .subscribe(now, SessionId(2), "room", info("b"), None)
+            .unwrap();
+        assert_eq!(&*first.channel, "room");
+        assert!(Arc::ptr_eq(&first.channel, &second.channel));
+        let published = node
+            .publish(now, "room", Bytes::from_static(b"{}"), None)
+            .unwrap();
+        assert!(Arc::ptr_eq(&published.channel, &first.channel));
     }
 
     #[test]

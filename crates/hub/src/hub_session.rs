@@ -404,17 +404,15 @@ fn deliver_mail(session: &mut Session, mailbox: &Mailbox) -> Mail {
             Delivery::Hub(live) => {
                 session.deliver(&live);
             }
-            Delivery::Control(Control::Subscribe {
-                channel,
-                position,
-                data,
-            }) => session.server_subscribed(channel, position, data),
-            Delivery::Control(Control::Unsubscribe(channel)) => {
-                session.server_unsubscribed(&channel)
-            }
-            Delivery::Control(Control::Disconnect { code, reason }) => {
-                return Mail::Disconnect(code, reason)
-            }
+            Delivery::Control(control) => match *control {
+                Control::Subscribe {
+                    channel,
+                    position,
+                    data,
+                } => session.server_subscribed(channel, position, data),
+                Control::Unsubscribe(channel) => session.server_unsubscribed(&channel),
+                Control::Disconnect { code, reason } => return Mail::Disconnect(code, reason),
+            },
             Delivery::Chat(_) => continue,
         }
         any = true;

@@ -79,8 +79,10 @@ pub(crate) enum Delivery {
     Hub(LiveDelivery),
     /// For a raw `/chat` member.
     Chat(ChatEvent),
-    /// A server API command for a Centrifugo session.
-    Control(Control),
+    /// A server API command for a Centrifugo session. Boxed: commands are
+    /// rare, and every mailbox holds room for one delivery inline (see
+    /// [`Queued`]), which the largest variant would size.
+    Control(Box<Control>),
 }
 
 impl Delivery {
@@ -94,9 +96,56 @@ impl Delivery {
     }
 }
 
+/// Queued deliveries, oldest first. The first is held inline, so that the
+/// usual wake-up under fan-out (one push, then the task takes it) moves no
+/// heap allocation between the publisher and the connection; a deque is
+/// allocated only when two or more wait.
+#[derive(Debug, Default)]
+pub(crate) struct Queued {
+    first: Option<Delivery>,
+    rest: VecDeque<Delivery>,
+}
+
+impl Queued {
+    fn push(&mut self, delivery: Delivery) {
+        if self.first.is_none() {
+            // Empty: `rest` only fills behind a first item.
+            self.first = Some(delivery);
+        } else {
+            self.rest.push_back(delivery);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// How many are queued.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Delivery> {
+        self.first.iter().chain(&self.rest)
+    }
+}
+
+impl IntoIterator for Queued {
+    type Item = Delivery;
+    type IntoIter = std::iter::Chain<
+        std::option::IntoIter<Delivery>,
+        std::collections::vec_deque::IntoIter<Delivery>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest)
+    }
+}
+
 #[derive(Debug)]
 struct State {
-    items: VecDeque<Delivery>,
+    items: Queued,
     outbound: OutboundQueue,
     /// Set once the connection must close (overflow, or a push its format
     /// cannot carry); nothing more is queued.
@@ -137,7 +186,7 @@ pub(crate) struct OverBudget(pub(crate) Delivery);
 #[derive(Debug, Default)]
 pub(crate) struct Taken {
     /// The queued items, oldest first.
-    pub(crate) items: VecDeque<Delivery>,
+    pub(crate) items: Queued,
     /// The code to close with, when the connection must close.
     pub(crate) closed: Option<DisconnectCode>,
 }
@@ -147,7 +196,7 @@ impl Mailbox {
         Mailbox {
             recipient,
             state: Mutex::new(State {
-                items: VecDeque::new(),
+                items: Queued::default(),
                 outbound: OutboundQueue::new(limits),
                 closed: None,
                 charged: 0,
@@ -173,7 +222,7 @@ impl Mailbox {
 
     /// Drops everything queued, returning its charge.
     fn clear(&self, state: &mut State) {
-        state.items = VecDeque::new();
+        state.items = Queued::default();
         let charged = state.charged;
         Self::release(state, charged);
     }
@@ -208,7 +257,7 @@ impl Mailbox {
             state.charged += len;
         }
         match state.outbound.try_push(len) {
-            Ok(()) => state.items.push_back(delivery),
+            Ok(()) => state.items.push(delivery),
             Err(overflow) => {
                 tracing::info!(%overflow, "slow consumer: closing with 3008");
                 state.closed = Some(DisconnectCode::SLOW);
@@ -235,9 +284,9 @@ impl Mailbox {
     /// Queues a server API command (it holds no bytes, so the budget never
     /// refuses it).
     pub(crate) fn push_control(&self, control: Control) {
-        if let Err(OverBudget(delivery)) = self.push(Delivery::Control(control)) {
+        if let Err(OverBudget(delivery)) = self.push(Delivery::Control(Box::new(control))) {
             // Unreachable with zero bytes; queued anyway rather than lost.
-            self.lock().items.push_back(delivery);
+            self.lock().items.push(delivery);
         }
     }
 
@@ -281,11 +330,11 @@ impl Mailbox {
     pub(crate) fn take(&self) -> Taken {
         let mut state = self.lock();
         // The queue itself moves out (no copy), and an idle mailbox keeps
-        // no buffer: draining would leave every mailbox that ever saw a
-        // join push holding the queue's capacity (224 bytes) while idle.
+        // no buffer: draining would leave every mailbox that ever had two
+        // pushes waiting holding the deque's capacity while idle.
         let items = std::mem::take(&mut state.items);
         let mut taken_bytes = 0;
-        for item in &items {
+        for item in items.iter() {
             state.outbound.pop(item.len());
             taken_bytes += item.len();
         }
@@ -394,6 +443,46 @@ mod tests {
         assert_eq!(poll_wait(&mailbox, &waker), Poll::Ready(()));
         assert_eq!(mailbox.take().closed, Some(DisconnectCode::SLOW));
         assert_eq!(poll_wait(&mailbox, &waker), Poll::Ready(()));
+    }
+
+    fn texts(items: Queued) -> Vec<String> {
+        items
+            .into_iter()
+            .map(|item| match item {
+                Delivery::Chat(ChatEvent::Message(data, _)) => {
+                    String::from_utf8(data.to_vec()).unwrap()
+                }
+                other => panic!("not a chat message: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pushes_come_out_in_order_whether_one_or_many_wait() {
+        let mailbox = Mailbox::new(Recipient::Chat, limits(100));
+        mailbox.push(message("a")).unwrap();
+        assert_eq!(texts(mailbox.take().items), ["a"]);
+        for text in ["b", "c", "d", "e", "f"] {
+            mailbox.push(message(text)).unwrap();
+        }
+        assert_eq!(texts(mailbox.take().items), ["b", "c", "d", "e", "f"]);
+        assert!(mailbox.take().items.is_empty());
+        // A taken mailbox starts inline again, and keeps no deque.
+        mailbox.push(message("g")).unwrap();
+        let taken = mailbox.take().items;
+        assert_eq!(taken.rest.capacity(), 0);
+        assert_eq!(texts(taken), ["g"]);
+    }
+
+    #[test]
+    fn the_inline_delivery_is_no_larger_than_a_live_push() {
+        // Commands are boxed so that they do not size the slot every
+        // mailbox holds.
+        assert!(
+            std::mem::size_of::<Delivery>() <= 64,
+            "{} bytes",
+            std::mem::size_of::<Delivery>()
+        );
     }
 
     #[test]

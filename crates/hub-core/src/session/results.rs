@@ -53,6 +53,10 @@ impl Session {
         let subscription = self.subscriptions.get_mut(channel);
         let pending = match subscription {
             Some(entry) if matches!(&entry.state, State::Subscribing(p) if p.id == id) => {
+                if outcome.channel == entry.channel {
+                    // The node's `Arc`: live pushes then match by pointer.
+                    entry.channel = outcome.channel.clone();
+                }
                 let State::Subscribing(pending) = std::mem::replace(
                     &mut entry.state,
                     State::Subscribed {

@@ -77,6 +77,23 @@ impl Subscriptions {
         self.find(channel).ok().map(|index| &self.entries[index])
     }
 
+    /// [`Subscriptions::get_mut`] for a name that is likely the very
+    /// `Arc` a subscription holds (a live push of a channel the node
+    /// named): pointer equality settles each comparison it can, so the
+    /// usual lookup reads no channel name.
+    fn get_mut_shared(&mut self, channel: &Arc<str>) -> Option<&mut Subscription> {
+        self.entries
+            .binary_search_by(|entry| {
+                if Arc::ptr_eq(&entry.channel, channel) {
+                    std::cmp::Ordering::Equal
+                } else {
+                    (*entry.channel).cmp(channel)
+                }
+            })
+            .ok()
+            .map(|index| &mut self.entries[index])
+    }
+
     pub(super) fn get_mut(&mut self, channel: &str) -> Option<&mut Subscription> {
         self.find(channel)
             .ok()
@@ -147,7 +164,7 @@ impl Session {
         if !self.is_connected() {
             return Delivery::Dropped;
         }
-        let Some(subscription) = self.subscriptions.get_mut(&delivery.channel) else {
+        let Some(subscription) = self.subscriptions.get_mut_shared(&delivery.channel) else {
             return Delivery::Dropped;
         };
         match &mut subscription.state {
@@ -298,5 +315,28 @@ mod tests {
         assert!(subscriptions.remove("news:b").is_some());
         assert!(!subscriptions.contains("news:b"));
         assert_eq!(subscriptions.len(), 2);
+    }
+
+    #[test]
+    fn a_live_push_finds_its_subscription_by_pointer_or_by_name() {
+        let mut subscriptions = Subscriptions::default();
+        let held: Vec<Arc<str>> = ["news:a", "news:b", "news:c"]
+            .into_iter()
+            .map(Arc::from)
+            .collect();
+        for channel in &held {
+            assert!(subscriptions.insert_established(channel.clone(), subscribed()));
+        }
+        for channel in &held {
+            // The very `Arc` the subscription holds (the node's) ...
+            let found = subscriptions.get_mut_shared(channel).unwrap();
+            assert!(Arc::ptr_eq(&found.channel, channel));
+            // ... or another with the same name (the Redis engine's).
+            let copy: Arc<str> = Arc::from(&**channel);
+            let found = subscriptions.get_mut_shared(&copy).unwrap();
+            assert_eq!(found.channel, *channel);
+        }
+        assert!(subscriptions.get_mut_shared(&Arc::from("news:d")).is_none());
+        assert!(subscriptions.get_mut_shared(&Arc::from("news:0")).is_none());
     }
 }

@@ -216,6 +216,7 @@ impl Inner {
             self.broker.subscribe(channel).await?;
             let read = async {
                 let mut outcome = SubscribeOutcome {
+                    channel: channel.clone(),
                     position: None,
                     recovery: None,
                     join: None,
