@@ -78,17 +78,23 @@ struct Entry {
 }
 
 impl Timer {
-    /// `Ready` once `deadline` has passed; otherwise registers `cx` to be
-    /// woken no later than one [`TICK`] after `deadline`.
+    /// `Ready` once `deadline` has passed and its slot has fired (at most
+    /// one [`TICK`] after it); otherwise registers `cx` to be woken then.
+    ///
+    /// The armed slot is checked before the clock: a slot still armed no
+    /// later than `deadline` means there is nothing to do yet, so the usual
+    /// poll (a connection going idle again, with its deadline unchanged)
+    /// reads no clock. A slot that fired, or the closed timer of a runtime
+    /// that shut down, reads unarmed, and then the clock decides.
     pub(crate) fn poll_until(&mut self, cx: &mut Context<'_>, deadline: StdInstant) -> Poll<()> {
         loop {
-            if now() >= deadline {
-                return Poll::Ready(());
-            }
             if let Some(entry) = &self.entry {
                 if entry.page.holds(entry.slot, deadline, cx.waker()) {
                     return Poll::Pending;
                 }
+            }
+            if now() >= deadline {
+                return Poll::Ready(());
             }
             // Not armed, armed too late, fired, or the runtime's timer has
             // closed: place the deadline under the lock, then take the
