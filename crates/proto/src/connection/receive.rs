@@ -5,7 +5,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::{Connection, PeerClose, State};
 use crate::frame::{FrameHeader, OpCode};
-use crate::mask::{apply_mask, apply_mask_at};
+use crate::mask::apply_mask_at;
 use crate::utf8::Utf8Validator;
 use crate::{
     Chunk, CloseCode, CloseFrame, DataKind, Delivery, Error, Event, LimitError, Message,
@@ -19,17 +19,24 @@ pub(super) struct Incoming {
     partial: Option<PartialFrame>,
     /// The data message in progress (between its first and last frame).
     message: Option<IncomingMessage>,
-    /// Fail-fast UTF-8 over the received part of an incomplete text frame
-    /// in whole-message mode.
-    text_peek: Option<TextPeek>,
+    /// What was done to the arrived part of an incomplete data frame at
+    /// the front of the read buffer (whole-message mode).
+    front: FrontFrame,
 }
 
-/// How far the front frame's payload (incomplete, text, whole-message mode)
-/// has been checked, and the validator state after those bytes.
-#[derive(Debug)]
-struct TextPeek {
-    validator: Utf8Validator,
-    checked: usize,
+/// The arrived part of the incomplete data frame at the front of the read
+/// buffer, in whole-message mode: unmasked in place as it arrives (while
+/// the kernel's copy of it is still in the cache: unmasking a 1 MiB frame
+/// only once it had all arrived read it back from memory), and for a text
+/// frame checked as UTF-8 so that invalid text fails before the frame
+/// ends. Not an `Option`: this way it costs no tag in every connection.
+#[derive(Debug, Default)]
+struct FrontFrame {
+    /// Payload bytes already unmasked in place (and checked, for text).
+    unmasked: usize,
+    /// A copy of the message's validator fed those bytes, for a text
+    /// frame; the complete frame is validated as usual.
+    text: Option<Utf8Validator>,
 }
 
 /// A data frame whose header was consumed but whose payload has not all
@@ -182,15 +189,15 @@ impl Connection {
             return self.step_partial();
         }
         if !complete {
-            self.peek_text(&header, header_len)?;
+            self.settle_front_frame(&header, header_len)?;
             self.reserve_read(header_len.saturating_add(len))?;
             return Ok(Step::NeedMore);
         }
-        self.incoming.text_peek = None;
+        let unmasked = std::mem::take(&mut self.incoming.front).unmasked;
         self.timers.frame_received();
         self.read_buf.advance(header_len);
         self.begin_frame(&header);
-        let payload = self.take_payload(len, header.mask);
+        let payload = self.take_payload_from(len, header.mask, unmasked);
         let step = self.on_data_frame(header.fin, payload);
         // The frame's payload (split off the read buffer, still charged
         // while it was copied or inflated) is gone or the application's.
@@ -262,45 +269,41 @@ impl Connection {
         Ok(())
     }
 
-    /// RFC 6455 §8.1: fail as soon as invalid UTF-8 arrives, even inside a
-    /// frame whose end has not arrived yet (Autobahn 6.4.3, 6.4.4). The
-    /// received part of the incomplete text frame at the front of the read
-    /// buffer is unmasked into a scratch buffer (the buffer itself is left
-    /// as is for the zero-copy path) and fed to a copy of the message's
-    /// validator; each byte is checked once here, and the complete frame is
-    /// validated as usual.
-    fn peek_text(&mut self, header: &FrameHeader, header_len: usize) -> Result<(), Error> {
+    /// Unmasks, in place, the payload bytes of the incomplete front frame
+    /// that arrived since the last call, and (RFC 6455 §8.1: fail as soon
+    /// as invalid UTF-8 arrives, even inside a frame whose end has not
+    /// arrived yet; Autobahn 6.4.3, 6.4.4) checks them when the frame
+    /// carries text. Each byte is unmasked once, here or when the frame
+    /// completes.
+    fn settle_front_frame(&mut self, header: &FrameHeader, header_len: usize) -> Result<(), Error> {
         let continues_text = |m: &IncomingMessage| m.kind == DataKind::Text && m.rsv == 0;
         let text = match header.opcode {
             OpCode::Text => header.rsv == 0,
             OpCode::Continuation => self.incoming.message.as_ref().is_some_and(continues_text),
             _ => false,
         };
-        if !text {
+        let front = &mut self.incoming.front;
+        let start = header_len + front.unmasked;
+        let arrived = &mut self.read_buf[start..];
+        if arrived.is_empty() {
             return Ok(());
         }
-        let message = &self.incoming.message;
-        let peek = self.incoming.text_peek.get_or_insert_with(|| TextPeek {
-            validator: match (header.opcode, message) {
-                (OpCode::Continuation, Some(m)) => m.utf8.clone(),
-                _ => Utf8Validator::new(),
-            },
-            checked: 0,
-        });
-        let available = self.read_buf.len() - header_len;
-        let mut scratch = [0u8; 1024];
-        while peek.checked < available {
-            let n = (available - peek.checked).min(scratch.len());
-            let start = header_len + peek.checked;
-            scratch[..n].copy_from_slice(&self.read_buf[start..start + n]);
-            if let Some(key) = header.mask {
-                apply_mask_at(&mut scratch[..n], key, peek.checked);
-            }
-            peek.validator
-                .feed(&scratch[..n])
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
-            peek.checked += n;
+        if let Some(key) = header.mask {
+            apply_mask_at(arrived, key, front.unmasked);
         }
+        if text {
+            let message = &self.incoming.message;
+            let validator = front
+                .text
+                .get_or_insert_with(|| match (header.opcode, message) {
+                    (OpCode::Continuation, Some(m)) => m.utf8.clone(),
+                    _ => Utf8Validator::new(),
+                });
+            validator
+                .feed(arrived)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        front.unmasked += arrived.len();
         Ok(())
     }
 
@@ -322,9 +325,20 @@ impl Connection {
     /// Splits `len` payload bytes off the read buffer and unmasks them in
     /// place: the payload stays in the read buffer's allocation.
     fn take_payload(&mut self, len: usize, mask: Option<[u8; 4]>) -> BytesMut {
+        self.take_payload_from(len, mask, 0)
+    }
+
+    /// [`Connection::take_payload`] for a payload whose first `unmasked`
+    /// bytes were unmasked as they arrived.
+    fn take_payload_from(
+        &mut self,
+        len: usize,
+        mask: Option<[u8; 4]>,
+        unmasked: usize,
+    ) -> BytesMut {
         let mut payload = self.read_buf.split_to(len);
         if let Some(key) = mask {
-            apply_mask(&mut payload, key);
+            apply_mask_at(&mut payload[unmasked..], key, unmasked);
         }
         payload
     }
