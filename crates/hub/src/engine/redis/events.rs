@@ -39,13 +39,15 @@ impl Inner {
                 ..
             } => {
                 let state = self.lock();
-                let recipients = state.channels.subscribers(&channel);
+                let Some((name, recipients)) = state.channels.subscribers_named(&channel) else {
+                    return;
+                };
                 if recipients.is_empty() {
                     return;
                 }
                 let encode = |format| encode_publication_push(format, &channel, &publication);
                 let chat = ChatEvent::Message(publication.data.clone(), publication.info.clone());
-                let encoded = Encoded::new(channel.clone(), publication.offset, &encode, chat);
+                let encoded = Encoded::new(name.clone(), publication.offset, &encode, chat);
                 fan_out(&state.mailboxes, recipients, &encoded);
             }
             BrokerEvent::Join { channel, info } => {

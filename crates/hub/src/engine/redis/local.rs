@@ -60,7 +60,8 @@ pub(super) struct LocalChannels {
 
 impl LocalChannels {
     /// Adds `session` as a subscriber of `channel`; refused with
-    /// [`HubError::AlreadySubscribed`] when it is one.
+    /// [`HubError::AlreadySubscribed`] when it is one. Returns the name as
+    /// the table holds it, the `Arc` its live pushes carry.
     pub(super) fn add(
         &mut self,
         session: SessionId,
@@ -68,7 +69,7 @@ impl LocalChannels {
         info: Arc<ClientInfo>,
         features: Features,
         join_leave: bool,
-    ) -> Result<(), HubError> {
+    ) -> Result<Arc<str>, HubError> {
         let name = match self.channels.get_key_value(channel) {
             Some((name, _)) => name.clone(),
             None => {
@@ -93,8 +94,8 @@ impl LocalChannels {
             state.join_leave.insert(session);
         }
         state.infos.insert(session, info);
-        self.sessions.entry(session).or_default().push(name);
-        Ok(())
+        self.sessions.entry(session).or_default().push(name.clone());
+        Ok(name)
     }
 
     /// Removes `session`'s subscription to `channel`, if it had one.
@@ -145,6 +146,14 @@ impl LocalChannels {
         self.channels
             .get(channel)
             .is_some_and(|state| state.subscribers.contains(session))
+    }
+
+    /// The local subscribers of `channel`, with the channel's name as the
+    /// table holds it (sessions match pushes that carry it by pointer).
+    pub(super) fn subscribers_named(&self, channel: &str) -> Option<(&Arc<str>, &[SessionId])> {
+        self.channels
+            .get_key_value(channel)
+            .map(|(name, state)| (name, state.subscribers.as_slice()))
     }
 
     /// The local subscribers of `channel`.

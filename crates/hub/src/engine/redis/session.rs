@@ -209,14 +209,15 @@ impl Inner {
         let options = self.settings.channel_options(channel)?;
         let features = Features::of(options);
         let history = history_options(options);
-        self.lock()
+        let name = self
+            .lock()
             .channels
             .add(id, channel, info.clone(), features, join_leave)?;
         let subscribed = async {
             self.broker.subscribe(channel).await?;
             let read = async {
                 let mut outcome = SubscribeOutcome {
-                    channel: channel.clone(),
+                    channel: name.clone(),
                     position: None,
                     recovery: None,
                     join: None,
