@@ -102,7 +102,9 @@ pub(super) struct ReadSizing {
 impl Connection {
     /// The receive buffer, to look at: bytes received and not yet decoded.
     /// Bytes get in with [`Connection::receive`] or
-    /// [`Connection::receive_space`].
+    /// [`Connection::receive_space`]. The arrived part of an incomplete
+    /// data frame's payload may already be unmasked (in whole-message
+    /// mode it is unmasked as it arrives); its header is as received.
     pub fn read_buf(&self) -> &BytesMut {
         &self.read_buf
     }
