@@ -30,7 +30,6 @@ use crate::app::{App, Hub};
 use crate::close::{close_with, linger};
 use crate::engine::RedisEngine;
 use crate::mailbox::{Control, Delivery, Mailbox, Recipient};
-use crate::metrics::MERGE_INTERVAL;
 
 /// How a session ends.
 enum End {
@@ -138,14 +137,16 @@ where
     async move {
         // The server API finds a session by user once it is connected.
         let mut registered = false;
-        let mut merged_at = Instant::now();
+        let merge_clock = hub.engine.metrics().merge_clock();
+        merge_clock.ensure_ticking();
+        let mut merged_epoch = merge_clock.epoch();
         // A message just arrived: with Redis, read what else did before
         // running its commands (see `read_ahead`).
         let mut read_more = false;
         let mut timer = std::pin::pin!(tokio::time::sleep_until(
             session
                 .poll_timeout()
-                .unwrap_or(merged_at + IDLE_TIMER)
+                .unwrap_or_else(|| Instant::now() + IDLE_TIMER)
                 .into()
         ));
         loop {
@@ -153,9 +154,10 @@ where
                 hub.engine.connected(id, session.client_info().clone());
                 registered = true;
             }
-            if merged_at.elapsed() >= MERGE_INTERVAL {
+            let epoch = merge_clock.epoch();
+            if epoch != merged_epoch {
                 hub.engine.metrics().merge(&session.take_counters());
-                merged_at = Instant::now();
+                merged_epoch = epoch;
             }
             // Actions can queue pushes (to this session too) and pushes
             // can queue actions (a gap unsubscribes): run both until quiet.

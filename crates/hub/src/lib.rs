@@ -30,6 +30,7 @@ mod http_service;
 mod hub_session;
 mod ids;
 mod mailbox;
+mod merge_clock;
 mod metrics;
 mod ops;
 mod pages;

@@ -3,7 +3,8 @@
 //!
 //! The hot path stays lock-free for metrics: sessions count into their own
 //! hub-core counters and merge them here at most once per
-//! [`MERGE_INTERVAL`] and when they end; the node's counters and the
+//! [`MERGE_INTERVAL`] (when the [`MergeClock`]'s epoch has changed) and when
+//! they end; the node's counters and the
 //! gauges are read under the engine lock only when `/metrics` is scraped.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,7 @@ use prometheus_client::registry::Registry;
 use switchboard_hub_core::counters::{Counters, Method};
 
 use crate::engine::EngineStats;
+use crate::merge_clock::MergeClock;
 
 /// How often a busy session merges its counters into the totals.
 pub(crate) const MERGE_INTERVAL: Duration = Duration::from_secs(1);
@@ -31,6 +33,8 @@ pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0
 pub(crate) struct Metrics {
     started: Instant,
     sessions: Mutex<Counters>,
+    /// When sessions merge into `sessions`.
+    merge_clock: MergeClock,
     /// Connections closed as slow consumers (3008).
     slow_disconnects: AtomicU64,
     /// Server API commands by method: `[ok, error]`.
@@ -73,6 +77,7 @@ impl Metrics {
         Metrics {
             started: Instant::now(),
             sessions: Mutex::new(Counters::default()),
+            merge_clock: MergeClock::new(MERGE_INTERVAL),
             slow_disconnects: AtomicU64::new(0),
             api: Mutex::new(Vec::new()),
             drain: DrainFigures::default(),
@@ -90,6 +95,11 @@ impl Metrics {
         self.sessions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// When sessions merge their counters.
+    pub(crate) fn merge_clock(&self) -> &MergeClock {
+        &self.merge_clock
     }
 
     /// Adds a session's counters (from `Session::take_counters`).

@@ -190,3 +190,40 @@ fn live_ready_and_info() {
         );
     });
 }
+
+/// A session that stays open merges its counters into the totals while it
+/// runs (once per merge interval, on a turn of its loop), not only when it
+/// ends.
+#[test]
+fn an_open_session_merges_its_counters_while_it_runs() {
+    run(async {
+        let hub = Hub::start_default().await;
+        let mut client = JsonClient::connect(&hub.url()).await;
+        let reply = client
+            .request(json!({"subscribe": {"channel": "live"}}))
+            .await;
+        assert!(reply.get("error").is_none(), "{reply}");
+        let publish_ok = r#"switchboard_hub_client_commands_total{method="publish",result="ok"}"#;
+        // Each publish is a turn of the session's loop; the merge interval
+        // is a second, so some turn within the test's bound merges.
+        let mut sent = 0u32;
+        let merged = loop {
+            let reply = client
+                .request(json!({"publish": {"channel": "live", "data": {"n": sent}}}))
+                .await;
+            assert!(reply.get("error").is_none(), "{reply}");
+            sent += 1;
+            let (_, _, page) = get(hub.addr, "/metrics").await;
+            if let Some(merged) = sample(&page, publish_ok).filter(|merged| *merged > 0.0) {
+                assert_eq!(
+                    sample(&page, "switchboard_hub_connections"),
+                    Some(1.0),
+                    "merged while the connection is open: {page}"
+                );
+                break merged;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert!(merged <= f64::from(sent), "{merged} of {sent}");
+    });
+}
